@@ -1,0 +1,29 @@
+/** Options shared by stage commands, and the config loading they all do. */
+import type { Argv } from 'yargs';
+import { loadConfig, snapshotConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { resolveShard, type ShardSpec } from '../runtime/shard.js';
+
+export interface StageArgs {
+  config: string;
+  set?: string[];
+  shard?: string;
+  quiet?: boolean;
+}
+
+export function withStageOptions<T>(y: Argv<T>): Argv<T & StageArgs> {
+  return y
+    .option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'YAML config file' })
+    .option('set', { type: 'string', array: true, describe: 'override a config key, e.g. --set selection.ratio=0.1' })
+    .option('shard', { type: 'string', describe: 'do shard i of n (i/n); else SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress output' }) as Argv<T & StageArgs>;
+}
+
+/** Load and validate the config (before any work), apply --quiet, snapshot it into the run folder. */
+export async function prepareStage(args: StageArgs): Promise<{ config: Config; shard: ShardSpec }> {
+  if (args.quiet) process.env.AVCURATE_QUIET = '1';
+  const config = loadConfig(args.config, args.set ?? []);
+  const shard = resolveShard(args.shard);
+  await snapshotConfig(config);
+  return { config, shard };
+}

@@ -1,0 +1,30 @@
+import { z } from 'zod';
+
+/** Manifest building: probing, clip windows and content pre-filters. */
+export const IngestSchema = z
+  .object({
+    clipSeconds: z.number().positive().default(10),
+    maxClipsPerVideo: z.number().int().positive().default(3),
+    /** Clips shorter than this (seconds) are refused with reason "too short". */
+    minSeconds: z.number().nonnegative().default(1),
+    /** Concurrent ffprobe/ffmpeg processes (default: number of cores). */
+    concurrency: z.number().int().positive().optional(),
+    /** Per-file timeout for probing and filter decodes, seconds. */
+    timeoutSeconds: z.number().positive().default(30),
+    prefilter: z
+      .object({
+        requireAudio: z.boolean().default(true),
+        requireVideo: z.boolean().default(true),
+        /** Audio RMS below this (dBFS) counts as silent. */
+        silenceDb: z.number().default(-60),
+        /** Mean absolute frame difference (0..255) below this counts as a frozen picture. */
+        frozenThreshold: z.number().nonnegative().default(0.5),
+        /** Decode-based checks (silent, frozen); probe-only checks always run. */
+        content: z.boolean().default(true),
+      })
+      .strict()
+      .default({ requireAudio: true, requireVideo: true, silenceDb: -60, frozenThreshold: 0.5, content: true }),
+  })
+  .strict();
+
+export type IngestConfig = z.infer<typeof IngestSchema>;
