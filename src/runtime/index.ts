@@ -1,0 +1,6 @@
+export * from './random.js';
+export * from './atomic.js';
+export * from './progress.js';
+export * from './shard.js';
+export * from './pool.js';
+export * from './jsonl.js';
