@@ -1,0 +1,198 @@
+/**
+ * clusters.h5: the output of the clustering stage.
+ *
+ * Layout (HDF5, written with h5wasm):
+ *   /ids                     vlen utf-8 strings [N]        clip ids, in manifest order
+ *   /labels                  int32 [N, D]                  row i = the D cluster labels of clip i
+ *   /clusterings/<d>         group per clustering d = 0..D-1 (column d of labels), attributes:
+ *       modality  'audio' | 'visual'
+ *       layer     string
+ *       k         int32
+ *       inertia   float64   (sum of squared distances of the assigned points to their centroid,
+ *                            in the space the centroids live in: after L2/PCA when enabled)
+ *       iterations int32    (Lloyd iterations run by the kept restart)
+ *   /clusterings/<d>/centroids  float32 [k, dim]
+ * File attributes: format = 'avcurate.clusters', version = 1, n, d.
+ *
+ * A label of -1 means "not assigned" (never written by the stage for a clip it kept; reserved).
+ */
+import { existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { produceFileAtomic } from '../../runtime/atomic.js';
+
+const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** True when the file starts with the HDF5 signature (checked before h5wasm opens it). */
+export function hasHdf5Signature(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(8);
+    return readSync(fd, buf, 0, 8, 0) === 8 && buf.equals(HDF5_SIGNATURE);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export type Modality = 'audio' | 'visual';
+
+export interface ClusteringInfo {
+  modality: Modality;
+  layer: string;
+  k: number;
+  dim: number;
+  /** float32 [k, dim] row-major. */
+  centroids: Float32Array;
+  inertia: number;
+  iterations: number;
+}
+
+export interface ClusterFile {
+  ids: string[];
+  /** int32 [n, d] row-major: labels[i * d + j] is clip i's cluster in clustering j. */
+  labels: Int32Array;
+  n: number;
+  d: number;
+  clusterings: ClusteringInfo[];
+}
+
+export const CLUSTERS_FORMAT = 'avcurate.clusters';
+export const CLUSTERS_VERSION = 1;
+
+type H5 = typeof import('h5wasm/node');
+let h5Promise: Promise<H5['default']> | null = null;
+
+/** h5wasm, loaded once (the WASM module must be ready before any File is opened). */
+export async function loadH5(): Promise<H5['default']> {
+  if (!h5Promise) {
+    h5Promise = (async () => {
+      const mod = (await import('h5wasm/node')) as unknown as { default: H5['default'] };
+      const h5 = mod.default;
+      await h5.ready;
+      return h5;
+    })();
+  }
+  return h5Promise;
+}
+
+function validate(c: ClusterFile): void {
+  if (c.ids.length !== c.n) throw new Error(`clusters: ${c.ids.length} ids but n = ${c.n}`);
+  if (c.clusterings.length !== c.d) throw new Error(`clusters: ${c.clusterings.length} clusterings but d = ${c.d}`);
+  if (c.labels.length !== c.n * c.d) throw new Error(`clusters: labels has ${c.labels.length} values, expected n*d = ${c.n * c.d}`);
+  for (const [j, cl] of c.clusterings.entries()) {
+    if (cl.modality !== 'audio' && cl.modality !== 'visual') throw new Error(`clusters: clustering ${j} has modality '${cl.modality}'`);
+    if (!Number.isInteger(cl.k) || cl.k < 1) throw new Error(`clusters: clustering ${j} has k = ${cl.k}`);
+    if (cl.centroids.length !== cl.k * cl.dim) {
+      throw new Error(`clusters: clustering ${j} centroids has ${cl.centroids.length} values, expected k*dim = ${cl.k * cl.dim}`);
+    }
+  }
+  for (let i = 0; i < c.labels.length; i++) {
+    const lab = c.labels[i];
+    const k = c.clusterings[i % c.d].k;
+    if (lab < -1 || lab >= k) throw new Error(`clusters: clip ${c.ids[Math.floor(i / c.d)]} has label ${lab} in clustering ${i % c.d} (k = ${k})`);
+  }
+}
+
+/** Write clusters.h5 atomically (a reader sees the old file or the complete new one). */
+export async function writeClusters(path: string, c: ClusterFile): Promise<void> {
+  validate(c);
+  const h5 = await loadH5();
+  await produceFileAtomic(path, (tmp) => {
+    const f = new h5.File(tmp, 'w');
+    try {
+      f.create_attribute('format', CLUSTERS_FORMAT);
+      f.create_attribute('version', CLUSTERS_VERSION, null, '<i');
+      f.create_attribute('n', c.n, null, '<i');
+      f.create_attribute('d', c.d, null, '<i');
+      // Variable-length UTF-8 strings; an empty list still gets a dataset of shape [0].
+      f.create_dataset({ name: 'ids', data: c.ids, shape: [c.n], dtype: 'S' });
+      f.create_dataset({ name: 'labels', data: c.labels, shape: [c.n, c.d], dtype: '<i' });
+      const g = f.create_group('clusterings');
+      c.clusterings.forEach((cl, j) => {
+        const cg = g.create_group(String(j));
+        cg.create_attribute('modality', cl.modality);
+        cg.create_attribute('layer', cl.layer);
+        cg.create_attribute('k', cl.k, null, '<i');
+        cg.create_attribute('dim', cl.dim, null, '<i');
+        cg.create_attribute('inertia', cl.inertia, null, '<d');
+        cg.create_attribute('iterations', cl.iterations, null, '<i');
+        cg.create_dataset({ name: 'centroids', data: cl.centroids, shape: [cl.k, cl.dim], dtype: '<f' });
+      });
+    } finally {
+      f.close();
+    }
+  });
+}
+
+function attrNumber(obj: { attrs: Record<string, { value: unknown }> }, name: string, where: string): number {
+  const a = obj.attrs[name];
+  if (!a) throw new Error(`${where}: missing attribute '${name}'`);
+  const v = a.value;
+  const x = typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : ArrayBuffer.isView(v) ? Number((v as unknown as ArrayLike<number>)[0]) : NaN;
+  if (!Number.isFinite(x)) throw new Error(`${where}: attribute '${name}' is not a number`);
+  return x;
+}
+
+function attrString(obj: { attrs: Record<string, { value: unknown }> }, name: string, where: string): string {
+  const a = obj.attrs[name];
+  if (!a) throw new Error(`${where}: missing attribute '${name}'`);
+  const v = a.value;
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v) && typeof v[0] === 'string') return v[0];
+  throw new Error(`${where}: attribute '${name}' is not a string`);
+}
+
+/** Read clusters.h5 written by writeClusters. Errors name the file and what is wrong. */
+export async function readClusters(path: string): Promise<ClusterFile> {
+  const h5 = await loadH5();
+  if (!existsSync(path)) throw new Error(`${path}: no such clusters file`);
+  if (!hasHdf5Signature(path)) throw new Error(`${path}: not an HDF5 file (no HDF5 signature)`);
+  let f: InstanceType<typeof h5.File>;
+  try {
+    f = new h5.File(path, 'r');
+  } catch (err) {
+    throw new Error(`${path}: not a readable HDF5 file (${(err as Error).message})`);
+  }
+  try {
+    const fmt = f.attrs['format'] ? attrString(f, 'format', path) : '';
+    if (fmt !== CLUSTERS_FORMAT) throw new Error(`${path}: not a clusters file (format attribute '${fmt}')`);
+    const n = attrNumber(f, 'n', path);
+    const d = attrNumber(f, 'd', path);
+    const idsDs = f.get('ids') as InstanceType<typeof h5.Dataset> | null;
+    if (!idsDs) throw new Error(`${path}: missing dataset 'ids'`);
+    const idsVal = n === 0 ? [] : idsDs.value;
+    const ids = Array.isArray(idsVal) ? (idsVal as unknown[]).map(String) : n === 1 && typeof idsVal === 'string' ? [idsVal] : null;
+    if (!ids || ids.length !== n) throw new Error(`${path}: dataset 'ids' does not hold ${n} strings`);
+    const labDs = f.get('labels') as InstanceType<typeof h5.Dataset> | null;
+    if (!labDs) throw new Error(`${path}: missing dataset 'labels'`);
+    const labVal = n * d === 0 ? new Int32Array(0) : labDs.value;
+    if (!(labVal instanceof Int32Array) || labVal.length !== n * d) throw new Error(`${path}: dataset 'labels' is not int32 [${n}, ${d}]`);
+    const labels = new Int32Array(labVal);
+    const clusterings: ClusteringInfo[] = [];
+    for (let j = 0; j < d; j++) {
+      const where = `${path}: clusterings/${j}`;
+      const g = f.get(`clusterings/${j}`) as InstanceType<typeof h5.Group> | null;
+      if (!g) throw new Error(`${where}: missing group`);
+      const modality = attrString(g, 'modality', where);
+      if (modality !== 'audio' && modality !== 'visual') throw new Error(`${where}: modality '${modality}' is not audio or visual`);
+      const k = attrNumber(g, 'k', where);
+      const cds = g.get('centroids') as InstanceType<typeof h5.Dataset> | null;
+      if (!cds) throw new Error(`${where}: missing dataset 'centroids'`);
+      const shape = cds.shape ?? [];
+      const cv = cds.value;
+      if (!(cv instanceof Float32Array) || shape.length !== 2 || shape[0] !== k) throw new Error(`${where}: centroids is not float32 [${k}, dim]`);
+      const dim = g.attrs['dim'] ? attrNumber(g, 'dim', where) : shape[1];
+      if (dim !== shape[1]) throw new Error(`${where}: dim attribute ${dim} does not match centroids width ${shape[1]}`);
+      clusterings.push({
+        modality,
+        layer: attrString(g, 'layer', where),
+        k,
+        dim,
+        centroids: new Float32Array(cv),
+        inertia: attrNumber(g, 'inertia', where),
+        iterations: attrNumber(g, 'iterations', where),
+      });
+    }
+    return { ids, labels, n, d, clusterings };
+  } finally {
+    f.close();
+  }
+}
