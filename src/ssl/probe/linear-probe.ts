@@ -1,0 +1,146 @@
+/**
+ * Linear probing of frozen embeddings: for every split, standardise with statistics of the
+ * training rows, choose the L2 strength on a stratified validation part of the training rows,
+ * refit on all training rows with that strength, and score the test rows (top-1 and top-k).
+ */
+import { Rng } from '../../runtime/random.js';
+import { Standardizer, fitLogReg, predictScores, topKAccuracy, type Matrix, type LogRegModel } from './logreg.js';
+import { stratifiedHoldout, type ProbeSplit } from './splits.js';
+
+export interface LinearProbeOptions {
+  /** Candidate L2 strengths (default 1e-5 .. 1, every decade). */
+  lambdas?: number[];
+  /** Fraction of each training set held out to choose lambda (default 0.2). */
+  valFraction?: number;
+  /** L-BFGS iteration cap per fit (default 300). */
+  maxIter?: number;
+  /** Seed for the validation hold-outs. */
+  seed?: number;
+  /** The k of top-k accuracy besides top-1 (default 5). */
+  topK?: number;
+}
+
+export const DEFAULT_LAMBDAS = [1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5];
+
+export interface SplitResult {
+  split: string;
+  trainSize: number;
+  testSize: number;
+  /** The chosen L2 strength. */
+  lambda: number;
+  /** Validation top-1 for each candidate lambda, in the order tried. */
+  validation: Array<{ lambda: number; top1: number }>;
+  top1: number;
+  topK: number;
+  /** Whether the final L-BFGS fit met its tolerance. */
+  converged: boolean;
+}
+
+export interface ProbeResult {
+  /** Mean over splits. */
+  top1: number;
+  topK: number;
+  /** Standard deviation over splits (population), 0 for one split. */
+  top1Std: number;
+  k: number;
+  classes: number;
+  dim: number;
+  chance: number;
+  splits: SplitResult[];
+}
+
+function subsetLabels(y: ArrayLike<number>, rows: ArrayLike<number>): Int32Array {
+  const out = new Int32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) out[i] = y[rows[i]];
+  return out;
+}
+
+/**
+ * Choose lambda on a validation hold-out of `trainRows`: fit the grid from strongest to weakest
+ * (each fit warm-started from the previous), keep the best validation top-1; ties go to the
+ * stronger penalty.
+ */
+export function chooseLambda(
+  x: Matrix,
+  y: ArrayLike<number>,
+  classes: number,
+  trainRows: ArrayLike<number>,
+  opts: { lambdas: number[]; valFraction: number; maxIter: number; rng: Rng },
+): { lambda: number; validation: Array<{ lambda: number; top1: number }> } {
+  const grid = [...opts.lambdas].sort((a, b) => b - a);
+  if (grid.length === 0) throw new Error('chooseLambda: empty lambda grid');
+  if (grid.length === 1) return { lambda: grid[0], validation: [] };
+  const { train, held } = stratifiedHoldout(y, trainRows, opts.valFraction, opts.rng);
+  if (held.length === 0 || train.length === 0) return { lambda: grid[0], validation: [] };
+  const std = Standardizer.fit(x, train);
+  const xt = std.transform(x, train);
+  const xv = std.transform(x, held);
+  const yt = subsetLabels(y, train);
+  const yv = subsetLabels(y, held);
+  const validation: Array<{ lambda: number; top1: number }> = [];
+  let best = grid[0];
+  let bestAcc = -1;
+  let prev: LogRegModel | undefined;
+  for (const lambda of grid) {
+    const model = fitLogReg(xt, yt, classes, { lambda, maxIter: opts.maxIter, init: prev?.params });
+    prev = model;
+    const acc = topKAccuracy(predictScores(model, xv), yv, classes, 1);
+    validation.push({ lambda, top1: acc });
+    if (acc > bestAcc) {
+      bestAcc = acc;
+      best = lambda;
+    }
+  }
+  return { lambda: best, validation };
+}
+
+/**
+ * Probe `x` (n rows of embeddings) against `labels` (class indices in [0, classes)) over the
+ * given splits. Returns the mean accuracies and every split's details.
+ */
+export function linearProbe(x: Matrix, labels: ArrayLike<number>, classes: number, splits: ProbeSplit[], opts: LinearProbeOptions = {}): ProbeResult {
+  if (labels.length !== x.rows) throw new Error(`linearProbe: ${x.rows} embeddings but ${labels.length} labels`);
+  if (splits.length === 0) throw new Error('linearProbe: no splits');
+  const k = opts.topK ?? 5;
+  const lambdas = opts.lambdas ?? DEFAULT_LAMBDAS;
+  const valFraction = opts.valFraction ?? 0.2;
+  const maxIter = opts.maxIter ?? 300;
+  const results: SplitResult[] = [];
+  for (const split of splits) {
+    if (split.train.length === 0 || split.test.length === 0) {
+      throw new Error(`linearProbe: split "${split.name}" has ${split.train.length} training and ${split.test.length} test items`);
+    }
+    const rng = Rng.derive(opts.seed ?? 0, 'probe-validation', split.name);
+    const { lambda, validation } = chooseLambda(x, labels, classes, split.train, { lambdas, valFraction, maxIter, rng });
+    const std = Standardizer.fit(x, split.train);
+    const xt = std.transform(x, split.train);
+    const xs = std.transform(x, split.test);
+    const yt = subsetLabels(labels, split.train);
+    const ys = subsetLabels(labels, split.test);
+    const model = fitLogReg(xt, yt, classes, { lambda, maxIter });
+    const scores = predictScores(model, xs);
+    results.push({
+      split: split.name,
+      trainSize: split.train.length,
+      testSize: split.test.length,
+      lambda,
+      validation,
+      top1: topKAccuracy(scores, ys, classes, 1),
+      topK: topKAccuracy(scores, ys, classes, k),
+      converged: model.converged,
+    });
+  }
+  const top1s = results.map((r) => r.top1);
+  const mean = top1s.reduce((a, b) => a + b, 0) / top1s.length;
+  const variance = top1s.reduce((a, b) => a + (b - mean) ** 2, 0) / top1s.length;
+  return {
+    top1: mean,
+    topK: results.reduce((a, r) => a + r.topK, 0) / results.length,
+    top1Std: Math.sqrt(variance),
+    k,
+    classes,
+    dim: x.cols,
+    chance: 1 / classes,
+    splits: results,
+  };
+}
