@@ -1,0 +1,116 @@
+/** probe(file): what a media file holds, through ffprobe's JSON output. */
+import { promises as fsp } from 'node:fs';
+import { ffprobePath } from './ffmpeg.js';
+import { MediaError, reasonFromStderr, runTool } from './process.js';
+import type { AudioStreamInfo, ProbeInfo, VideoStreamInfo } from './types.js';
+
+function parseRate(text: string | undefined): number {
+  if (!text) return 0;
+  const [a, b] = text.split('/').map(Number);
+  if (!Number.isFinite(a)) return 0;
+  if (b === undefined) return a;
+  return b > 0 ? a / b : 0;
+}
+
+function num(x: unknown): number | undefined {
+  const v = typeof x === 'string' ? Number(x) : typeof x === 'number' ? x : NaN;
+  return Number.isFinite(v) ? v : undefined;
+}
+
+interface FfprobeStream {
+  index: number;
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  avg_frame_rate?: string;
+  r_frame_rate?: string;
+  nb_frames?: string;
+  pix_fmt?: string;
+  duration?: string;
+  sample_rate?: string;
+  channels?: number;
+  disposition?: { attached_pic?: number };
+}
+
+export interface ProbeOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Probe a file. Throws MediaError with a clear reason for anything unreadable. */
+export async function probe(file: string, opts: ProbeOptions = {}): Promise<ProbeInfo> {
+  let stat;
+  try {
+    stat = await fsp.stat(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new MediaError(file, code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : `cannot stat (${code})`);
+  }
+  if (stat.isDirectory()) throw new MediaError(file, 'is a directory, not a media file');
+  if (!stat.isFile()) throw new MediaError(file, 'not a regular file');
+  if (stat.size === 0) throw new MediaError(file, 'empty file (0 bytes)');
+  try {
+    const fh = await fsp.open(file, 'r');
+    await fh.close();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new MediaError(file, code === 'EACCES' ? 'permission denied' : `cannot open (${code})`);
+  }
+  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '--', file];
+  // ffprobe takes the input as a plain argument; "--" is not special to it, so pass the URL form
+  // "file:" to stop names that look like options or protocols ("-x.mp4", "http:...") misparsing.
+  args.splice(args.length - 2, 2, `file:${file}`);
+  const r = await runTool(ffprobePath(), args, { timeoutMs: opts.timeoutMs ?? 30_000, signal: opts.signal });
+  if (r.timedOut) throw new MediaError(file, `ffprobe timed out after ${((opts.timeoutMs ?? 30_000) / 1000).toFixed(0)} s`, r.stderrTail);
+  if (r.aborted) throw new MediaError(file, 'probe aborted');
+  if (r.code !== 0) throw new MediaError(file, reasonFromStderr(r.stderrTail, `ffprobe failed (exit ${r.code})`), r.stderrTail);
+  let json: { format?: Record<string, unknown>; streams?: FfprobeStream[] };
+  try {
+    json = JSON.parse(r.outputs[0].toString('utf8'));
+  } catch {
+    throw new MediaError(file, 'ffprobe printed unreadable output', r.stderrTail);
+  }
+  const streams = json.streams ?? [];
+  const format = json.format ?? {};
+  if (streams.length === 0) throw new MediaError(file, 'no audio or video streams', r.stderrTail);
+  const vs = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
+  const as = streams.find((s) => s.codec_type === 'audio');
+  let video: VideoStreamInfo | undefined;
+  if (vs) {
+    const fps = parseRate(vs.avg_frame_rate) || parseRate(vs.r_frame_rate);
+    video = {
+      index: vs.index,
+      codec: vs.codec_name ?? 'unknown',
+      width: vs.width ?? 0,
+      height: vs.height ?? 0,
+      fps,
+      frames: num(vs.nb_frames),
+      pixelFormat: vs.pix_fmt,
+      duration: num(vs.duration),
+    };
+  }
+  let audio: AudioStreamInfo | undefined;
+  if (as) {
+    audio = {
+      index: as.index,
+      codec: as.codec_name ?? 'unknown',
+      sampleRate: num(as.sample_rate) ?? 0,
+      channels: as.channels ?? 0,
+      duration: num(as.duration),
+    };
+  }
+  const duration = num(format.duration) ?? Math.max(video?.duration ?? 0, audio?.duration ?? 0);
+  return {
+    file,
+    duration,
+    format: String(format.format_name ?? 'unknown'),
+    sizeBytes: num(format.size) ?? stat.size,
+    bitRate: num(format.bit_rate),
+    hasVideo: Boolean(video),
+    hasAudio: Boolean(audio),
+    video,
+    audio,
+    streams: streams.length,
+  };
+}

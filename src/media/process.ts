@@ -1,0 +1,128 @@
+/**
+ * Running media tools: spawn with an argument array (never a shell), collect stdout (and extra
+ * output pipes) as bytes, keep the tail of stderr for error messages, kill on timeout or abort.
+ */
+import { spawn } from 'node:child_process';
+
+export class MediaError extends Error {
+  readonly file: string;
+  readonly reason: string;
+  readonly stderrTail: string;
+  constructor(file: string, reason: string, stderrTail = '') {
+    super(`${file}: ${reason}${stderrTail ? `\n  ffmpeg said: ${stderrTail.trim().split('\n').slice(-6).join('\n  ')}` : ''}`);
+    this.name = 'MediaError';
+    this.file = file;
+    this.reason = reason;
+    this.stderrTail = stderrTail;
+  }
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Bytes written to each captured output fd: index 0 is stdout (fd 1), then fd 3, 4, ... */
+  outputs: Buffer[];
+  stderrTail: string;
+  timedOut: boolean;
+  aborted: boolean;
+  millis: number;
+}
+
+export interface RunOptions {
+  /** Number of extra output pipes beyond stdout (fd 3, 4, ...). */
+  extraOutputs?: number;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Keep at most this many bytes of stderr (the tail). */
+  stderrBytes?: number;
+  /** Bytes to write on stdin. */
+  input?: Uint8Array;
+  /** Preallocated expected sizes per output, to avoid reallocations (optional). */
+  expectedBytes?: number[];
+}
+
+/** Run a tool to completion. Never rejects for a non-zero exit: the caller reads `code`. */
+export function runTool(bin: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const extra = opts.extraOutputs ?? 0;
+  const stdio: Array<'pipe' | 'ignore'> = [opts.input ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+  for (let i = 0; i < extra; i++) stdio.push('pipe');
+  const stderrMax = opts.stderrBytes ?? 8192;
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    let child;
+    try {
+      child = spawn(bin, args, { stdio, windowsHide: true });
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    const outFds = [1, ...Array.from({ length: extra }, (_, i) => 3 + i)];
+    const chunks: Buffer[][] = outFds.map(() => []);
+    let stderr = '';
+    let timedOut = false;
+    let aborted = false;
+    let settled = false;
+    const kill = () => {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    };
+    const timer = opts.timeoutMs ? setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, opts.timeoutMs) : undefined;
+    const onAbort = () => {
+      aborted = true;
+      kill();
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    outFds.forEach((fd, i) => {
+      const stream = child.stdio[fd] as NodeJS.ReadableStream | null;
+      stream?.on('data', (b: Buffer) => chunks[i].push(b));
+      stream?.on('error', () => undefined);
+    });
+    child.stderr?.on('data', (b: Buffer) => {
+      stderr += b.toString('utf8');
+      if (stderr.length > stderrMax * 2) stderr = stderr.slice(-stderrMax);
+    });
+    if (opts.input && child.stdin) {
+      child.stdin.on('error', () => undefined); // the tool may exit before reading everything
+      child.stdin.end(opts.input);
+    }
+    child.on('error', (err) => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      resolve({
+        code,
+        signal,
+        outputs: chunks.map((c) => (c.length === 1 ? c[0] : Buffer.concat(c))),
+        stderrTail: stderr.slice(-stderrMax),
+        timedOut,
+        aborted,
+        millis: performance.now() - t0,
+      });
+    });
+  });
+}
+
+/** Classify ffmpeg/ffprobe stderr into a short human reason. */
+export function reasonFromStderr(stderr: string, fallback: string): string {
+  const s = stderr.toLowerCase();
+  if (s.includes('no such file or directory')) return 'file not found';
+  if (s.includes('permission denied')) return 'permission denied';
+  if (s.includes('moov atom not found')) return 'truncated or incomplete file (moov atom not found)';
+  if (s.includes('invalid data found when processing input')) return 'not a media file ffmpeg can read (invalid data)';
+  if (s.includes('end of file') || s.includes('truncat')) return 'truncated file';
+  return fallback;
+}

@@ -1,0 +1,268 @@
+/**
+ * Synthetic audio-visual corpus with known ground truth. Each class pairs a visual family (an
+ * ffmpeg lavfi source with motion) with an audio family; seeded variation within a class (hue,
+ * frequency jitter, source seeds, zoom, speed). A fraction of the clips get the audio of another
+ * class (`corresponds: false`). The temporal family pairs a flashing picture with clicks that are
+ * in sync (corresponding) or shifted by half a period (not).
+ *
+ * Same options and seed give byte-identical files: every random choice comes from the seed, the
+ * encoders run single-threaded with bit-exact flags, and no metadata carries a time or a path.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { ffmpegPath } from './ffmpeg.js';
+import { MediaError, runTool } from './process.js';
+import { Rng } from '../runtime/random.js';
+import { Pool, defaultConcurrency } from '../runtime/pool.js';
+import { Progress } from '../runtime/progress.js';
+import { writeFileAtomic, cleanStaleTemps, tempPathFor } from '../runtime/atomic.js';
+import { exists } from '../runtime/jsonl.js';
+
+export interface SynthOptions {
+  out: string;
+  clips: number;
+  classes: number;
+  mismatch: number;
+  seconds: number;
+  seed: number;
+  width?: number;
+  height?: number;
+  fps?: number;
+  sampleRate?: number;
+  family?: 'concepts' | 'temporal' | 'mixed';
+  concurrency?: number;
+  /** Regenerate even when the folder holds a corpus made with other settings. */
+  force?: boolean;
+  silent?: boolean;
+}
+
+export interface SynthLabel {
+  id: string;
+  file: string;
+  visual_class: number;
+  audio_class: number;
+  corresponds: boolean;
+  visual_family: string;
+  audio_family: string;
+  /** For the temporal family: audio offset against the flashes, seconds (0 when in sync). */
+  offset?: number;
+}
+
+interface Variation {
+  hue: number;
+  jitter: number;
+  seedA: number;
+  seedB: number;
+  u: number;
+  v: number;
+}
+
+type VisualFamily = { name: string; graph: (w: number, h: number, fps: number, x: Variation) => string };
+type AudioFamily = { name: string; graph: (sr: number, x: Variation) => string };
+
+const f3 = (x: number) => Number(x.toFixed(3)).toString();
+
+/** Visual families: every one moves, so the frozen-picture pre-filter keeps them. */
+export const VISUAL_FAMILIES: VisualFamily[] = [
+  { name: 'testsrc2', graph: (w, h, r, x) => `testsrc2=s=${w}x${h}:r=${r},hue=h=${f3(x.hue)}` },
+  {
+    name: 'mandelbrot',
+    graph: (w, h, r, x) => `mandelbrot=s=${w}x${h}:r=${r}:start_scale=${f3(2 + x.u)}:end_scale=${f3(0.05 + 0.1 * x.v)}:start_x=${f3(-0.743643887 + 0.01 * (x.u - 0.5))}:start_y=${f3(-0.131825904 + 0.01 * (x.v - 0.5))},hue=h=${f3(x.hue)}`,
+  },
+  {
+    name: 'life',
+    graph: (w, h, r, x) => `life=s=${w}x${h}:r=${r}:seed=${x.seedA}:ratio=${f3(0.15 + 0.2 * x.u)}:mold=10:life_color=#30ff60:death_color=#102010,hue=h=${f3(x.hue)}`,
+  },
+  { name: 'cellauto', graph: (w, h, r, x) => `cellauto=s=${w}x${h}:r=${r}:rule=${[30, 90, 110, 150][x.seedB % 4]}:seed=${x.seedA}:ratio=0.5,format=yuv420p,lutyuv=u=180:v=90,hue=h=${f3(x.hue)}` },
+  {
+    name: 'plasma',
+    graph: (w, h, r, x) => `color=c=black:s=${w}x${h}:r=${r},format=yuv444p,geq=lum='128+100*sin(X/${f3(6 + 4 * x.u)}+T*${f3(2 + x.v)})*cos(Y/${f3(7 + 3 * x.v)}-T)':cb='128+90*sin(X/20+T)':cr='128+90*cos(Y/15-T*1.5)',hue=h=${f3(x.hue)}`,
+  },
+  {
+    name: 'shapes',
+    graph: (w, h, r, x) => `color=c=0x101060:s=${w}x${h}:r=${r}[bg];color=c=0xffd020:s=${Math.round(w / 5)}x${Math.round(h / 4)}:r=${r}[fg];[bg][fg]overlay=x='(W-w)/2+(W-w)/2*sin(t*${f3(1.5 + x.u)})':y='(H-h)/2+(H-h)/2*cos(t*${f3(2 + x.v)})',hue=h=${f3(x.hue)}`,
+  },
+  { name: 'bars', graph: (w, h, r, x) => `smptebars=s=${2 * w}x${h}:r=${r},crop=w=${w}:h=${h}:x='${w / 2}+${w / 2}*sin(t*${f3(1 + x.u)})':y=0,hue=h=${f3(x.hue)}` },
+  {
+    name: 'rings',
+    graph: (w, h, r, x) => `color=c=black:s=${w}x${h}:r=${r},format=yuv444p,geq=lum='128+110*sin(hypot(X-W/2,Y-H/2)/${f3(3 + 2 * x.u)}-T*${f3(4 + 2 * x.v)})':cb='160':cr='80',hue=h=${f3(x.hue)}`,
+  },
+  {
+    name: 'checker',
+    graph: (w, h, r, x) => `color=c=black:s=${w}x${h}:r=${r},format=yuv444p,geq=lum='if(mod(floor((X+T*${f3(30 + 20 * x.u)})/${8 + (x.seedB % 3) * 4})+floor(Y/${8 + (x.seedB % 3) * 4}),2),220,30)':cb='100':cr='170',hue=h=${f3(x.hue)}`,
+  },
+  { name: 'noise', graph: (w, h, r, x) => `color=c=0x808080:s=${w}x${h}:r=${r},noise=alls=${Math.round(40 + 40 * x.u)}:allf=t+u:all_seed=${x.seedA},hue=h=${f3(x.hue)}` },
+];
+
+/** Audio families: distinct spectra and rhythms. */
+export const AUDIO_FAMILIES: AudioFamily[] = [
+  { name: 'tone', graph: (sr, x) => `aevalsrc='0.5*sin(2*PI*${f3(440 * x.jitter)}*t)':s=${sr}` },
+  { name: 'chirp', graph: (sr, x) => `aevalsrc='0.5*sin(2*PI*(${f3(300 * x.jitter)}*mod(t,1)+${f3(1500 * x.jitter)}*mod(t,1)*mod(t,1)))':s=${sr}` },
+  { name: 'pink-noise', graph: (sr, x) => `anoisesrc=c=pink:seed=${x.seedA}:r=${sr}:a=${f3(0.3 + 0.1 * x.u)}` },
+  { name: 'clicks', graph: (sr, x) => `aevalsrc='if(lt(mod(t,${f3(0.12 * x.jitter)}),0.012),0.8*sin(2*PI*2500*t),0)':s=${sr}` },
+  { name: 'am', graph: (sr, x) => `aevalsrc='0.3*sin(2*PI*${f3(900 * x.jitter)}*t)*(1+0.9*sin(2*PI*${f3(4 + 3 * x.u)}*t))':s=${sr}` },
+  { name: 'fm', graph: (sr, x) => `aevalsrc='0.5*sin(2*PI*${f3(1200 * x.jitter)}*t+${f3(4 + 2 * x.v)}*sin(2*PI*${f3(90 * x.jitter)}*t))':s=${sr}` },
+  { name: 'brown-noise', graph: (sr, x) => `anoisesrc=c=brown:seed=${x.seedA}:r=${sr}:a=${f3(0.5 + 0.2 * x.u)}` },
+  { name: 'high-tone', graph: (sr, x) => `aevalsrc='0.4*sin(2*PI*${f3(3000 * x.jitter)}*t)+0.2*sin(2*PI*${f3(4500 * x.jitter)}*t)':s=${sr}` },
+  { name: 'hiss', graph: (sr, x) => `anoisesrc=c=white:seed=${x.seedA}:r=${sr}:a=0.4,highpass=f=${Math.round(4000 * x.jitter)},highpass=f=${Math.round(4000 * x.jitter)}` },
+  { name: 'square', graph: (sr, x) => `aevalsrc='0.25*(2*gt(sin(2*PI*${f3(160 * x.jitter)}*t),0)-1)':s=${sr}` },
+];
+
+export const MAX_CLASSES = Math.min(VISUAL_FAMILIES.length, AUDIO_FAMILIES.length);
+
+/** Temporal family: flashes every `period` seconds; clicks at the same times, or shifted. */
+function temporalVisual(w: number, h: number, r: number, period: number, hue: number): string {
+  return `color=c=black:s=${w}x${h}:r=${r},format=yuv444p,geq=lum='if(lt(mod(T,${f3(period)}),${f3(1.5 / r)}),235,40)':cb=128:cr=128,hue=h=${f3(hue)}`;
+}
+
+function temporalAudio(sr: number, period: number, offset: number): string {
+  return `aevalsrc='if(lt(mod(t-${f3(offset)}+${f3(period)},${f3(period)}),0.015),0.8*sin(2*PI*2000*t),0)':s=${sr}`;
+}
+
+interface ClipPlan {
+  label: SynthLabel;
+  videoGraph: string;
+  audioGraph: string;
+}
+
+function validate(o: SynthOptions): void {
+  const fail = (m: string) => {
+    throw new RangeError(`synth: ${m}`);
+  };
+  if (!Number.isInteger(o.clips) || o.clips < 1) fail(`--clips must be a positive integer, got ${o.clips}`);
+  if (!Number.isInteger(o.classes) || o.classes < 2 || o.classes > MAX_CLASSES) fail(`--classes must be an integer in [2, ${MAX_CLASSES}], got ${o.classes}`);
+  if (!(o.mismatch >= 0 && o.mismatch <= 1)) fail(`--mismatch must be in [0, 1], got ${o.mismatch}`);
+  if (!(o.seconds > 0 && o.seconds <= 600)) fail(`--seconds must be in (0, 600], got ${o.seconds}`);
+  if (!Number.isInteger(o.seed) || o.seed < 0) fail(`--seed must be a non-negative integer, got ${o.seed}`);
+}
+
+/** Plan every clip (pure: depends only on the options). */
+export function planCorpus(o: SynthOptions): ClipPlan[] {
+  validate(o);
+  const w = o.width ?? 160;
+  const h = o.height ?? 120;
+  const fps = o.fps ?? 12;
+  const sr = o.sampleRate ?? 16000;
+  const family = o.family ?? 'concepts';
+  const rng = new Rng(o.seed);
+  const n = o.clips;
+  // Exactly round(mismatch * n) mismatched clips, chosen by a seeded permutation.
+  const nMis = Math.round(o.mismatch * n);
+  const order = rng.permutation(n);
+  const mismatched = new Uint8Array(n);
+  for (let i = 0; i < nMis; i++) mismatched[order[i]] = 1;
+  const digits = Math.max(5, String(n - 1).length);
+  const plans: ClipPlan[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `clip-${String(i).padStart(digits, '0')}`;
+    const file = `${id}.mp4`;
+    const vc = i % o.classes;
+    const temporal = family === 'temporal' || (family === 'mixed' && i % 2 === 1);
+    const x: Variation = {
+      hue: rng.uniform(-25, 25),
+      jitter: rng.uniform(0.9, 1.1),
+      seedA: rng.int(1_000_000),
+      seedB: rng.int(1_000_000),
+      u: rng.next(),
+      v: rng.next(),
+    };
+    if (temporal) {
+      const period = 0.5 + 0.25 * vc;
+      const offset = mismatched[i] ? period / 2 : 0;
+      plans.push({
+        label: { id, file, visual_class: vc, audio_class: vc, corresponds: !mismatched[i], visual_family: 'flash', audio_family: 'click-sync', offset },
+        videoGraph: temporalVisual(w, h, fps, period, x.hue),
+        audioGraph: temporalAudio(sr, period, offset),
+      });
+      continue;
+    }
+    let ac = vc;
+    let ax = x;
+    if (mismatched[i]) {
+      ac = (vc + 1 + rng.int(o.classes - 1)) % o.classes;
+      ax = { ...x, jitter: rng.uniform(0.9, 1.1), seedA: rng.int(1_000_000), u: rng.next() };
+    }
+    plans.push({
+      label: { id, file, visual_class: vc, audio_class: ac, corresponds: ac === vc, visual_family: VISUAL_FAMILIES[vc].name, audio_family: AUDIO_FAMILIES[ac].name },
+      videoGraph: VISUAL_FAMILIES[vc].graph(w, h, fps, x),
+      audioGraph: AUDIO_FAMILIES[ac].graph(sr, ax),
+    });
+  }
+  return plans;
+}
+
+/** The ffmpeg arguments that render one planned clip to `outFile`. */
+export function synthArgs(plan: ClipPlan, seconds: number, fps: number, outFile: string): string[] {
+  return [
+    '-nostdin', '-hide_banner', '-v', 'error', '-y',
+    '-f', 'lavfi', '-i', plan.videoGraph,
+    '-f', 'lavfi', '-i', plan.audioGraph,
+    '-t', f3(seconds), '-map', '0:v:0', '-map', '1:a:0',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p', '-g', String(Math.round(fps * 2)), '-threads', '1',
+    '-c:a', 'aac', '-b:a', '64k', '-ac', '1',
+    '-fflags', '+bitexact', '-flags:v', '+bitexact', '-flags:a', '+bitexact', '-map_metadata', '-1',
+    '-f', 'mp4', outFile,
+  ];
+}
+
+export interface SynthResult {
+  out: string;
+  labelsFile: string;
+  generated: number;
+  skipped: number;
+  labels: SynthLabel[];
+  seconds: number;
+}
+
+/** Generate the corpus into `o.out`: clips, labels.jsonl and synth.json (the options). Resumes. */
+export async function synthesize(o: SynthOptions): Promise<SynthResult> {
+  const plans = planCorpus(o);
+  const fps = o.fps ?? 12;
+  const out = path.resolve(o.out);
+  await fsp.mkdir(out, { recursive: true });
+  await cleanStaleTemps(out);
+  const settings = {
+    generator: 'avcurate-synth/1',
+    clips: o.clips, classes: o.classes, mismatch: o.mismatch, seconds: o.seconds, seed: o.seed,
+    width: o.width ?? 160, height: o.height ?? 120, fps, sampleRate: o.sampleRate ?? 16000, family: o.family ?? 'concepts',
+  };
+  const settingsFile = path.join(out, 'synth.json');
+  const settingsText = JSON.stringify(settings, null, 2) + '\n';
+  if (await exists(settingsFile)) {
+    const old = await fsp.readFile(settingsFile, 'utf8');
+    if (old !== settingsText && !o.force) {
+      throw new Error(`${out} holds a corpus made with other settings (${settingsFile}); use another folder or --force`);
+    }
+    if (old !== settingsText) {
+      for (const name of await fsp.readdir(out)) if (/^clip-\d+\.mp4$/.test(name) || name === 'labels.jsonl') await fsp.rm(path.join(out, name));
+    }
+  }
+  await writeFileAtomic(settingsFile, settingsText);
+  const t0 = performance.now();
+  const progress = new Progress('synth', { total: plans.length, unit: 'clips', silent: o.silent });
+  const pool = new Pool(o.concurrency ?? defaultConcurrency());
+  let generated = 0;
+  let skipped = 0;
+  await pool.map(plans, async (plan) => {
+    const target = path.join(out, plan.label.file);
+    if (await exists(target)) {
+      skipped++;
+      progress.tick();
+      return;
+    }
+    const tmp = tempPathFor(target);
+    const r = await runTool(ffmpegPath(), synthArgs(plan, o.seconds, fps, tmp), { timeoutMs: 120_000 + o.seconds * 20_000 });
+    if (r.code !== 0) {
+      await fsp.rm(tmp, { force: true });
+      throw new MediaError(target, `ffmpeg could not render the synthetic clip (${r.timedOut ? 'timed out' : `exit ${r.code}`})`, r.stderrTail);
+    }
+    await fsp.rename(tmp, target);
+    generated++;
+    progress.tick();
+  });
+  const labels = plans.map((p) => p.label);
+  const labelsFile = path.join(out, 'labels.jsonl');
+  await writeFileAtomic(labelsFile, labels.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  progress.finish(`${generated} generated, ${skipped} already there`);
+  return { out, labelsFile, generated, skipped, labels, seconds: (performance.now() - t0) / 1000 };
+}
