@@ -5,3 +5,5 @@ export * from './probe.js';
 export * from './decode.js';
 export * from './cut.js';
 export * from './synth.js';
+export * from './logmel.js';
+export * from './fft.js';
