@@ -14,10 +14,10 @@ import path from 'node:path';
 import { produceFileAtomic } from '../../runtime/atomic.js';
 import { shardName } from '../../runtime/shard.js';
 
-export type Modality = 'audio' | 'visual';
+export type FeatureModality = 'audio' | 'visual';
 
 export interface FeatureLayer {
-  modality: Modality;
+  modality: FeatureModality;
   layer: string;
   dim: number;
   /** n * dim values, row-major (row r = clip ids[r]). */
@@ -37,7 +37,7 @@ type H5 = typeof import('h5wasm/node').default;
 let h5Promise: Promise<H5> | null = null;
 
 /** Load h5wasm (node build) once. */
-export async function loadH5(): Promise<H5> {
+async function loadH5(): Promise<H5> {
   if (!h5Promise) {
     h5Promise = (async () => {
       const mod = await import('h5wasm/node');
