@@ -64,7 +64,11 @@ export async function probe(file: string, opts: ProbeOptions = {}): Promise<Prob
   const r = await runTool(ffprobePath(), args, { timeoutMs: opts.timeoutMs ?? 30_000, signal: opts.signal });
   if (r.timedOut) throw new MediaError(file, `ffprobe timed out after ${((opts.timeoutMs ?? 30_000) / 1000).toFixed(0)} s`, r.stderrTail);
   if (r.aborted) throw new MediaError(file, 'probe aborted');
-  if (r.code !== 0) throw new MediaError(file, reasonFromStderr(r.stderrTail, `ffprobe failed (exit ${r.code})`), r.stderrTail);
+  if (r.code !== 0) {
+    const head = await readHead(file, 512);
+    const reason = looksLikeText(head) ? 'not a media file (the content is text)' : reasonFromStderr(r.stderrTail, `ffprobe failed (exit ${r.code})`);
+    throw new MediaError(file, reason, r.stderrTail);
+  }
   let json: { format?: Record<string, unknown>; streams?: FfprobeStream[] };
   try {
     json = JSON.parse(r.outputs[0].toString('utf8'));
@@ -113,4 +117,27 @@ export async function probe(file: string, opts: ProbeOptions = {}): Promise<Prob
     audio,
     streams: streams.length,
   };
+}
+
+async function readHead(file: string, n: number): Promise<Uint8Array> {
+  try {
+    const fh = await fsp.open(file, 'r');
+    try {
+      const buf = new Uint8Array(n);
+      const { bytesRead } = await fh.read(buf, 0, n, 0);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return new Uint8Array(0);
+  }
+}
+
+/** True when the bytes are printable text (UTF-8 or ASCII), which no media container is. */
+function looksLikeText(head: Uint8Array): boolean {
+  if (head.length === 0) return false;
+  let printable = 0;
+  for (const b of head) if (b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127) || b >= 0xc2) printable++;
+  return printable / head.length > 0.97;
 }

@@ -98,7 +98,7 @@ export function runTool(bin: string, args: string[], opts: RunOptions = {}): Pro
       opts.signal?.removeEventListener('abort', onAbort);
       reject(err);
     });
-    child.on('close', (code, signal) => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
@@ -112,6 +112,13 @@ export function runTool(bin: string, args: string[], opts: RunOptions = {}): Pro
         aborted,
         millis: performance.now() - t0,
       });
+    };
+    child.on('close', finish);
+    // A killed tool's grandchildren can hold the pipes open; after a kill, do not wait for them.
+    child.on('exit', (code, signal) => {
+      if (!timedOut && !aborted) return;
+      for (const s of child.stdio) (s as NodeJS.ReadableStream & { destroy?: () => void } | null)?.destroy?.();
+      finish(code, signal);
     });
   });
 }

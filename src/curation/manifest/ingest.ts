@@ -1,0 +1,343 @@
+/**
+ * Ingest: turn a folder of videos, a CSV, or a labels.jsonl into manifest.jsonl. Every file is
+ * probed concurrently, long videos are cut into clip windows, labels and ground truth are carried,
+ * and pre-filters route unusable clips to failures.jsonl with a reason. Resumable: finished inputs
+ * are cached next to the output and skipped on a rerun.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fsp, appendFileSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { probe } from '../../media/probe.js';
+import { MediaError } from '../../media/process.js';
+import type { ProbeInfo } from '../../media/types.js';
+import { Pool, defaultConcurrency } from '../../runtime/pool.js';
+import { Progress } from '../../runtime/progress.js';
+import { writeFileAtomic } from '../../runtime/atomic.js';
+import { exists, type FailureRecord } from '../../runtime/jsonl.js';
+import type { IngestConfig } from '../../config/sections/ingest.js';
+import { IngestSchema } from '../../config/sections/ingest.js';
+import { clipWindows, type ClipWindow } from './windows.js';
+import { contentStats } from './prefilter.js';
+import type { ClipRecord } from './types.js';
+import { parseCsv } from './csv.js';
+
+export const MEDIA_EXTENSIONS = new Set([
+  '.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.flv', '.ts', '.wmv', '.ogv', '.3gp',
+  '.wav', '.mp3', '.m4a', '.flac', '.ogg', '.opus', '.aac',
+]);
+
+/** One input file with what the input listing said about it. */
+export interface InputItem {
+  file: string;
+  /** Path relative to the input root (for messages and ids). */
+  rel: string;
+  id?: string;
+  video_id?: string;
+  label?: string;
+  visual_class?: string | number;
+  audio_class?: string | number;
+  corresponds?: boolean;
+  fold?: string | number;
+  /** A window given by the input (CSV start/end). */
+  window?: ClipWindow;
+}
+
+export interface IngestOptions extends Partial<IngestConfig> {
+  input: string;
+  /** manifest.jsonl path; failures.jsonl is written beside it. */
+  out: string;
+  silent?: boolean;
+}
+
+export interface IngestResult {
+  manifest: string;
+  failuresFile: string;
+  clips: number;
+  failures: FailureRecord[];
+  inputs: number;
+  resumed: number;
+  seconds: number;
+}
+
+const SAFE = /[^A-Za-z0-9._-]+/g;
+
+/** A safe, stable id for a file: its stem when already safe, else a cleaned stem plus a hash. */
+export function videoIdFor(rel: string): string {
+  const stem = path.basename(rel, path.extname(rel));
+  let clean = stem.replace(SAFE, '_').replace(/^[._-]+/, '').slice(0, 80);
+  if (clean === stem && clean !== '' && !rel.includes(path.sep)) return clean;
+  const h = createHash('sha1').update(rel).digest('hex').slice(0, 8);
+  if (clean === '') clean = 'v';
+  return `${clean}-${h}`;
+}
+
+function parseBool(x: unknown): boolean | undefined {
+  if (typeof x === 'boolean') return x;
+  if (typeof x === 'number') return x !== 0;
+  if (typeof x === 'string') {
+    const s = x.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'y'].includes(s)) return true;
+    if (['0', 'false', 'no', 'n'].includes(s)) return false;
+  }
+  return undefined;
+}
+
+async function walk(root: string, dir: string, out: InputItem[], failures: FailureRecord[]): Promise<void> {
+  let entries;
+  try {
+    entries = await fsp.readdir(dir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const rel = path.relative(root, dir) || '.';
+    failures.push({ id: rel, stage: 'ingest', file: dir, reason: `cannot read folder: ${code === 'EACCES' ? 'permission denied' : code ?? (err as Error).message}` });
+    return;
+  }
+  for (const e of entries) {
+    const full = path.join(dir, e.name);
+    let isDir = e.isDirectory();
+    if (e.isSymbolicLink()) {
+      try {
+        isDir = (await fsp.stat(full)).isDirectory();
+      } catch {
+        isDir = false;
+      }
+    }
+    if (isDir) {
+      await walk(root, full, out, failures);
+      continue;
+    }
+    if (!MEDIA_EXTENSIONS.has(path.extname(e.name).toLowerCase())) continue;
+    out.push({ file: full, rel: path.relative(root, full) });
+  }
+}
+
+function itemFromRow(base: string, row: Record<string, unknown>, where: string): InputItem {
+  const fileField = row.file ?? row.path ?? row.filename;
+  if (typeof fileField !== 'string' || fileField === '') throw new Error(`${where}: no "file" or "path" value`);
+  const file = path.isAbsolute(fileField) ? fileField : path.join(base, fileField);
+  const item: InputItem = { file, rel: path.relative(base, file) };
+  if (typeof row.id === 'string' && row.id) item.id = row.id;
+  if (row.video_id !== undefined && row.video_id !== '') item.video_id = String(row.video_id);
+  if (row.label !== undefined && row.label !== '') item.label = String(row.label);
+  for (const k of ['visual_class', 'audio_class'] as const) {
+    const v = row[k];
+    if (v !== undefined && v !== '') item[k] = typeof v === 'number' ? v : /^-?\d+$/.test(String(v)) ? Number(v) : String(v);
+  }
+  const c = parseBool(row.corresponds);
+  if (c !== undefined) item.corresponds = c;
+  if (row.fold !== undefined && row.fold !== '') item.fold = row.fold as string | number;
+  if (row.start !== undefined && row.start !== '' && row.end !== undefined && row.end !== '') {
+    const s = Number(row.start);
+    const e = Number(row.end);
+    if (!(Number.isFinite(s) && Number.isFinite(e) && e > s && s >= 0)) throw new Error(`${where}: bad window start=${String(row.start)} end=${String(row.end)}`);
+    item.window = { start: s, duration: Math.round((e - s) * 1000) / 1000 };
+  }
+  return item;
+}
+
+function readLabelsJsonl(file: string): InputItem[] {
+  const base = path.dirname(file);
+  const out: InputItem[] = [];
+  readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let row: Record<string, unknown>;
+    try {
+      row = JSON.parse(line);
+    } catch (err) {
+      throw new Error(`${file}:${i + 1}: not valid JSON (${(err as Error).message})`);
+    }
+    out.push(itemFromRow(base, row, `${file}:${i + 1}`));
+  });
+  return out;
+}
+
+/** List the inputs of a folder, a CSV or a labels.jsonl. Unreadable folders become failures. */
+export async function discoverInputs(input: string): Promise<{ items: InputItem[]; failures: FailureRecord[] }> {
+  let stat;
+  try {
+    stat = await fsp.stat(input);
+  } catch (err) {
+    throw new Error(`ingest input ${input}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (err as Error).message}`);
+  }
+  const failures: FailureRecord[] = [];
+  if (stat.isDirectory()) {
+    const items: InputItem[] = [];
+    await walk(input, input, items, failures);
+    const labelsFile = path.join(input, 'labels.jsonl');
+    if (await exists(labelsFile)) {
+      const byFile = new Map(readLabelsJsonl(labelsFile).map((it) => [path.resolve(it.file), it]));
+      for (let i = 0; i < items.length; i++) {
+        const known = byFile.get(path.resolve(items[i].file));
+        if (known) items[i] = { ...known, rel: items[i].rel };
+      }
+    }
+    return { items, failures };
+  }
+  const ext = path.extname(input).toLowerCase();
+  if (ext === '.jsonl') return { items: readLabelsJsonl(input), failures };
+  if (ext === '.csv' || ext === '.tsv') {
+    const rows = parseCsv(await fsp.readFile(input, 'utf8'), ext === '.tsv' ? '\t' : ',');
+    const base = path.dirname(input);
+    return { items: rows.map((r, i) => itemFromRow(base, r, `${input}:${i + 2}`)), failures };
+  }
+  throw new Error(`ingest input ${input}: expected a folder, a .csv/.tsv, or a labels .jsonl`);
+}
+
+interface CacheEntry {
+  key: string;
+  records: ClipRecord[];
+  failures: FailureRecord[];
+}
+
+async function inputKey(item: InputItem): Promise<string> {
+  try {
+    const s = await fsp.stat(item.file);
+    return `${item.file}|${s.size}|${s.mtimeMs}|${JSON.stringify(item.window ?? null)}`;
+  } catch {
+    return `${item.file}|missing`;
+  }
+}
+
+/** Probe one input, cut windows, run the pre-filters. */
+export async function ingestOne(item: InputItem, cfg: IngestConfig): Promise<{ records: ClipRecord[]; failures: FailureRecord[] }> {
+  const vid = item.video_id ?? item.id ?? videoIdFor(item.rel);
+  const fail = (reason: string, id = vid): FailureRecord => ({ id, stage: 'ingest', file: item.file, reason });
+  const timeoutMs = cfg.timeoutSeconds * 1000;
+  let info: ProbeInfo;
+  try {
+    info = await probe(item.file, { timeoutMs });
+  } catch (err) {
+    return { records: [], failures: [fail(err instanceof MediaError ? err.reason : (err as Error).message)] };
+  }
+  if (cfg.prefilter.requireVideo && !info.hasVideo) return { records: [], failures: [fail('no video stream')] };
+  if (cfg.prefilter.requireAudio && !info.hasAudio) return { records: [], failures: [fail('no audio stream')] };
+  if (!(info.duration > 0)) return { records: [], failures: [fail('zero or unknown duration')] };
+  if (info.duration < cfg.minSeconds) return { records: [], failures: [fail(`too short (${info.duration.toFixed(2)} s < minimum ${cfg.minSeconds} s)`)] };
+  if (info.video && (info.video.width * info.video.height > 8192 * 8192 || info.video.width < 2 || info.video.height < 2)) {
+    return { records: [], failures: [fail(`absurd picture size ${info.video.width}x${info.video.height}`)] };
+  }
+  const windows = item.window ? [item.window] : clipWindows(info.duration, cfg.clipSeconds, cfg.maxClipsPerVideo);
+  const records: ClipRecord[] = [];
+  const failures: FailureRecord[] = [];
+  for (let j = 0; j < windows.length; j++) {
+    const w = windows[j];
+    const id = windows.length === 1 ? (item.id ?? vid) : `${item.id ?? vid}_${String(j).padStart(2, '0')}`;
+    if (w.start + w.duration > info.duration + 0.05 && item.window) {
+      failures.push(fail(`window ${w.start}–${w.start + w.duration} s is past the end (${info.duration.toFixed(2)} s)`, id));
+      continue;
+    }
+    if (cfg.prefilter.content) {
+      try {
+        const stats = await contentStats(item.file, w.start, w.duration, info, timeoutMs);
+        if (info.hasAudio && stats.rmsDb < cfg.prefilter.silenceDb) {
+          failures.push(fail(`silent audio (RMS ${Number.isFinite(stats.rmsDb) ? stats.rmsDb.toFixed(1) : '-inf'} dBFS < ${cfg.prefilter.silenceDb})`, id));
+          continue;
+        }
+        if (info.hasVideo && stats.motion < cfg.prefilter.frozenThreshold) {
+          failures.push(fail(`frozen picture (mean frame difference ${stats.motion.toFixed(3)} < ${cfg.prefilter.frozenThreshold})`, id));
+          continue;
+        }
+      } catch (err) {
+        failures.push(fail(err instanceof MediaError ? `undecodable: ${err.reason}` : (err as Error).message, id));
+        continue;
+      }
+    }
+    const rec: ClipRecord = {
+      id,
+      source: path.resolve(item.file),
+      start: w.start,
+      duration: w.duration,
+      video_id: vid,
+      probe: {
+        duration: info.duration,
+        width: info.video?.width ?? 0,
+        height: info.video?.height ?? 0,
+        fps: Math.round((info.video?.fps ?? 0) * 1000) / 1000,
+        sampleRate: info.audio?.sampleRate ?? 0,
+        videoCodec: info.video?.codec ?? '',
+        audioCodec: info.audio?.codec ?? '',
+      },
+    };
+    if (item.label !== undefined) rec.label = item.label;
+    if (item.visual_class !== undefined) rec.visual_class = item.visual_class;
+    if (item.audio_class !== undefined) rec.audio_class = item.audio_class;
+    if (item.corresponds !== undefined) rec.corresponds = item.corresponds;
+    if (item.fold !== undefined) rec.fold = item.fold;
+    records.push(rec);
+  }
+  return { records, failures };
+}
+
+/** Build manifest.jsonl (and the ingest lines of failures.jsonl) from an input. */
+export async function ingest(opts: IngestOptions): Promise<IngestResult> {
+  const { input, out, silent, ...rest } = opts;
+  const cfg = IngestSchema.parse(rest);
+  const t0 = performance.now();
+  const { items, failures: listFailures } = await discoverInputs(input);
+  const outDir = path.dirname(path.resolve(out));
+  await fsp.mkdir(outDir, { recursive: true });
+  const cacheFile = path.join(outDir, `.${path.basename(out)}.ingest-cache.jsonl`);
+  const cache = new Map<string, CacheEntry>();
+  if (await exists(cacheFile)) {
+    for (const line of (await fsp.readFile(cacheFile, 'utf8')).split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const e = JSON.parse(line) as CacheEntry;
+        cache.set(e.key, e);
+      } catch {
+        // a line cut by a kill: that input is simply redone
+      }
+    }
+  }
+  const progress = new Progress('ingest', { total: items.length, unit: 'files', silent });
+  const pool = new Pool(cfg.concurrency ?? defaultConcurrency());
+  let resumed = 0;
+  let nFail = 0;
+  const results = await pool.map(items, async (item) => {
+    const key = await inputKey(item);
+    const hit = cache.get(key);
+    if (hit) {
+      resumed++;
+      progress.tick();
+      return hit;
+    }
+    const r = await ingestOne(item, cfg);
+    const entry: CacheEntry = { key, ...r };
+    appendFileSync(cacheFile, JSON.stringify(entry) + '\n');
+    nFail += r.failures.length;
+    progress.tick(1, nFail ? `${nFail} refused` : undefined);
+    return entry;
+  });
+  const records: ClipRecord[] = [];
+  const failures: FailureRecord[] = [...listFailures];
+  const seen = new Map<string, string>();
+  for (const r of results) {
+    for (const rec of r.records) {
+      const prev = seen.get(rec.id);
+      if (prev !== undefined) {
+        failures.push({ id: rec.id, stage: 'ingest', file: rec.source, reason: `duplicate clip id (also used by ${prev})` });
+        continue;
+      }
+      seen.set(rec.id, rec.source);
+      records.push(rec);
+    }
+    failures.push(...r.failures);
+  }
+  await writeFileAtomic(out, records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : ''));
+  // failures.jsonl: keep other stages' lines, replace this stage's.
+  const failuresFile = path.join(outDir, 'failures.jsonl');
+  let kept = '';
+  if (await exists(failuresFile)) {
+    kept = (await fsp.readFile(failuresFile, 'utf8'))
+      .split('\n')
+      .filter((l) => l.trim() && !l.includes('"stage":"ingest"'))
+      .map((l) => l + '\n')
+      .join('');
+  }
+  const now = new Date().toISOString();
+  await writeFileAtomic(failuresFile, kept + failures.map((f) => JSON.stringify({ ...f, time: now }) + '\n').join(''));
+  await fsp.rm(cacheFile, { force: true });
+  progress.finish(`${records.length} clips, ${failures.length} refused`);
+  return { manifest: path.resolve(out), failuresFile, clips: records.length, failures, inputs: items.length, resumed, seconds: (performance.now() - t0) / 1000 };
+}
