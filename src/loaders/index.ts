@@ -1,1 +1,16 @@
-export {};
+/**
+ * avcurate/loaders: a stateful Dataset<T> pipeline for clips (sources, shuffle, decode, augment,
+ * batch, prefetch, rank/worker splits, mixing, exact resume), WebDataset tar shards (read and
+ * write), .npy, and adapters to typed arrays and tfjs tensors. Importing this does not load tfjs.
+ */
+export * from './core/node.js';
+export { Dataset, DatasetIterator, type PipelineState } from './core/dataset.js';
+export { fromArray, range } from './sources/array.js';
+export { mapDataset as map, filterDataset as filter, mapParallelDataset as mapParallel, ItemError, ReadAheadNode, type MapFn, type MapOptions, type ParallelMapOptions } from './stages/map.js';
+export { shuffleDataset as shuffle, BufferShuffleNode } from './shuffle/buffer.js';
+export { batchDataset as batch, collate, type BatchOptions, type Collated } from './batching/batch.js';
+export { prefetchDataset as prefetch } from './stages/prefetch.js';
+export { repeatDataset as repeat, takeDataset as take } from './stages/repeat.js';
+export { splitByRankDataset as splitByRank, splitByWorkerDataset as splitByWorker, splitCount, type SplitOptions, type SplitPolicy } from './partition/split.js';
+export { mix, type MixOptions } from './mixing/mix.js';
+export * from './formats/ndarray.js';

@@ -1,0 +1,176 @@
+/**
+ * Dataset<T>: an immutable, re-iterable description of a pipeline (after tfjs-data). Every
+ * transform returns a new Dataset and carries the size forward where it is known. Iterating makes
+ * a fresh chain of stateful nodes; `iterator(state)` makes one that continues from a saved state.
+ *
+ * Each transform lives in its own module as a plain function (`shuffle(ds, 1000, seed)`), and the
+ * fluent methods here call those functions (`ds.shuffle(1000, seed)`), as in WebDataset.
+ */
+import type { Node, NodeContext, NodeFactory, NodeState, StageReport } from './node.js';
+import { mapDataset, filterDataset, mapParallelDataset, type MapFn, type ParallelMapOptions } from '../stages/map.js';
+import { shuffleDataset } from '../shuffle/buffer.js';
+import { batchDataset, type BatchOptions, type Collated } from '../batching/batch.js';
+import { prefetchDataset } from '../stages/prefetch.js';
+import { repeatDataset, takeDataset } from '../stages/repeat.js';
+import { splitByRankDataset, splitByWorkerDataset, type SplitOptions } from '../partition/split.js';
+
+/** Pipeline state: a small JSON object. Save it with JSON.stringify; pass it to `iterator(state)`. */
+export interface PipelineState {
+  format: 'avcurate-loader-state';
+  version: 1;
+  /** Items delivered so far by this iterator (including those before a restore). */
+  delivered: number;
+  root: NodeState;
+}
+
+export class Dataset<T> implements AsyncIterable<T> {
+  /** Number of items, null when unknown (after filter, for example), Infinity when endless. */
+  readonly size: number | null;
+  private readonly factory: NodeFactory<T>;
+
+  constructor(factory: NodeFactory<T>, size: number | null = null) {
+    this.factory = factory;
+    this.size = size;
+  }
+
+  /** A new dataset whose nodes wrap this dataset's nodes (used by every transform). */
+  derive<U>(make: (upstream: NodeFactory<T>, ctx: NodeContext) => Node<U>, size: number | null): Dataset<U> {
+    const upstream = this.factory;
+    return new Dataset<U>((ctx) => make(upstream, ctx), size);
+  }
+
+  /** The node factory (for stages that need to make fresh upstream nodes, such as repeat). */
+  get makeNode(): NodeFactory<T> {
+    return this.factory;
+  }
+
+  /** A stateful iterator; with `state`, it continues exactly where that state was saved. */
+  iterator(state?: PipelineState, ctx: NodeContext = { epoch: 0 }): DatasetIterator<T> {
+    const node = this.factory(ctx);
+    let delivered = 0;
+    if (state !== undefined) {
+      if (state?.format !== 'avcurate-loader-state' || state.version !== 1) {
+        throw new Error('not a loader state (expected format "avcurate-loader-state", version 1)');
+      }
+      node.restore(state.root);
+      delivered = state.delivered;
+    }
+    return new DatasetIterator(node, delivered);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return this.iterator();
+  }
+
+  async toArray(limit = Infinity): Promise<T[]> {
+    const out: T[] = [];
+    if (limit <= 0) return out;
+    const it = this.iterator();
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (r.done) break;
+        out.push(r.value);
+        if (out.length >= limit) break;
+      }
+    } finally {
+      await it.close();
+    }
+    return out;
+  }
+
+  map<U>(fn: MapFn<T, U>): Dataset<U> {
+    return mapDataset(this, fn);
+  }
+
+  /** Map with up to `concurrency` calls in flight; output order is input order. */
+  mapParallel<U>(fn: MapFn<T, U>, opts: ParallelMapOptions): Dataset<U> {
+    return mapParallelDataset(this, fn, opts);
+  }
+
+  filter(pred: (item: T, index: number) => boolean | Promise<boolean>): Dataset<T> {
+    return filterDataset(this, pred);
+  }
+
+  shuffle(bufferSize: number, seed: number): Dataset<T> {
+    return shuffleDataset(this, bufferSize, seed);
+  }
+
+  batch(size: number, opts: BatchOptions = {}): Dataset<Collated<T>> {
+    return batchDataset(this, size, opts);
+  }
+
+  prefetch(n: number): Dataset<T> {
+    return prefetchDataset(this, n);
+  }
+
+  /** Repeat for `epochs` passes (default: forever). Stages made per pass see ctx.epoch. */
+  repeat(epochs = Infinity): Dataset<T> {
+    return repeatDataset(this, epochs);
+  }
+
+  take(n: number): Dataset<T> {
+    return takeDataset(this, n);
+  }
+
+  splitByRank(rank: number, world: number, opts: SplitOptions = {}): Dataset<T> {
+    return splitByRankDataset(this, rank, world, opts);
+  }
+
+  splitByWorker(worker: number, workers: number, opts: SplitOptions = {}): Dataset<T> {
+    return splitByWorkerDataset(this, worker, workers, opts);
+  }
+}
+
+/** A running pipeline: an async iterator with getState() and skip reports. */
+export class DatasetIterator<T> implements AsyncIterableIterator<T> {
+  private readonly node: Node<T>;
+  private delivered: number;
+  private closed = false;
+
+  constructor(node: Node<T>, delivered = 0) {
+    this.node = node;
+    this.delivered = delivered;
+  }
+
+  async next(): Promise<IteratorResult<T, undefined>> {
+    if (this.closed) return { done: true, value: undefined };
+    const r = await this.node.next();
+    if (!r.done) this.delivered++;
+    return r;
+  }
+
+  /** The state after the last item returned: JSON, small, enough to continue exactly. */
+  getState(): PipelineState {
+    return { format: 'avcurate-loader-state', version: 1, delivered: this.delivered, root: this.node.getState() };
+  }
+
+  /** Items dropped under onError: 'skip', per stage (only stages that can skip are listed). */
+  reports(): StageReport[] {
+    return this.node.reports();
+  }
+
+  /** Total items skipped by all stages. */
+  skipped(): number {
+    return this.reports().reduce((a, r) => a + r.skipped, 0);
+  }
+
+  get count(): number {
+    return this.delivered;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.node.close?.();
+  }
+
+  async return(): Promise<IteratorResult<T, undefined>> {
+    await this.close();
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+}
