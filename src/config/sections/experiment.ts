@@ -1,6 +1,64 @@
 import { z } from 'zod';
+import { ProbeDatasetSchema, ProbeProtocolSchema } from './probe.js';
 
-/** The `experiment` section. Owned by the experiment stage; fill in its keys with defaults. */
-export const ExperimentSchema = z.object({}).strict();
+/**
+ * Pretraining arms, all trained with the same ssl.steps and ssl.batchSize (equal budget):
+ *   curated      the MI-curated subset (selection.csv)
+ *   random       a random subset of the pool, the same size as `curated`
+ *   contrastive  the subset the contrastive selection baseline keeps, the same size
+ *   clean        only clips whose audio truly corresponds (the stand-in for a manually curated
+ *                set), the same size; needs ground truth
+ *   pool         the whole uncurated pool (its own size)
+ */
+export const ArmNameSchema = z.enum(['curated', 'random', 'contrastive', 'clean', 'pool']);
+
+/** An extra downstream task probed for every arm and seed. */
+export const ExperimentTaskSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'a name of letters, digits, ".", "_" or "-"'),
+    dataset: ProbeDatasetSchema,
+    protocol: ProbeProtocolSchema.optional(),
+  })
+  .strict();
+
+/** The `experiment` section: the curate-then-pretrain-then-probe runner. */
+export const ExperimentSchema = z
+  .object({
+    arms: z.array(ArmNameSchema).min(1).default(['curated', 'random', 'contrastive', 'clean', 'pool']),
+    /** Pretraining seeds; every arm is trained and probed once per seed. */
+    seeds: z.array(z.number().int().nonnegative()).min(1).default([0, 1, 2]),
+    /**
+     * Fraction of the corpus held out from curation and pretraining, stratified by class, for the
+     * built-in downstream task (classify held-out clips whose audio corresponds). 0 = no built-in task.
+     */
+    heldOut: z.number().min(0).lt(1).default(0.3),
+    /** The class the built-in task predicts. */
+    taskLabel: z.enum(['visual', 'audio']).default('visual'),
+    /** Protocol of the built-in task. */
+    taskProtocol: ProbeProtocolSchema.default({ kind: 'folds', k: 5 }),
+    /** More downstream tasks (ESC-50, UCF101, ...), probed for every arm and seed. */
+    tasks: z.array(ExperimentTaskSchema).default([]),
+    /** Clips per equal-size arm (default: as many as the curated selection holds). */
+    armSize: z.number().int().positive().optional(),
+    /** Arms pretrained at once, each in its own process (default: number of cores). */
+    parallel: z.number().int().positive().optional(),
+    /** Report: draw clip images with ffmpeg, and how many selected and rejected clips to show. */
+    report: z
+      .object({ images: z.boolean().default(true), clips: z.number().int().nonnegative().default(8) })
+      .strict()
+      .default({ images: true, clips: 8 }),
+    /** Targets checked and reported (ISSUE 8's expected result); never fail the run. */
+    expect: z
+      .object({
+        selectionPrecision: z.number().min(0).max(1).default(0.9),
+        curatedOverRandom: z.number().default(0.05),
+        curatedWithinClean: z.number().nonnegative().default(0.03),
+      })
+      .strict()
+      .default({ selectionPrecision: 0.9, curatedOverRandom: 0.05, curatedWithinClean: 0.03 }),
+  })
+  .strict();
 
 export type ExperimentConfig = z.infer<typeof ExperimentSchema>;
+export type ArmName = z.infer<typeof ArmNameSchema>;
+export type ExperimentTask = z.infer<typeof ExperimentTaskSchema>;

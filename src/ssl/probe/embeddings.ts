@@ -9,31 +9,36 @@ import type { ProbeSplit } from './splits.js';
 export type ProbeModality = 'audio' | 'visual' | 'both';
 export const PROBE_MODALITIES: readonly ProbeModality[] = ['audio', 'visual', 'both'];
 
-/** Row-major embeddings of `count` clips; either modality may be absent. */
-export interface Embeddings {
+/**
+ * Row-major embeddings of `count` clips, [count, audioDim] and [count, visualDim]; either modality
+ * may be absent (an audio-only dataset). The SSL `embed()` result has this shape.
+ */
+export interface ProbeEmbeddings {
   count: number;
-  audio?: { dim: number; data: Float32Array };
-  visual?: { dim: number; data: Float32Array };
+  audio?: Float32Array;
+  visual?: Float32Array;
+  audioDim?: number;
+  visualDim?: number;
 }
 
 /** The matrix to probe for one modality; 'both' concatenates audio then visual per row. */
-export function modalityMatrix(emb: Embeddings, modality: ProbeModality): Matrix {
+export function modalityMatrix(emb: ProbeEmbeddings, modality: ProbeModality): Matrix {
   const n = emb.count;
-  const check = (name: string, m: { dim: number; data: Float32Array } | undefined) => {
-    if (!m) throw new Error(`embeddings: no ${name} embeddings to probe`);
-    if (m.data.length !== n * m.dim) throw new Error(`embeddings: ${name} has ${m.data.length} values, expected ${n} x ${m.dim}`);
-    return m;
+  const check = (name: string, data: Float32Array | undefined, dim: number | undefined) => {
+    if (!data || data.length === 0 || !dim) throw new Error(`embeddings: no ${name} embeddings to probe`);
+    if (data.length !== n * dim) throw new Error(`embeddings: ${name} has ${data.length} values, expected ${n} x ${dim}`);
+    return { data, dim };
   };
   if (modality === 'audio') {
-    const a = check('audio', emb.audio);
+    const a = check('audio', emb.audio, emb.audioDim);
     return toMatrix(a.data, n, a.dim);
   }
   if (modality === 'visual') {
-    const v = check('visual', emb.visual);
+    const v = check('visual', emb.visual, emb.visualDim);
     return toMatrix(v.data, n, v.dim);
   }
-  const a = check('audio', emb.audio);
-  const v = check('visual', emb.visual);
+  const a = check('audio', emb.audio, emb.audioDim);
+  const v = check('visual', emb.visual, emb.visualDim);
   const d = a.dim + v.dim;
   const out = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
@@ -44,13 +49,15 @@ export function modalityMatrix(emb: Embeddings, modality: ProbeModality): Matrix
 }
 
 /** Which of the requested modalities these embeddings can serve. */
-export function availableModalities(emb: Embeddings, wanted: readonly ProbeModality[]): ProbeModality[] {
-  return wanted.filter((m) => (m === 'audio' ? !!emb.audio : m === 'visual' ? !!emb.visual : !!emb.audio && !!emb.visual));
+export function availableModalities(emb: ProbeEmbeddings, wanted: readonly ProbeModality[]): ProbeModality[] {
+  const hasA = !!emb.audio && emb.audio.length > 0 && !!emb.audioDim;
+  const hasV = !!emb.visual && emb.visual.length > 0 && !!emb.visualDim;
+  return wanted.filter((m) => (m === 'audio' ? hasA : m === 'visual' ? hasV : hasA && hasV));
 }
 
 /** Probe every available requested modality; returns results keyed by modality. */
 export function probeModalities(
-  emb: Embeddings,
+  emb: ProbeEmbeddings,
   labels: ArrayLike<number>,
   classes: number,
   splits: ProbeSplit[],

@@ -139,7 +139,7 @@ describe('linear probe', () => {
     // audio carries the label, visual is noise.
     const audio = new Float32Array(n * 4).map((_, k) => (k % 4 === 0 ? y[Math.floor(k / 4)] * 5 : 0) + rng.normal());
     const visual = new Float32Array(n * 3).map(() => rng.normal());
-    const emb = { count: n, audio: { dim: 4, data: audio }, visual: { dim: 3, data: visual } };
+    const emb = { count: n, audio, audioDim: 4, visual, visualDim: 3 };
     expect(modalityMatrix(emb, 'both').cols).toBe(7);
     expect(modalityMatrix(emb, 'both').data[4]).toBeCloseTo(visual[0], 6);
     const splits = foldsToSplits(stratifiedFolds(y, 3, new Rng(1)));
@@ -147,7 +147,7 @@ describe('linear probe', () => {
     expect(r.audio!.top1).toBeGreaterThan(0.95);
     expect(r.visual!.top1).toBeLessThan(0.6);
     expect(r.both!.top1).toBeGreaterThan(0.9);
-    expect(() => probeModalities({ count: n, audio: emb.audio }, y, 3, splits, ['visual'])).toThrow(/none of the modalities/);
+    expect(() => probeModalities({ count: n, audio, audioDim: 4 }, y, 3, splits, ['visual'])).toThrow(/none of the modalities/);
   });
 });
 
