@@ -1,6 +1,58 @@
 import { z } from 'zod';
 
-/** The `selection` section. Owned by the selection stage; fill in its keys with defaults. */
-export const SelectionSchema = z.object({}).strict();
+const pairRef = z.union([z.number().int().nonnegative(), z.string().min(1)]);
+
+/** Swap refinement after the greedy search (ALGORITHMS.md §7). */
+export const RefineSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Stop after this many consecutive rejected swaps (default clamp(|S|·|U|, 1e4, 2e6)). */
+    patience: z.number().int().positive().optional(),
+    /** Stop after this many evaluated swaps in all (default max(1e6, 20 × partition size)). */
+    maxEvaluations: z.number().int().positive().optional(),
+    /** Wall-clock bound per partition, seconds. Hitting it makes results machine-dependent (reported). */
+    seconds: z.number().positive().default(60),
+  })
+  .strict();
+
+/** The `selection` section: MI subset selection over the clusterings in clusters.h5. */
+export const SelectionSchema = z
+  .object({
+    /** `mi` (clustering MI, ALGORITHMS.md §2–3), `random` (baseline), `contrastive` (the SSL baseline). */
+    method: z.enum(['mi', 'random', 'contrastive']).default('mi'),
+    algorithm: z.enum(['batch-greedy', 'greedy', 'stochastic-greedy', 'random']).default('batch-greedy'),
+    /** Clustering pairs: bipartite (audio × visual), combination (all pairs), diagonal, or a list of pairs. */
+    pairing: z
+      .union([z.enum(['bipartite', 'combination', 'diagonal']), z.array(z.tuple([pairRef, pairRef])).min(1)])
+      .default('bipartite'),
+    /** Use only clusterings with these k (default: every clustering in clusters.h5). */
+    k: z.array(z.number().int().positive()).min(1).optional(),
+    /** MI estimator: bias-corrected Miller–Madow (default) or the reference's plug-in. */
+    estimator: z.enum(['miller-madow', 'plugin']).default('miller-madow'),
+    /** Fraction of each partition to select (default 0.2, the reference ratio). */
+    ratio: z.number().gt(0).max(1).default(0.2),
+    /** Absolute number of clips to select in all (overrides ratio; split over partitions by size). */
+    size: z.number().int().positive().optional(),
+    /** Batch greedy: candidates drawn per step (B). */
+    batchSize: z.number().int().positive().default(20),
+    /** Batch greedy: clips added per step (k). */
+    batchPick: z.number().int().positive().default(4),
+    /** Stochastic greedy: ε; each step draws (N/M)·ln(1/ε) candidates. */
+    epsilon: z.number().gt(0).lt(1).default(0.1),
+    refine: RefineSchema.default(RefineSchema.parse({})),
+    /** Rank order in selection.csv: leave-one-out contribution (default) or pick order. */
+    order: z.enum(['loo', 'pick']).default('loo'),
+    /** Number of partitions, or `auto` = the shard count of the run (1 without --shard). */
+    partitions: z.union([z.literal('auto'), z.number().int().positive()]).default('auto'),
+    /** Partitions of this many clips (overrides `partitions`). */
+    partitionSize: z.number().int().min(2).optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.batchPick > v.batchSize) {
+      ctx.addIssue({ code: 'custom', path: ['batchPick'], message: `batchPick (${v.batchPick}) must not exceed batchSize (${v.batchSize})`, input: v.batchPick });
+    }
+  });
 
 export type SelectionConfig = z.infer<typeof SelectionSchema>;
+export type RefineConfig = z.infer<typeof RefineSchema>;

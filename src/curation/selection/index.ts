@@ -1,1 +1,10 @@
-export {};
+/** MI subset selection: the incremental objective, the greedy family, partitions, evaluation. */
+export * from './objective.js';
+export * from './pairs.js';
+export * from './algorithms.js';
+export * from './partitions.js';
+export * from './planted.js';
+export * from './rank.js';
+export * from './csv.js';
+export * from './evaluate.js';
+export * from './stage.js';

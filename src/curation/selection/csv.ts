@@ -1,0 +1,103 @@
+/**
+ * selection.csv: the ranked selection, ACAV-compatible columns
+ *
+ *     rank,id,video_id,start,end,gain,objective
+ *
+ * rank is 1-based; start/end are seconds in the source video; gain is F(prefix r) − F(prefix r−1)
+ * and objective is F(prefix r) (for score-ranked methods without clusters: the clip's score and
+ * the mean score of the prefix).
+ */
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../runtime/atomic.js';
+
+export const SELECTION_COLUMNS = ['rank', 'id', 'video_id', 'start', 'end', 'gain', 'objective'] as const;
+
+export interface SelectionRow {
+  rank: number;
+  id: string;
+  video_id: string;
+  start: number;
+  end: number;
+  gain: number;
+  objective: number;
+}
+
+function quote(field: string): string {
+  return /[",\r\n]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field;
+}
+
+function num(x: number, digits = 12): string {
+  if (!Number.isFinite(x)) return '';
+  return String(Number(x.toPrecision(digits)));
+}
+
+export function formatSelectionCsv(rows: Iterable<SelectionRow>): string {
+  let out = SELECTION_COLUMNS.join(',') + '\n';
+  for (const r of rows) {
+    out += `${r.rank},${quote(r.id)},${quote(r.video_id)},${num(r.start, 10)},${num(r.end, 10)},${num(r.gain)},${num(r.objective)}\n`;
+  }
+  return out;
+}
+
+export async function writeSelectionCsv(file: string, rows: Iterable<SelectionRow>): Promise<void> {
+  await writeFileAtomic(file, formatSelectionCsv(rows));
+}
+
+/** Split one CSV line into fields (RFC 4180 quoting). */
+function splitCsvLine(line: string): string[] {
+  const out: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted) {
+      if (ch === '"') {
+        if (line[i + 1] === '"') {
+          field += '"';
+          i++;
+        } else quoted = false;
+      } else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') {
+      out.push(field);
+      field = '';
+    } else field += ch;
+  }
+  out.push(field);
+  return out;
+}
+
+/** Parse selection.csv text; errors name the file and line. */
+export function parseSelectionCsv(text: string, file = 'selection.csv'): SelectionRow[] {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length === 0) throw new Error(`${file}: empty (expected the header ${SELECTION_COLUMNS.join(',')})`);
+  const header = splitCsvLine(lines[0]).map((h) => h.trim());
+  const col = (name: string): number => {
+    const i = header.indexOf(name);
+    if (i < 0) throw new Error(`${file}: missing column "${name}" (header: ${lines[0]})`);
+    return i;
+  };
+  const ci = { rank: col('rank'), id: col('id'), video_id: col('video_id'), start: col('start'), end: col('end'), gain: header.indexOf('gain'), objective: header.indexOf('objective') };
+  const rows: SelectionRow[] = [];
+  for (let l = 1; l < lines.length; l++) {
+    const f = splitCsvLine(lines[l]);
+    const rank = Number(f[ci.rank]);
+    if (!Number.isInteger(rank) || rank < 1) throw new Error(`${file}:${l + 1}: rank "${f[ci.rank]}" is not a positive integer`);
+    const id = f[ci.id];
+    if (!id) throw new Error(`${file}:${l + 1}: empty id`);
+    const numOr = (i: number): number => (i < 0 || f[i] === undefined || f[i] === '' ? NaN : Number(f[i]));
+    rows.push({ rank, id, video_id: f[ci.video_id] ?? '', start: numOr(ci.start), end: numOr(ci.end), gain: numOr(ci.gain), objective: numOr(ci.objective) });
+  }
+  rows.sort((a, b) => a.rank - b.rank);
+  return rows;
+}
+
+export function readSelectionCsv(file: string): SelectionRow[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`${file}: cannot read the selection (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); run "avcurate select" first`);
+  }
+  return parseSelectionCsv(text, file);
+}

@@ -1,0 +1,551 @@
+/**
+ * The selection stage and its evaluation as functions of the config (used by `avcurate select`,
+ * `avcurate eval-selection`, `avcurate curate` and experiments).
+ *
+ * Files (in the run folder):
+ *   clusters.h5                          input: labels [N, D] and the clusterings
+ *   manifest.jsonl                       input: id → video_id, start, duration (and ground truth)
+ *   selection/part-IIIII-of-NNNNN.json   one per partition: its ranked pool indices and statistics
+ *   selection.csv                        output: rank,id,video_id,start,end,gain,objective
+ *   selection.meta.json                  output: parameters, fingerprint, per-partition statistics
+ *   selection.eval.json                  evaluation: precision/recall of every prefix, summary
+ *
+ * A process with `--shard i/n` selects the partitions i, i+n, ...; whichever process finds every
+ * partition file present merges them (so do N shard processes, or run once more without --shard).
+ */
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../../config/schema.js';
+import type { SelectionConfig } from '../../config/sections/selection.js';
+import { writeJsonAtomic } from '../../runtime/atomic.js';
+import { exists, readJsonl } from '../../runtime/jsonl.js';
+import { Progress, log } from '../../runtime/progress.js';
+import { shardName, unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
+import { readClusters, type ClusterFile } from '../clustering/store.js';
+import { readManifest, manifestPath } from '../manifest/read.js';
+import type { ClipRecord } from '../manifest/types.js';
+import type { Algorithm, RefineStats } from './algorithms.js';
+import { readSelectionCsv, writeSelectionCsv, type SelectionRow } from './csv.js';
+import { formatSummary, prefixCurves, summarizeRanking, type EvalSummary } from './evaluate.js';
+import { SelectionInputError, validateLabels, type LabelMatrix } from './objective.js';
+import { clusteringName, resolvePairs, type ClusteringMeta } from './pairs.js';
+import {
+  mergePartitions,
+  planPartitions,
+  selectPartition,
+  type Partition,
+  type PartitionResult,
+  type SelectionParams,
+} from './partitions.js';
+import { rankToSelection, scoreColumns } from './rank.js';
+
+export const SELECTION_PART_FORMAT = 'avcurate.selection-part';
+
+export function selectionPaths(runDir: string) {
+  return {
+    clusters: path.join(runDir, 'clusters.h5'),
+    manifest: manifestPath(runDir),
+    partsDir: path.join(runDir, 'selection'),
+    csv: path.join(runDir, 'selection.csv'),
+    meta: path.join(runDir, 'selection.meta.json'),
+    eval: path.join(runDir, 'selection.eval.json'),
+  };
+}
+
+/** The pool the selection sees: clips and the label columns of the clusterings in use. */
+export interface SelectionPool {
+  ids: string[];
+  matrix: LabelMatrix;
+  clusterings: ClusteringMeta[];
+  /** Flat [i0, j0, ...] into `clusterings`. */
+  pairs: Int32Array;
+  /** Clips left out because a clustering in use has no label for them (label −1). */
+  excluded: string[];
+}
+
+/** Build the pool from clusters.h5 contents: keep the clusterings with the configured k, drop unlabelled clips, resolve pairs. */
+export function poolFromClusters(c: ClusterFile, cfg: Pick<SelectionConfig, 'k' | 'pairing'>, file = 'clusters.h5'): SelectionPool {
+  const keep: number[] = [];
+  c.clusterings.forEach((cl, j) => {
+    if (!cfg.k || cfg.k.includes(cl.k)) keep.push(j);
+  });
+  if (keep.length === 0) {
+    throw new SelectionInputError(
+      `${file}: no clustering has k in [${cfg.k?.join(', ')}] (found ${c.clusterings.map((cl) => clusteringName(cl)).join(', ') || 'none'})`,
+    );
+  }
+  const d = keep.length;
+  const clusterings = keep.map((j) => ({ modality: c.clusterings[j].modality, layer: c.clusterings[j].layer, k: c.clusterings[j].k }));
+  const rows: number[] = [];
+  const excluded: string[] = [];
+  for (let x = 0; x < c.n; x++) {
+    let ok = true;
+    for (const j of keep) if (c.labels[x * c.d + j] === -1) ok = false;
+    if (ok) rows.push(x);
+    else excluded.push(c.ids[x]);
+  }
+  const labels = new Int32Array(rows.length * d);
+  rows.forEach((x, r) => {
+    for (let t = 0; t < d; t++) labels[r * d + t] = c.labels[x * c.d + keep[t]];
+  });
+  const matrix: LabelMatrix = { labels, n: rows.length, d, ks: Int32Array.from(clusterings, (cl) => cl.k) };
+  try {
+    validateLabels(matrix, clusterings.map(clusteringName));
+  } catch (err) {
+    // Name the clip by id rather than by row.
+    const m = /of clip (\d+) /.exec((err as Error).message);
+    const msg = m ? (err as Error).message.replace(`of clip ${m[1]} `, `of clip ${c.ids[rows[Number(m[1])]]} `) : (err as Error).message;
+    throw new SelectionInputError(`${file}: ${msg}`);
+  }
+  const pairs = resolvePairs(clusterings, cfg.pairing as Parameters<typeof resolvePairs>[1]);
+  return { ids: rows.map((x) => c.ids[x]), matrix, clusterings, pairs, excluded };
+}
+
+/** The selection parameters of a config (method random → algorithm random). */
+export function selectionParams(cfg: SelectionConfig, seed: number, pairs: Int32Array): SelectionParams {
+  const algorithm: Algorithm = cfg.method === 'random' ? 'random' : cfg.algorithm;
+  return {
+    algorithm,
+    pairs,
+    estimator: cfg.estimator,
+    ratio: cfg.ratio,
+    size: cfg.size,
+    batchSize: cfg.batchSize,
+    batchPick: cfg.batchPick,
+    epsilon: cfg.epsilon,
+    refine: {
+      enabled: cfg.refine.enabled,
+      patience: cfg.refine.patience,
+      maxEvaluations: cfg.refine.maxEvaluations,
+      seconds: cfg.refine.seconds,
+    },
+    // A random baseline keeps its random order (a leave-one-out order would no longer be random).
+    order: algorithm === 'random' ? 'pick' : cfg.order,
+    seed,
+  };
+}
+
+/** A hash of everything that decides the selection except the partition count. */
+export function selectionFingerprint(pool: SelectionPool, params: SelectionParams, extra: Record<string, unknown> = {}): string {
+  const h = createHash('sha256');
+  const { pairs, refine, ...rest } = params;
+  // The time bound does not decide the result unless it is hit (then the run reports it).
+  const { seconds: _seconds, ...refineRest } = refine;
+  h.update(JSON.stringify({ v: 1, ...rest, refine: refineRest, pairs: Array.from(pairs), clusterings: pool.clusterings, n: pool.matrix.n, extra }));
+  h.update(pool.ids.join('\n'));
+  h.update(new Uint8Array(pool.matrix.labels.buffer, pool.matrix.labels.byteOffset, pool.matrix.labels.byteLength));
+  return h.digest('hex').slice(0, 32);
+}
+
+interface PartFile {
+  format: typeof SELECTION_PART_FORMAT;
+  version: 1;
+  fingerprint: string;
+  index: number;
+  count: number;
+  start: number;
+  end: number;
+  target: number;
+  order: number[];
+  objective: number;
+  searchObjective: number;
+  refine: RefineStats | null;
+  seconds: { search: number; refine: number; order: number };
+}
+
+function partPath(partsDir: string, index: number, count: number): string {
+  return path.join(partsDir, `${shardName(index, count, 'part')}.json`);
+}
+
+async function readPart(file: string, fingerprint: string, count: number, pool: number): Promise<PartitionResult | null> {
+  if (!(await exists(file))) return null;
+  let part: PartFile;
+  try {
+    part = JSON.parse(await fsp.readFile(file, 'utf8')) as PartFile;
+  } catch {
+    return null; // unreadable: recompute
+  }
+  if (part.format !== SELECTION_PART_FORMAT || part.fingerprint !== fingerprint || part.count !== count) return null;
+  if (!Array.isArray(part.order) || part.order.some((x) => !Number.isInteger(x) || x < 0 || x >= pool)) {
+    throw new Error(`${file}: corrupt partition result (indices outside the pool); delete it and rerun`);
+  }
+  return { ...part, order: Int32Array.from(part.order) };
+}
+
+export interface SelectStageOptions {
+  /** This process's shard; partitions are assigned round-robin. Default: the whole (0/1). */
+  shard?: ShardSpec | { index: number; count: number };
+  silent?: boolean;
+  /** Recompute even when finished results with the same fingerprint exist. */
+  force?: boolean;
+  /**
+   * Per-clip scores for score-ranked methods (method: contrastive): the clips are ranked by score
+   * instead of by the MI search. Ids must be a subset of the pool's.
+   */
+  scores?: { ids: string[]; scores: ArrayLike<number> };
+}
+
+export interface SelectStageResult {
+  /** selection.csv when written (or already complete); null while other shards are missing. */
+  csv: string | null;
+  /** Partitions computed by this call. */
+  computed: number[];
+  /** Partitions still missing (other shards). */
+  missing: number[];
+  skipped: boolean;
+  pool: number;
+  selected: number;
+  objective: number;
+  seconds: number;
+}
+
+export interface SelectionMeta {
+  format: 'avcurate.selection';
+  version: 1;
+  fingerprint: string;
+  method: SelectionConfig['method'];
+  params: Omit<SelectionParams, 'pairs'>;
+  clusterings: string[];
+  pairs: Array<[string, string]>;
+  pool: number;
+  excluded: number;
+  selected: number;
+  objective: number;
+  columns: 'mi' | 'score';
+  partitions: Array<Omit<PartitionResult, 'order'>>;
+}
+
+/** Run the selection stage. */
+export async function runSelect(config: Config, opts: SelectStageOptions = {}): Promise<SelectStageResult> {
+  const t0 = performance.now();
+  const runDir = config.runDir!;
+  const files = selectionPaths(runDir);
+  const cfg = config.selection;
+  const shard = opts.shard ?? { index: 0, count: 1 };
+  if (cfg.method === 'contrastive' && !opts.scores) {
+    throw new SelectionInputError('selection.method is "contrastive": its scores come from the SSL engine (run "avcurate select --method contrastive")');
+  }
+  if (!(await exists(files.clusters))) {
+    throw new SelectionInputError(`${files.clusters}: not found (run "avcurate cluster" first)`);
+  }
+  const clusters = await readClusters(files.clusters);
+  const pool = poolFromClusters(clusters, cfg, files.clusters);
+  if (pool.excluded.length > 0) log(`select: ${pool.excluded.length} clip(s) without a label in a clustering in use are left out (first: ${pool.excluded[0]})`);
+  const params = selectionParams(cfg, config.seed, pool.pairs);
+  const scoreKey = opts.scores ? createHash('sha256').update(JSON.stringify(Array.from(opts.scores.scores))).update(opts.scores.ids.join('\n')).digest('hex') : null;
+  const fingerprint = selectionFingerprint(pool, params, { method: cfg.method, scoreKey, partitionSize: cfg.partitionSize ?? null, partitions: cfg.partitions });
+
+  if (!opts.force && (await exists(files.csv)) && (await exists(files.meta))) {
+    try {
+      const meta = JSON.parse(await fsp.readFile(files.meta, 'utf8')) as SelectionMeta;
+      if (meta.fingerprint === fingerprint) {
+        log(`select: ${files.csv} is complete for this config and clusters; skipping`);
+        return { csv: files.csv, computed: [], missing: [], skipped: true, pool: meta.pool, selected: meta.selected, objective: meta.objective, seconds: 0 };
+      }
+    } catch {
+      /* unreadable meta: recompute */
+    }
+  }
+
+  const manifest = await readManifest(files.manifest);
+  const byId = new Map<string, ClipRecord>(manifest.map((r) => [r.id, r]));
+
+  if (opts.scores) return scoreRankedStage(config, pool, params, fingerprint, byId, opts.scores, t0);
+
+  const count = cfg.partitionSize !== undefined ? Math.ceil(pool.matrix.n / cfg.partitionSize) : cfg.partitions === 'auto' ? shard.count : cfg.partitions;
+  const plan = planPartitions(pool.matrix.n, { count, partitionSize: cfg.partitionSize, ratio: params.ratio, size: params.size });
+  const mine = new Set(unitsOfShard(plan.length, shard));
+  const results = new Map<number, PartitionResult>();
+  const computed: number[] = [];
+  const totalTarget = plan.filter((p) => mine.has(p.index)).reduce((a, p) => a + p.target, 0);
+  const progress = new Progress(`select (${params.algorithm}${params.refine.enabled && params.algorithm !== 'random' ? ' + refine' : ''})`, {
+    total: totalTarget,
+    unit: 'clips',
+    silent: opts.silent,
+  });
+  let doneBefore = 0;
+  for (const part of plan) {
+    const file = partPath(files.partsDir, part.index, plan.length);
+    const existing = opts.force ? null : await readPart(file, fingerprint, plan.length, pool.matrix.n);
+    if (existing) {
+      results.set(part.index, existing);
+      if (mine.has(part.index)) {
+        doneBefore += part.target;
+        progress.set(doneBefore);
+      }
+      continue;
+    }
+    if (!mine.has(part.index)) continue;
+    const result = selectPartition(pool.matrix, params, part, (selected) => progress.set(doneBefore + selected));
+    doneBefore += part.target;
+    progress.set(doneBefore, `partition ${part.index + 1}/${plan.length}: F = ${result.objective.toFixed(4)}`);
+    await writePart(file, fingerprint, plan.length, result);
+    results.set(part.index, result);
+    computed.push(part.index);
+  }
+  progress.finish();
+  const missing = plan.filter((p) => !results.has(p.index)).map((p) => p.index);
+  if (missing.length > 0) {
+    log(`select: ${plan.length - missing.length}/${plan.length} partitions done; ${missing.length} left for other shards (the last one to finish merges, or rerun without --shard)`);
+    return { csv: null, computed, missing, skipped: false, pool: pool.matrix.n, selected: 0, objective: NaN, seconds: (performance.now() - t0) / 1000 };
+  }
+  const parts = plan.map((p) => results.get(p.index)!);
+  const merged = mergePartitions(pool.matrix, params, parts);
+  await writeSelectionFiles(files, pool, byId, merged.order, merged.gains, merged.objectives);
+  const meta = buildMeta(cfg.method, fingerprint, params, pool, merged.order.length, merged.objective, 'mi', parts);
+  await writeJsonAtomic(files.meta, meta);
+  const refined = parts.filter((p) => p.refine);
+  const note = refined.length
+    ? `; refinement: F ${mean(refined.map((p) => p.searchObjective)).toFixed(4)} → ${mean(refined.map((p) => p.objective)).toFixed(4)} (${sum(refined.map((p) => p.refine!.accepted))} swaps kept of ${sum(refined.map((p) => p.refine!.evaluations))} tried${refined.some((p) => p.refine!.stoppedBy === 'time') ? ', stopped by the time bound' : ''})`
+    : '';
+  log(`select: ${merged.order.length} of ${pool.matrix.n} clips → ${files.csv} (F = ${merged.objective.toFixed(4)}, ${plan.length} partition(s)${note})`);
+  return { csv: files.csv, computed, missing: [], skipped: false, pool: pool.matrix.n, selected: merged.order.length, objective: merged.objective, seconds: (performance.now() - t0) / 1000 };
+}
+
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+function mean(xs: number[]): number {
+  return xs.length ? sum(xs) / xs.length : NaN;
+}
+
+async function writePart(file: string, fingerprint: string, count: number, r: PartitionResult): Promise<void> {
+  const part: PartFile = {
+    format: SELECTION_PART_FORMAT,
+    version: 1,
+    fingerprint,
+    index: r.index,
+    count,
+    start: r.start,
+    end: r.end,
+    target: r.target,
+    order: Array.from(r.order),
+    objective: r.objective,
+    searchObjective: r.searchObjective,
+    refine: r.refine,
+    seconds: r.seconds,
+  };
+  await writeJsonAtomic(file, part);
+}
+
+function buildMeta(
+  method: SelectionConfig['method'],
+  fingerprint: string,
+  params: SelectionParams,
+  pool: SelectionPool,
+  selected: number,
+  objective: number,
+  columns: 'mi' | 'score',
+  parts: PartitionResult[],
+): SelectionMeta {
+  const { pairs, ...rest } = params;
+  const names = pool.clusterings.map(clusteringName);
+  const pairNames: Array<[string, string]> = [];
+  for (let p = 0; p < pairs.length; p += 2) pairNames.push([names[pairs[p]], names[pairs[p + 1]]]);
+  return {
+    format: 'avcurate.selection',
+    version: 1,
+    fingerprint,
+    method,
+    params: rest,
+    clusterings: names,
+    pairs: pairNames,
+    pool: pool.matrix.n,
+    excluded: pool.excluded.length,
+    selected,
+    objective,
+    columns,
+    partitions: parts.map(({ order: _order, ...p }) => p),
+  };
+}
+
+async function writeSelectionFiles(
+  files: ReturnType<typeof selectionPaths>,
+  pool: SelectionPool,
+  byId: Map<string, ClipRecord>,
+  order: ArrayLike<number>,
+  gains: ArrayLike<number>,
+  objectives: ArrayLike<number>,
+): Promise<void> {
+  const rows: SelectionRow[] = [];
+  for (let r = 0; r < order.length; r++) {
+    const id = pool.ids[order[r]];
+    const rec = byId.get(id);
+    if (!rec) throw new SelectionInputError(`clip ${id} is in clusters.h5 but not in ${files.manifest}; the run folder mixes different runs`);
+    rows.push({ rank: r + 1, id, video_id: rec.video_id ?? id, start: rec.start, end: rec.start + rec.duration, gain: gains[r], objective: objectives[r] });
+  }
+  await writeSelectionCsv(files.csv, rows);
+}
+
+async function scoreRankedStage(
+  config: Config,
+  pool: SelectionPool,
+  params: SelectionParams,
+  fingerprint: string,
+  byId: Map<string, ClipRecord>,
+  scores: { ids: string[]; scores: ArrayLike<number> },
+  t0: number,
+): Promise<SelectStageResult> {
+  if (scores.ids.length !== scores.scores.length) throw new SelectionInputError(`got ${scores.ids.length} ids but ${scores.scores.length} scores`);
+  const files = selectionPaths(config.runDir!);
+  const index = new Map(pool.ids.map((id, i) => [id, i]));
+  // Rank the scored clips that are in the pool; the MI columns are measured on the whole pool.
+  const scoredPool: number[] = [];
+  const scoreVals: number[] = [];
+  scores.ids.forEach((id, i) => {
+    const x = index.get(id);
+    if (x !== undefined) {
+      scoredPool.push(x);
+      scoreVals.push(scores.scores[i]);
+    }
+  });
+  if (scoredPool.length < 2) throw new SelectionInputError(`only ${scoredPool.length} scored clip(s) are in the pool of ${files.clusters}`);
+  const target = params.size !== undefined ? Math.min(params.size, scoredPool.length) : Math.max(1, Math.round(params.ratio * scoredPool.length));
+  const ranked = rankToSelection(scoreVals, target);
+  const order = Int32Array.from(ranked, (r) => scoredPool[r]);
+  const merged = mergePartitions(pool.matrix, params, [
+    { index: 0, start: 0, end: pool.matrix.n, target, order, objective: NaN, searchObjective: NaN, refine: null, seconds: { search: 0, refine: 0, order: 0 } },
+  ]);
+  await writeSelectionFiles(files, pool, byId, order, merged.gains, merged.objectives);
+  const meta = buildMeta(config.selection.method, fingerprint, params, pool, order.length, merged.objective, 'mi', []);
+  await writeJsonAtomic(files.meta, meta);
+  log(`select: ${order.length} of ${scoredPool.length} scored clips by ${config.selection.method} score → ${files.csv} (MI F = ${merged.objective.toFixed(4)})`);
+  return { csv: files.csv, computed: [0], missing: [], skipped: false, pool: pool.matrix.n, selected: order.length, objective: merged.objective, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Write a selection.csv ranked by per-clip scores without clusters (gain = score, objective = running mean score). */
+export async function writeScoreSelection(
+  file: string,
+  clips: Array<Pick<ClipRecord, 'id' | 'video_id' | 'start' | 'duration'>>,
+  scores: ArrayLike<number>,
+  opts: { ratio?: number; size?: number } = {},
+): Promise<SelectionRow[]> {
+  if (clips.length !== scores.length) throw new SelectionInputError(`got ${clips.length} clips but ${scores.length} scores`);
+  const target = opts.size !== undefined ? Math.min(opts.size, clips.length) : Math.max(1, Math.round((opts.ratio ?? 0.2) * clips.length));
+  const order = rankToSelection(scores, target);
+  const { gains, objectives } = scoreColumns(scores, order);
+  const rows = Array.from(order, (x, r) => {
+    const c = clips[x];
+    return { rank: r + 1, id: c.id, video_id: c.video_id ?? c.id, start: c.start, end: c.start + c.duration, gain: gains[r], objective: objectives[r] };
+  });
+  await writeSelectionCsv(file, rows);
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation
+
+export interface EvalStageOptions {
+  /** Ground truth: a labels.jsonl (from synth) or manifest.jsonl; default: the run's manifest, else the corpus labels.jsonl. */
+  truth?: string;
+  /** The ranking to evaluate (default <runDir>/selection.csv). */
+  selection?: string;
+  /** Output (default <runDir>/selection.eval.json). */
+  out?: string;
+  /** Cut-off ratio for "top of the pool" (default 0.2, the reference ratio). */
+  ratio?: number;
+  silent?: boolean;
+}
+
+export interface EvalStageResult {
+  summary: EvalSummary;
+  file: string;
+  text: string;
+}
+
+interface TruthRow {
+  id?: string;
+  file?: string;
+  source?: string;
+  video_id?: string;
+  corresponds?: boolean;
+}
+
+/** Ground truth by clip id, from manifest rows or labels.jsonl rows (matched by id, video id or file name). */
+export function truthLookup(rows: TruthRow[]): (clip: { id: string; video_id?: string; source?: string }) => boolean | undefined {
+  const byId = new Map<string, boolean>();
+  const byFile = new Map<string, boolean>();
+  for (const r of rows) {
+    if (typeof r.corresponds !== 'boolean') continue;
+    if (r.id) byId.set(r.id, r.corresponds);
+    const f = r.file ?? r.source;
+    if (f) byFile.set(path.basename(f), r.corresponds);
+  }
+  return (clip) =>
+    byId.get(clip.id) ?? (clip.video_id !== undefined ? byId.get(clip.video_id) : undefined) ?? (clip.source ? byFile.get(path.basename(clip.source)) : undefined);
+}
+
+export async function runEvalSelection(config: Config, opts: EvalStageOptions = {}): Promise<EvalStageResult> {
+  const runDir = config.runDir!;
+  const files = selectionPaths(runDir);
+  const selFile = opts.selection ?? files.csv;
+  const ranking = readSelectionCsv(selFile);
+  const manifest = await readManifest(files.manifest);
+  // The pool: the clips the selection could choose from (clusters.h5 when present).
+  let poolIds: string[];
+  if (await exists(files.clusters)) {
+    const clusters = await readClusters(files.clusters);
+    const pool = poolFromClusters(clusters, config.selection, files.clusters);
+    poolIds = pool.ids;
+  } else {
+    poolIds = manifest.map((r) => r.id);
+  }
+  let truthRows: TruthRow[] = manifest;
+  let truthFile = files.manifest;
+  if (opts.truth) {
+    truthFile = opts.truth;
+    if (!(await exists(truthFile))) throw new SelectionInputError(`${truthFile}: ground-truth file not found`);
+    truthRows = await readJsonl<TruthRow>(truthFile);
+  } else if (!manifest.some((r) => typeof r.corresponds === 'boolean')) {
+    const candidates = [path.join(runDir, 'corpus', 'labels.jsonl')];
+    if (config.corpus.source) candidates.unshift(path.join(config.corpus.source, 'labels.jsonl'));
+    const found = (await Promise.all(candidates.map(exists))).findIndex(Boolean);
+    if (found < 0) throw new SelectionInputError(`no ground truth: ${files.manifest} has no "corresponds" field and no labels.jsonl was found (pass --truth)`);
+    truthFile = candidates[found];
+    truthRows = await readJsonl<TruthRow>(truthFile);
+  }
+  const lookup = truthLookup(truthRows);
+  const recById = new Map(manifest.map((r) => [r.id, r]));
+  const truthOf = (id: string): boolean | undefined => {
+    const rec = recById.get(id);
+    return lookup({ id, video_id: rec?.video_id, source: rec?.source });
+  };
+  const poolTruth: number[] = [];
+  const poolSet = new Set<string>();
+  let unknown = 0;
+  for (const id of poolIds) {
+    const t = truthOf(id);
+    if (t === undefined) {
+      unknown++;
+      continue;
+    }
+    poolSet.add(id);
+    poolTruth.push(t ? 1 : 0);
+  }
+  if (poolTruth.length === 0) throw new SelectionInputError(`${truthFile}: no ground truth ("corresponds") for any clip of the pool`);
+  const hits: number[] = [];
+  const rankedIds: string[] = [];
+  for (const row of ranking) {
+    if (!poolSet.has(row.id)) continue; // clips without truth are left out of both sides
+    hits.push(truthOf(row.id) ? 1 : 0);
+    rankedIds.push(row.id);
+  }
+  const ratio = opts.ratio ?? 0.2;
+  const summary = summarizeRanking(hits, poolTruth, { ratio, seed: config.seed });
+  const curves = prefixCurves(hits, summary.positives);
+  const out = opts.out ?? files.eval;
+  const round = (x: number): number => Math.round(x * 1e6) / 1e6;
+  await writeJsonAtomic(out, {
+    format: 'avcurate.selection-eval',
+    version: 1,
+    selection: selFile,
+    truth: truthFile,
+    withoutTruth: unknown,
+    summary,
+    precision: Array.from(curves.precision, round),
+    recall: Array.from(curves.recall, round),
+  });
+  const text = formatSummary(summary, path.basename(selFile)) + (unknown ? `\n  (${unknown} pool clip(s) without ground truth left out)` : '');
+  return { summary, file: out, text };
+}

@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../../src/runtime/random.js';
+import {
+  MIObjective,
+  SelectionInputError,
+  objectiveFromScratch,
+  plantedLabels,
+  precisionOf,
+  refineSwaps,
+  resolvePairs,
+  searchSubset,
+  selectFromLabels,
+  targetSize,
+  type Estimator,
+  type LabelMatrix,
+} from '../../../src/curation/selection/index.js';
+
+function randomMatrix(n: number, ks: number[], seed: number): LabelMatrix {
+  const rng = new Rng(seed);
+  const d = ks.length;
+  const labels = new Int32Array(n * d);
+  for (let x = 0; x < n; x++) for (let c = 0; c < d; c++) labels[x * d + c] = rng.int(ks[c]);
+  return { labels, n, d, ks: Int32Array.from(ks) };
+}
+const pairsOf = (d: number, audio: number) =>
+  resolvePairs(Array.from({ length: d }, (_, i) => ({ modality: i < audio ? 'audio' : 'visual', layer: `l${i}`, k: 2 })), 'bipartite');
+
+describe('greedy family', () => {
+  for (const estimator of ['plugin', 'miller-madow'] as Estimator[]) {
+    it(`greedy's choice at every step equals the brute-force argmax of F(S + x) (${estimator})`, () => {
+      const m = randomMatrix(40, [3, 4, 3, 5], 11);
+      const pairs = pairsOf(4, 2);
+      const obj = new MIObjective(m, pairs, { estimator });
+      const r = searchSubset(obj, { algorithm: 'greedy', target: 15, rng: new Rng(1), refine: false, order: 'pick' });
+      const chosen: number[] = [];
+      for (let s = 0; s < 15; s++) {
+        let best = -Infinity;
+        for (let x = 0; x < m.n; x++) {
+          if (chosen.includes(x)) continue;
+          best = Math.max(best, objectiveFromScratch(m, pairs, [...chosen, x], estimator));
+        }
+        const pick = r.pick.order[s];
+        expect(chosen).not.toContain(pick);
+        chosen.push(pick);
+        // The chosen clip achieves the brute-force maximum (ties may pick any maximiser).
+        expect(Math.abs(objectiveFromScratch(m, pairs, chosen, estimator) - best)).toBeLessThan(1e-9);
+        // The recorded gain and running objective are the true ones.
+        expect(Math.abs(r.pick.objectives[s] - best)).toBeLessThan(1e-9);
+        const prev = s === 0 ? 0 : objectiveFromScratch(m, pairs, chosen.slice(0, -1), estimator);
+        expect(Math.abs(r.pick.gains[s] - (best - prev))).toBeLessThan(1e-9);
+      }
+    });
+  }
+
+  it('batch greedy with B = pool size and k = 1 equals greedy', () => {
+    const m = randomMatrix(120, [4, 6, 5, 3, 4], 5);
+    const pairs = pairsOf(5, 2);
+    const greedy = searchSubset(new MIObjective(m, pairs), { algorithm: 'greedy', target: 50, rng: new Rng(1), refine: false, order: 'pick' });
+    const batch = searchSubset(new MIObjective(m, pairs), {
+      algorithm: 'batch-greedy', target: 50, batchSize: 120, batchPick: 1, rng: new Rng(99), refine: false, order: 'pick',
+    });
+    expect(Array.from(batch.order)).toEqual(Array.from(greedy.order));
+    expect(batch.objective).toBe(greedy.objective);
+  });
+
+  it('same seed, same selection; another seed, another draw', () => {
+    const p = plantedLabels({ n: 600, k: 8, concepts: 6, seed: 3 });
+    const pairs = resolvePairs(p.clusterings, 'bipartite');
+    for (const algorithm of ['batch-greedy', 'stochastic-greedy', 'random'] as const) {
+      const run = (seed: number) => selectFromLabels(p, { pairs, algorithm, ratio: 0.3, rng: new Rng(seed) });
+      const a = run(4);
+      const b = run(4);
+      const c = run(5);
+      expect(Array.from(a.order)).toEqual(Array.from(b.order));
+      expect(a.gains).toEqual(b.gains);
+      expect(Array.from(a.pick.order)).not.toEqual(Array.from(c.pick.order));
+      expect(a.order.length).toBe(180);
+      expect(new Set(a.order).size).toBe(180);
+    }
+  });
+
+  it('stops at a ratio or an absolute size; records gains that add up to the objective', () => {
+    expect(targetSize(1000, { ratio: 0.2 })).toBe(200);
+    expect(targetSize(1000, { size: 37, ratio: 0.9 })).toBe(37);
+    expect(targetSize(10, { size: 50 })).toBe(10);
+    const p = plantedLabels({ n: 300, k: 8, seed: 1 });
+    const r = selectFromLabels(p, { pairs: resolvePairs(p.clusterings, 'bipartite'), size: 77, rng: new Rng(2) });
+    expect(r.order.length).toBe(77);
+    const total = r.gains.reduce((a, b) => a + b, 0);
+    expect(Math.abs(total - r.objective)).toBeLessThan(1e-9);
+    expect(Math.abs(r.objective - objectiveFromScratch(p, resolvePairs(p.clusterings, 'bipartite'), r.order))).toBeLessThan(1e-9);
+    for (let s = 0; s < 77; s++) expect(r.objectives[s]).toBeCloseTo(r.gains.slice(0, s + 1).reduce((a, b) => a + b, 0), 9);
+  });
+
+  it('refinement never lowers the objective and keeps the subset size; the final order is by leave-one-out contribution', () => {
+    const p = plantedLabels({ n: 800, k: 8, concepts: 8, noise: 0.1, seed: 9 });
+    const pairs = resolvePairs(p.clusterings, 'bipartite');
+    const obj = new MIObjective(p, pairs);
+    const r = searchSubset(obj, { algorithm: 'batch-greedy', target: 400, rng: new Rng(1) });
+    expect(r.refine).not.toBeNull();
+    expect(r.refine!.objectiveAfter).toBeGreaterThanOrEqual(r.refine!.objectiveBefore);
+    expect(r.refine!.accepted).toBeGreaterThan(0);
+    expect(new Set(r.order).size).toBe(400);
+    for (let s = 1; s < 400; s++) expect(r.contributions[s]).toBeLessThanOrEqual(r.contributions[s - 1]);
+    // The contributions are the true F(S) − F(S − x).
+    const full = objectiveFromScratch(p, pairs, r.order);
+    for (const s of [0, 199, 399]) {
+      const without = Array.from(r.order).filter((_, i) => i !== s);
+      expect(Math.abs(r.contributions[s] - (full - objectiveFromScratch(p, pairs, without)))).toBeLessThan(1e-9);
+    }
+    // On this planted pool the refined subset finds the corresponding clips.
+    expect(precisionOf(r.order, p.truth)).toBeGreaterThanOrEqual(0.95);
+    expect(precisionOf(r.order, p.truth, 160)).toBeGreaterThanOrEqual(0.98);
+  });
+
+  it('refinement on its own climbs from a random subset', () => {
+    const p = plantedLabels({ n: 400, k: 8, seed: 2 });
+    const pairs = resolvePairs(p.clusterings, 'bipartite');
+    const obj = new MIObjective(p, pairs);
+    const start = new Rng(1).permutation(400).slice(0, 200);
+    for (const x of start) obj.add(x);
+    const before = precisionOf(Int32Array.from(start), p.truth);
+    const { selected, stats } = refineSwaps(obj, Int32Array.from(start), new Rng(2), { patience: 20_000 });
+    expect(stats.objectiveAfter).toBeGreaterThan(stats.objectiveBefore + 0.1);
+    expect(Math.abs(stats.objectiveAfter - objectiveFromScratch(p, pairs, selected))).toBeLessThan(1e-9);
+    expect(precisionOf(selected, p.truth)).toBeGreaterThan(before + 0.3);
+    expect(stats.stoppedBy).toBe('patience');
+  });
+
+  it('empty and single-clip pools, and impossible sizes, give clear errors', () => {
+    const empty: LabelMatrix = { labels: new Int32Array(0), n: 0, d: 2, ks: [2, 2] };
+    expect(() => selectFromLabels(empty, { pairs: [0, 1], rng: new Rng(1) })).toThrow(/pool is empty/);
+    const one: LabelMatrix = { labels: new Int32Array(2), n: 1, d: 2, ks: [2, 2] };
+    expect(() => selectFromLabels(one, { pairs: [0, 1], rng: new Rng(1) })).toThrow(/single clip/);
+    const m = randomMatrix(10, [2, 2], 1);
+    expect(() => searchSubset(new MIObjective(m, [0, 1]), { target: 11, rng: new Rng(1) })).toThrow(SelectionInputError);
+    expect(() => searchSubset(new MIObjective(m, [0, 1]), { target: 3, batchSize: 2, batchPick: 3, rng: new Rng(1) })).toThrow(/batch pick k/);
+  });
+});
