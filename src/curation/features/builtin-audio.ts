@@ -17,6 +17,7 @@ import type { DecodedClip } from '../../media/types.js';
 import { logMelSpectrogram, VGGISH_LOGMEL } from '../../media/logmel.js';
 import { FftPlan, RealSpectrum, hannWindow, nextPow2, resample } from '../../media/fft.js';
 import type { Extractor, LayerSpec } from './extractor.js';
+import type { DescriptorWorkers } from './workers.js';
 
 const N_MELS = VGGISH_LOGMEL.nMels;
 const N_MFCC = 13;
@@ -252,11 +253,20 @@ export class BuiltinAudioExtractor implements Extractor<AudioInput> {
   readonly layers = BUILTIN_AUDIO_LAYERS;
   readonly settings = { logmel: VGGISH_LOGMEL, mfcc: N_MFCC, modulationBands: MOD_BANDS };
 
+  private readonly workers: DescriptorWorkers | undefined;
+
+  /** With `workers`, descriptors are computed in worker threads (the main thread stays free). */
+  constructor(workers?: DescriptorWorkers) {
+    this.workers = workers && workers.size > 0 ? workers : undefined;
+  }
+
   prepare(clip: DecodedClip): AudioInput {
     return { audio: clip.audio, sampleRate: clip.sampleRate };
   }
 
   async run(batch: AudioInput[]): Promise<Float32Array[][]> {
+    const w = this.workers;
+    if (w) return Promise.all(batch.map((input) => w.run({ kind: 'audio', input })));
     return batch.map((b) => builtinAudioFeatures(b));
   }
 }

@@ -19,6 +19,7 @@
 import type { DecodedClip } from '../../media/types.js';
 import { FftPlan, hannWindow } from '../../media/fft.js';
 import type { Extractor, LayerSpec } from './extractor.js';
+import type { DescriptorWorkers } from './workers.js';
 import { clipFrame, resizeImage, sampleFrameIndices, type RgbImage } from './preprocess.js';
 
 export const BUILTIN_VISUAL_LAYERS: readonly LayerSpec[] = Object.freeze([
@@ -476,9 +477,13 @@ export class BuiltinVisualExtractor implements Extractor<VisualInput> {
   readonly settings: Record<string, unknown>;
   private readonly options: BuiltinVisualOptions;
 
-  constructor(options: Partial<BuiltinVisualOptions> = {}) {
+  private readonly workers: DescriptorWorkers | undefined;
+
+  /** With `workers`, descriptors are computed in worker threads (the main thread stays free). */
+  constructor(options: Partial<BuiltinVisualOptions> = {}, workers?: DescriptorWorkers) {
     this.options = { ...DEFAULT_BUILTIN_VISUAL, ...options };
     this.settings = { ...this.options };
+    this.workers = workers && workers.size > 0 ? workers : undefined;
   }
 
   prepare(clip: DecodedClip): VisualInput {
@@ -486,6 +491,8 @@ export class BuiltinVisualExtractor implements Extractor<VisualInput> {
   }
 
   async run(batch: VisualInput[]): Promise<Float32Array[][]> {
+    const w = this.workers;
+    if (w) return Promise.all(batch.map((input) => w.run({ kind: 'visual', input, options: { ...this.options } })));
     return batch.map((b) => builtinVisualFeatures(b, this.options));
   }
 }
