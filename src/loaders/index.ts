@@ -14,3 +14,10 @@ export { repeatDataset as repeat, takeDataset as take } from './stages/repeat.js
 export { splitByRankDataset as splitByRank, splitByWorkerDataset as splitByWorker, splitCount, type SplitOptions, type SplitPolicy } from './partition/split.js';
 export { mix, type MixOptions } from './mixing/mix.js';
 export * from './formats/ndarray.js';
+export { fromShards, resolveShards, readShardIndex, expandBraces, type Sample, type ShardInfo, type ShardIndex, type ShardsOptions } from './sources/shards.js';
+export { parseSample, parseMember, npyFields, type ParsedSample } from './sources/members.js';
+export { encodeNpy, decodeNpy, NpyError } from './formats/npy.js';
+export { TarReader, TarWriter, TarError, splitMemberName, isUnsafeMemberName } from './formats/tar.js';
+export { openBytes, FileByteReader, HttpByteReader, type ByteReader } from './io/bytes.js';
+export { sanitizeKey, isSafeKey } from './export/keys.js';
+export { ShardWriter, shardFileName, type WrittenShard, type ShardWriterOptions } from './export/shardWriter.js';
