@@ -1,0 +1,119 @@
+/**
+ * The contrastive selection baseline of ALGORITHMS.md §4 (the learnt alternative to clustering MI):
+ * linear projections of one audio and one visual feature layer to a shared space, trained with the
+ * symmetric InfoNCE loss (temperature 0.1, AdamW lr 2e-4, 3 epochs, batch 128 by default); each clip
+ * is then scored by the cosine of its own audio and visual projections. High score = the clip's
+ * sound and picture agree. Features are standardised per dimension first (ours: makes the
+ * reference's small learning rate usable whatever the feature scale).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../runtime/random.js';
+import { initTfjs, type BackendChoice } from '../runtime/tfjs.js';
+import { infoNce, l2Normalize } from './loss.js';
+import { AdamW } from './optim.js';
+
+export interface ContrastiveOptions {
+  seed: number;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  temperature?: number;
+  projDim?: number;
+  /** AdamW decoupled weight decay (default 0.01, PyTorch's AdamW default). */
+  weightDecay?: number;
+  backend?: BackendChoice;
+  /** Called after every epoch with the mean training loss. */
+  onEpoch?: (epoch: number, loss: number) => void;
+}
+
+function standardise(x: Float32Array, n: number, d: number): Float32Array {
+  const out = new Float32Array(n * d);
+  for (let k = 0; k < d; k++) {
+    let mean = 0;
+    for (let i = 0; i < n; i++) mean += x[i * d + k];
+    mean /= n;
+    let v = 0;
+    for (let i = 0; i < n; i++) v += (x[i * d + k] - mean) ** 2;
+    const inv = 1 / Math.sqrt(v / n + 1e-8);
+    for (let i = 0; i < n; i++) out[i * d + k] = (x[i * d + k] - mean) * inv;
+  }
+  return out;
+}
+
+/** Cosine score per clip of its own learnt audio and visual projections (length n). */
+export async function contrastiveScores(
+  audio: Float32Array,
+  audioDim: number,
+  visual: Float32Array,
+  visualDim: number,
+  n: number,
+  opts: ContrastiveOptions,
+): Promise<Float32Array> {
+  if (audio.length !== n * audioDim) throw new Error(`contrastiveScores: audio has ${audio.length} values, expected ${n} x ${audioDim}`);
+  if (visual.length !== n * visualDim) throw new Error(`contrastiveScores: visual has ${visual.length} values, expected ${n} x ${visualDim}`);
+  if (n < 2) throw new Error('contrastiveScores: needs at least 2 clips');
+  await initTfjs(opts.backend ?? 'auto');
+  const epochs = opts.epochs ?? 3;
+  const bs = Math.min(opts.batchSize ?? 128, n);
+  const lr = opts.lr ?? 2e-4;
+  const scale = 1 / (opts.temperature ?? 0.1);
+  const p = opts.projDim ?? 128;
+  const rng = Rng.derive(opts.seed, 'contrastive-select');
+
+  const A = standardise(audio, n, audioDim);
+  const V = standardise(visual, n, visualDim);
+  const init = (rows: number, cols: number) => {
+    const w = new Float32Array(rows * cols);
+    const std = 1 / Math.sqrt(rows);
+    for (let i = 0; i < w.length; i++) w[i] = rng.normal(0, std);
+    return tf.variable(tf.tensor2d(w, [rows, cols]));
+  };
+  const wa = init(audioDim, p);
+  const wv = init(visualDim, p);
+  const ba = tf.variable(tf.zeros([p]));
+  const bv = tf.variable(tf.zeros([p]));
+  const params = [
+    { name: 'wa', variable: wa, decay: true },
+    { name: 'wv', variable: wv, decay: true },
+    { name: 'ba', variable: ba, decay: false },
+    { name: 'bv', variable: bv, decay: false },
+  ];
+  const opt = new AdamW(params, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: opts.weightDecay ?? 0.01, gradClip: 0 });
+  const aAll = tf.tensor2d(A, [n, audioDim]);
+  const vAll = tf.tensor2d(V, [n, visualDim]);
+  try {
+    for (let e = 0; e < epochs; e++) {
+      const order = rng.permutation(n);
+      let lossSum = 0;
+      let batches = 0;
+      for (let start = 0; start + 2 <= n; start += bs) {
+        const idx = order.slice(start, Math.min(n, start + bs));
+        if (idx.length < 2) break;
+        const ix = tf.tensor1d(Int32Array.from(idx), 'int32');
+        const xa = tf.gather(aAll, ix);
+        const xv = tf.gather(vAll, ix);
+        const { value, grads } = tf.variableGrads(() => {
+          const za = tf.add(tf.matMul(xa, wa), ba) as tf.Tensor2D;
+          const zv = tf.add(tf.matMul(xv, wv), bv) as tf.Tensor2D;
+          return infoNce(za, zv, scale).loss;
+        }, [wa, wv, ba, bv]);
+        const norm = opt.step({ wa: grads[wa.name], wv: grads[wv.name], ba: grads[ba.name], bv: grads[bv.name] }, lr);
+        lossSum += (await value.data())[0];
+        batches++;
+        for (const t of [ix, xa, xv, value, norm, ...Object.values(grads)]) t.dispose();
+      }
+      opts.onEpoch?.(e + 1, lossSum / Math.max(1, batches));
+    }
+    const scores = tf.tidy(() => {
+      const za = l2Normalize(tf.add(tf.matMul(aAll, wa), ba) as tf.Tensor2D);
+      const zv = l2Normalize(tf.add(tf.matMul(vAll, wv), bv) as tf.Tensor2D);
+      return tf.sum(tf.mul(za, zv), 1);
+    });
+    const out = new Float32Array(await scores.data());
+    scores.dispose();
+    return out;
+  } finally {
+    opt.dispose();
+    for (const t of [wa, wv, ba, bv, aAll, vAll]) t.dispose();
+  }
+}
