@@ -265,18 +265,17 @@ export async function runSelect(config: Config, opts: SelectStageOptions = {}): 
     silent: opts.silent,
   });
   let doneBefore = 0;
+  // This process's partitions first (finished ones are reused)...
   for (const part of plan) {
+    if (!mine.has(part.index)) continue;
     const file = partPath(files.partsDir, part.index, plan.length);
     const existing = opts.force ? null : await readPart(file, fingerprint, plan.length, pool.matrix.n);
     if (existing) {
       results.set(part.index, existing);
-      if (mine.has(part.index)) {
-        doneBefore += part.target;
-        progress.set(doneBefore);
-      }
+      doneBefore += part.target;
+      progress.set(doneBefore);
       continue;
     }
-    if (!mine.has(part.index)) continue;
     const result = selectPartition(pool.matrix, params, part, (selected) => progress.set(doneBefore + selected));
     doneBefore += part.target;
     progress.set(doneBefore, `partition ${part.index + 1}/${plan.length}: F = ${result.objective.toFixed(4)}`);
@@ -285,6 +284,12 @@ export async function runSelect(config: Config, opts: SelectStageOptions = {}): 
     computed.push(part.index);
   }
   progress.finish();
+  // ...then the others' (looked up only now, so the shard that finishes last sees every file).
+  for (const part of plan) {
+    if (results.has(part.index)) continue;
+    const existing = await readPart(partPath(files.partsDir, part.index, plan.length), fingerprint, plan.length, pool.matrix.n);
+    if (existing) results.set(part.index, existing);
+  }
   const missing = plan.filter((p) => !results.has(p.index)).map((p) => p.index);
   if (missing.length > 0) {
     log(`select: ${plan.length - missing.length}/${plan.length} partitions done; ${missing.length} left for other shards (the last one to finish merges, or rerun without --shard)`);
