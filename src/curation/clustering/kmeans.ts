@@ -26,6 +26,8 @@ export interface KMeansOptions {
   /** Greedy k-means++ candidates per centroid (default 2 + floor(ln k)). */
   initTrials?: number;
   rng: Rng;
+  /** Start from these centroids (float32 [k, dim]) instead of k-means++ (then restarts = 1). */
+  init?: Float32Array;
   kernel?: KernelOptions;
   /** Called after each Lloyd iteration. */
   onIteration?: (info: { restart: number; iteration: number; inertia: number; changed: number }) => void;
@@ -194,7 +196,8 @@ export async function kmeans(X: Float32Array, n: number, dim: number, opts: KMea
   if (n < k) throw new KMeansInputError(`k = ${k} but there are only ${n} points`, n);
   const iterations = opts.iterations ?? 25;
   const tol = opts.tolerance ?? 1e-4;
-  const restarts = Math.max(1, opts.restarts ?? 1);
+  const restarts = opts.init ? 1 : Math.max(1, opts.restarts ?? 1);
+  if (opts.init && opts.init.length !== k * dim) throw new RangeError(`kmeans: init holds ${opts.init.length} values, need k*dim = ${k * dim}`);
   const ppc = opts.initPointsPerCentroid ?? 256;
   const kern = new NearestCentroid(dim, k, opts.kernel);
   const xnorm = rowSqNorms(X, n, dim);
@@ -205,7 +208,9 @@ export async function kmeans(X: Float32Array, n: number, dim: number, opts: KMea
     // k-means++ on a sample; when the sample has too few distinct points, on all points.
     const m = ppc > 0 ? Math.min(n, ppc * k) : n;
     let C: Float32Array;
-    if (m < n) {
+    if (opts.init) {
+      C = Float32Array.from(opts.init);
+    } else if (m < n) {
       const perm = rng.permutation(n).subarray(0, m).sort();
       try {
         C = await kmeansPlusPlus(copyRows(X, dim, perm), m, dim, k, rng, { trials: opts.initTrials, kernel: opts.kernel });

@@ -52,10 +52,40 @@ export interface ClusterFile {
   n: number;
   d: number;
   clusterings: ClusteringInfo[];
+  /** Extra file attributes (strings or numbers), e.g. the model fingerprint. */
+  attrs?: Record<string, string | number>;
 }
 
 export const CLUSTERS_FORMAT = 'avcurate.clusters';
 export const CLUSTERS_VERSION = 1;
+const RESERVED_ATTRS = new Set(['format', 'version', 'n', 'd']);
+
+function plainAttrs(obj: { attrs: Record<string, { value: unknown }> }): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const [key, a] of Object.entries(obj.attrs)) {
+    if (RESERVED_ATTRS.has(key)) continue;
+    let v = a.value;
+    if (ArrayBuffer.isView(v) || Array.isArray(v)) v = (v as unknown as ArrayLike<unknown>)[0];
+    if (typeof v === 'bigint') out[key] = Number(v);
+    else if (typeof v === 'number' || typeof v === 'string') out[key] = v;
+  }
+  return out;
+}
+
+/** Only the file attributes of a clusters file (n, d and the extra attributes); reads no dataset. */
+export async function readClustersAttrs(path: string): Promise<{ n: number; d: number; attrs: Record<string, string | number> }> {
+  const h5 = await loadH5();
+  if (!existsSync(path)) throw new Error(`${path}: no such clusters file`);
+  if (!hasHdf5Signature(path)) throw new Error(`${path}: not an HDF5 file (no HDF5 signature)`);
+  const f = new h5.File(path, 'r');
+  try {
+    const fmt = f.attrs['format'] ? attrString(f, 'format', path) : '';
+    if (fmt !== CLUSTERS_FORMAT) throw new Error(`${path}: not a clusters file (format attribute '${fmt}')`);
+    return { n: attrNumber(f, 'n', path), d: attrNumber(f, 'd', path), attrs: plainAttrs(f) };
+  } finally {
+    f.close();
+  }
+}
 
 type H5 = typeof import('h5wasm/node');
 let h5Promise: Promise<H5['default']> | null = null;
@@ -102,6 +132,11 @@ export async function writeClusters(path: string, c: ClusterFile): Promise<void>
       f.create_attribute('version', CLUSTERS_VERSION, null, '<i');
       f.create_attribute('n', c.n, null, '<i');
       f.create_attribute('d', c.d, null, '<i');
+      for (const [key, v] of Object.entries(c.attrs ?? {})) {
+        if (RESERVED_ATTRS.has(key)) throw new Error(`clusters: attribute '${key}' is reserved`);
+        if (typeof v === 'number') f.create_attribute(key, v, null, Number.isInteger(v) ? '<i8' : '<d');
+        else f.create_attribute(key, String(v));
+      }
       // Variable-length UTF-8 strings; an empty list still gets a dataset of shape [0].
       f.create_dataset({ name: 'ids', data: c.ids, shape: [c.n], dtype: 'S' });
       f.create_dataset({ name: 'labels', data: c.labels, shape: [c.n, c.d], dtype: '<i' });
@@ -191,7 +226,7 @@ export async function readClusters(path: string): Promise<ClusterFile> {
         iterations: attrNumber(g, 'iterations', where),
       });
     }
-    return { ids, labels, n, d, clusterings };
+    return { ids, labels, n, d, clusterings, attrs: plainAttrs(f) };
   } finally {
     f.close();
   }

@@ -1,0 +1,38 @@
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import { withStageOptions, prepareStage, type StageArgs } from '../common.js';
+import { UserError } from '../main.js';
+import { runCluster, ClusterStageError } from '../../curation/clustering/stage.js';
+
+interface Args extends StageArgs {
+  'fit-only': boolean;
+}
+
+export const command: CommandModule<object, Args> = {
+  command: 'cluster',
+  describe: 'k-means per (modality, layer): fit on a sample of clips, assign every clip, write clusters.h5',
+  builder: (y) =>
+    withStageOptions(y).option('fit-only', {
+      type: 'boolean',
+      default: false,
+      describe: 'fit clusters.model.h5 and stop (run once before a --shard array so shards only assign)',
+    }) as never,
+  handler: async (a) => {
+    const { config, shard } = await prepareStage(a);
+    try {
+      const r = await runCluster(config, shard, { fitOnly: a['fit-only'], silent: a.quiet });
+      const rel = (p: string) => path.relative(process.cwd(), p) || p;
+      process.stdout.write(`model: ${rel(r.modelPath)} (${r.fitted ? 'fitted now' : 'up to date'})\n`);
+      for (const c of r.clusterings) {
+        process.stdout.write(`  ${c.modality}/${c.layer} k=${c.k}: ${c.iterations} iterations on ${c.fitPoints} clips, inertia ${c.inertia.toPrecision(6)}\n`);
+      }
+      if (a['fit-only']) return;
+      process.stdout.write(`assigned ${r.assigned} feature shards, ${r.skipped} already done\n`);
+      if (r.clustersPath) process.stdout.write(`wrote ${rel(r.clustersPath)}: ${r.n} clips x ${r.clusterings.length} clusterings\n`);
+      else process.stdout.write(`${r.pending} feature shards still to assign; clusters.h5 is written when the last shard finishes\n`);
+    } catch (err) {
+      if (err instanceof ClusterStageError) throw new UserError(err.message, 1);
+      throw err;
+    }
+  },
+};

@@ -1,0 +1,481 @@
+/**
+ * The clustering stage: fit k-means once per (modality, layer, k) on a sample of clips, then
+ * assign every clip, one feature shard at a time, and merge the per-shard labels into
+ * clusters.h5 (rows in manifest order).
+ *
+ *   runDir/features/shard-*.h5     input (written by the features stage)
+ *   runDir/clusters.model.h5       fitted transforms + centroids (written once, reused by shards)
+ *   runDir/clusters/shard-*.h5     labels of one feature shard (same format as clusters.h5)
+ *   runDir/clusters.h5             the merged output
+ *
+ * `--shard i/n` assigns feature shards i, i+n, ... only. A shard that finds no model fits it
+ * (fitting is deterministic, so concurrent fits write the same file); `fitOnly` fits and stops,
+ * for a run that fits once before launching an array. Whoever finishes the last part merges.
+ * Reruns skip parts and models whose fingerprint (clustering config, seed, feature shards)
+ * matches.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../../config/schema.js';
+import type { ClusteringConfig } from '../../config/sections/clustering.js';
+import { Rng, hashSeed } from '../../runtime/random.js';
+import { Progress, log } from '../../runtime/progress.js';
+import { unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
+import { iterJsonl } from '../../runtime/jsonl.js';
+import { listFeatureShards, readFeatureShard, readFeatureShardAttrs, type FeatureShard } from '../features/store.js';
+import { kmeans, KMeansInputError } from './kmeans.js';
+import { NearestCentroid, type KernelOptions } from './kernel.js';
+import { fitTransform, applyTransform, transformedDim } from './preprocess.js';
+import { readClusterModel, writeClusterModel, type ClusterModel, type FittedClustering } from './model.js';
+import { readClusters, readClustersAttrs, writeClusters, type ClusterFile, type Modality } from './store.js';
+
+/** A problem with the data or config the user can act on (bad values, k too large, missing layers). */
+export class ClusterStageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ClusterStageError';
+  }
+}
+
+export interface ClusterStageOptions {
+  /** Fit (or reuse) the model and stop: no assignment, no merge. */
+  fitOnly?: boolean;
+  /** Merge the parts into clusters.h5 when they are all present (default true). */
+  merge?: boolean;
+  /** No progress output. */
+  silent?: boolean;
+}
+
+export interface ClusterStageResult {
+  modelPath: string;
+  /** clusters.h5 when it is complete after this call, else null (other shards still pending). */
+  clustersPath: string | null;
+  /** True when this call fitted the model (false: an up-to-date model was reused). */
+  fitted: boolean;
+  /** Feature shards assigned by this call, and skipped because their part was up to date. */
+  assigned: number;
+  skipped: number;
+  /** Feature shards (of the whole run) still without an up-to-date part. */
+  pending: number;
+  /** Clips in clusters.h5 when it was written or found up to date. */
+  n: number | null;
+  clusterings: Array<{ modality: Modality; layer: string; k: number; inertia: number; iterations: number; fitPoints: number }>;
+}
+
+export interface ClusteringSpec {
+  modality: Modality;
+  layer: string;
+  k: number;
+  dim: number;
+}
+
+export function clusterPaths(runDir: string): { model: string; partsDir: string; clusters: string } {
+  return { model: path.join(runDir, 'clusters.model.h5'), partsDir: path.join(runDir, 'clusters'), clusters: path.join(runDir, 'clusters.h5') };
+}
+
+/** The clusterings a config asks for, given the layers present in the features. */
+export function planClusterings(cfg: ClusteringConfig, layers: Array<{ modality: Modality; layer: string; dim: number }>, where: string): ClusteringSpec[] {
+  const out: ClusteringSpec[] = [];
+  const available = layers.map((l) => `${l.modality}/${l.layer}`);
+  const wanted = cfg.layers.length > 0 ? cfg.layers : layers.map((l) => ({ modality: l.modality, layer: l.layer, k: undefined }));
+  const seen = new Set<string>();
+  for (const w of wanted) {
+    const key = `${w.modality}/${w.layer}`;
+    if (seen.has(key)) throw new ClusterStageError(`clustering.layers lists ${key} twice; give one entry with several k instead`);
+    seen.add(key);
+    const l = layers.find((x) => x.modality === w.modality && x.layer === w.layer);
+    if (!l) throw new ClusterStageError(`clustering.layers asks for ${key}, which ${where} does not have (available: ${available.join(', ') || 'none'})`);
+    const ks = [...new Set(w.k ?? cfg.k)];
+    for (const k of ks) out.push({ modality: l.modality, layer: l.layer, k, dim: l.dim });
+  }
+  if (out.length === 0) throw new ClusterStageError(`${where} has no feature layers to cluster`);
+  return out;
+}
+
+function kernelOptions(cfg: ClusteringConfig): KernelOptions {
+  return { backend: cfg.backend, threads: cfg.threads > 0 ? cfg.threads : undefined };
+}
+
+/** First non-finite value of a layer, as a clear error naming the clip, or nothing. */
+function checkFinite(file: string, ids: string[], modality: string, layer: string, data: Float32Array, dim: number): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v - v !== 0) {
+      const row = Math.floor(i / dim);
+      throw new ClusterStageError(
+        `${file}: clip ${ids[row]} has a non-finite feature (${v}) in ${modality}/${layer} at column ${i % dim}; fix or drop this clip and rerun`,
+      );
+    }
+  }
+}
+
+function layerOf(shard: FeatureShard, file: string, modality: Modality, layer: string, dim: number): Float32Array {
+  const l = shard.layers.find((x) => x.modality === modality && x.layer === layer);
+  if (!l) throw new ClusterStageError(`${file}: lacks layer ${modality}/${layer} (present in the other shards)`);
+  if (l.dim !== dim) throw new ClusterStageError(`${file}: layer ${modality}/${layer} has dim ${l.dim}, expected ${dim}`);
+  return l.data;
+}
+
+async function fingerprintOf(config: Config, files: string[]): Promise<string> {
+  const { backend: _b, threads: _t, ...relevant } = config.clustering;
+  const shards: Array<[string, Record<string, string | number>]> = [];
+  for (const f of files) shards.push([path.basename(f), await readFeatureShardAttrs(f)]);
+  return createHash('sha256')
+    .update(JSON.stringify({ clustering: relevant, seed: config.seed, shards }))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/**
+ * Fitting sample: the m clips with the smallest seeded hash of their id. The choice depends only
+ * on the seed and the ids (not on shard order), and one streaming pass finds it.
+ */
+class SampleReservoir {
+  private readonly keys: Array<{ key: number; id: string; slot: number }> = []; // max-heap on (key, id)
+  readonly rows: Float32Array[];
+  private capacityRows = 0;
+  constructor(
+    private readonly m: number,
+    private readonly dims: number[],
+  ) {
+    this.rows = dims.map(() => new Float32Array(0));
+  }
+  private less(a: { key: number; id: string }, b: { key: number; id: string }): boolean {
+    return a.key < b.key || (a.key === b.key && a.id < b.id);
+  }
+  private siftUp(i: number): void {
+    const h = this.keys;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[p], h[i])) break;
+      [h[p], h[i]] = [h[i], h[p]];
+      i = p;
+    }
+  }
+  private siftDown(i: number): void {
+    const h = this.keys;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let big = i;
+      if (l < h.length && this.less(h[big], h[l])) big = l;
+      if (r < h.length && this.less(h[big], h[r])) big = r;
+      if (big === i) break;
+      [h[big], h[i]] = [h[i], h[big]];
+      i = big;
+    }
+  }
+  private ensure(rows: number): void {
+    if (rows <= this.capacityRows) return;
+    const cap = Math.min(this.m, Math.max(rows, this.capacityRows * 2, 1024));
+    this.rows.forEach((old, j) => {
+      const grown = new Float32Array(cap * this.dims[j]);
+      grown.set(old);
+      this.rows[j] = grown;
+    });
+    this.capacityRows = cap;
+  }
+  /** Offer a clip; `get(j)` returns its row of layer j. */
+  offer(key: number, id: string, get: (j: number) => Float32Array): void {
+    let slot: number;
+    if (this.keys.length < this.m) {
+      slot = this.keys.length;
+      this.ensure(slot + 1);
+      this.keys.push({ key, id, slot });
+      this.siftUp(this.keys.length - 1);
+    } else {
+      const top = this.keys[0];
+      if (!this.less({ key, id }, top)) return;
+      slot = top.slot;
+      this.keys[0] = { key, id, slot };
+      this.siftDown(0);
+    }
+    this.dims.forEach((d, j) => this.rows[j].set(get(j), slot * d));
+  }
+  get size(): number {
+    return this.keys.length;
+  }
+  /** The sample of layer j in (key, id) order: deterministic whatever order clips came in. */
+  ordered(j: number): Float32Array {
+    const order = [...this.keys].sort((a, b) => (this.less(a, b) ? -1 : 1));
+    const d = this.dims[j];
+    const out = new Float32Array(order.length * d);
+    order.forEach((e, r) => out.set(this.rows[j].subarray(e.slot * d, e.slot * d + d), r * d));
+    return out;
+  }
+}
+
+async function fitModel(config: Config, files: string[], fingerprint: string, silent: boolean): Promise<ClusterModel> {
+  const cfg = config.clustering;
+  const first = await readFeatureShard(files[0]);
+  const specs = planClusterings(cfg, first.layers, files[0]);
+  // One sample of clips shared by every layer: sized for the largest k.
+  const layerKeys: Array<{ modality: Modality; layer: string; dim: number }> = [];
+  for (const s of specs) if (!layerKeys.some((l) => l.modality === s.modality && l.layer === s.layer)) layerKeys.push(s);
+  const maxK = Math.max(...specs.map((s) => s.k));
+  const m = cfg.fitPointsPerCentroid > 0 ? cfg.fitPointsPerCentroid * maxK : Number.MAX_SAFE_INTEGER;
+  let fitFiles = files;
+  if (cfg.fitMaxShards > 0 && files.length > cfg.fitMaxShards) {
+    const perm = Rng.derive(config.seed, 'cluster-fit-shards').permutation(files.length);
+    fitFiles = Array.from(perm.subarray(0, cfg.fitMaxShards)).sort((a, b) => a - b).map((i) => files[i]);
+  }
+  const reservoir = new SampleReservoir(m, layerKeys.map((l) => l.dim));
+  const prog = new Progress('cluster: sampling clips to fit', { total: fitFiles.length, unit: 'shards', silent });
+  for (const file of fitFiles) {
+    const shard = file === files[0] ? first : await readFeatureShard(file);
+    const datas = layerKeys.map((l) => {
+      const data = layerOf(shard, file, l.modality, l.layer, l.dim);
+      checkFinite(file, shard.ids, l.modality, l.layer, data, l.dim);
+      return data;
+    });
+    shard.ids.forEach((id, r) => {
+      reservoir.offer(hashSeed(config.seed, 'cluster-fit', id), id, (j) => datas[j].subarray(r * layerKeys[j].dim, (r + 1) * layerKeys[j].dim));
+    });
+    prog.tick();
+  }
+  prog.finish();
+  const n = reservoir.size;
+  const kernel = kernelOptions(cfg);
+  const clusterings: FittedClustering[] = [];
+  for (const [j, l] of layerKeys.entries()) {
+    const X = reservoir.ordered(j);
+    const transform = await fitTransform(X, n, l.dim, { l2Normalize: cfg.l2Normalize, whiten: cfg.whiten, whitenDim: cfg.whitenDim, kernel });
+    const Xt = await applyTransform(transform, X, n, l.dim, { kernel });
+    const dimT = transformedDim(transform, l.dim);
+    for (const s of specs.filter((x) => x.modality === l.modality && x.layer === l.layer)) {
+      const t0 = performance.now();
+      let r;
+      try {
+        r = await kmeans(Xt, n, dimT, {
+          k: s.k,
+          iterations: cfg.iterations,
+          tolerance: cfg.tolerance,
+          restarts: cfg.restarts,
+          initPointsPerCentroid: cfg.initPointsPerCentroid,
+          rng: Rng.derive(config.seed, 'kmeans', s.modality, s.layer, s.k),
+          kernel,
+        });
+      } catch (err) {
+        if (err instanceof KMeansInputError) {
+          throw new ClusterStageError(
+            `cannot cluster ${s.modality}/${s.layer} with k = ${s.k}: ${err.message} (in the ${n} clips sampled to fit). ` +
+              `Use a smaller k for this layer (clustering.k or clustering.layers[].k) or more clips.`,
+          );
+        }
+        throw err;
+      }
+      if (!silent) {
+        log(
+          `cluster: ${s.modality}/${s.layer} k=${s.k}: ${r.iterations} iterations on ${n} clips, inertia ${r.inertia.toPrecision(6)}` +
+            `${r.emptyRepairs ? `, ${r.emptyRepairs} empty clusters repaired` : ''} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        );
+      }
+      clusterings.push({
+        modality: s.modality,
+        layer: s.layer,
+        k: s.k,
+        dim: l.dim,
+        transform,
+        centroidDim: dimT,
+        centroids: r.centroids,
+        inertia: r.inertia,
+        iterations: r.iterations,
+        fitPoints: n,
+        history: r.history,
+      });
+    }
+  }
+  return { fingerprint, seed: config.seed, clusterings };
+}
+
+/** Assign the clips of one feature shard with a fitted model. */
+export async function assignShard(model: ClusterModel, file: string, kernel: KernelOptions = {}): Promise<ClusterFile> {
+  const shard = await readFeatureShard(file);
+  const n = shard.ids.length;
+  const D = model.clusterings.length;
+  const labels = new Int32Array(n * D);
+  const inertias: number[] = [];
+  const transformed = new Map<string, Float32Array>();
+  for (const [d, c] of model.clusterings.entries()) {
+    const key = `${c.modality}/${c.layer}`;
+    let Xt = transformed.get(key + (c.transform.l2 ? ':l2' : '') + (c.transform.pca ? `:pca${c.centroidDim}` : ''));
+    if (!Xt) {
+      const data = layerOf(shard, file, c.modality, c.layer, c.dim);
+      checkFinite(file, shard.ids, c.modality, c.layer, data, c.dim);
+      Xt = n === 0 ? new Float32Array(0) : await applyTransform(c.transform, data, n, c.dim, { kernel });
+      transformed.set(key + (c.transform.l2 ? ':l2' : '') + (c.transform.pca ? `:pca${c.centroidDim}` : ''), Xt);
+    }
+    if (n === 0) {
+      inertias.push(0);
+      continue;
+    }
+    const a = await new NearestCentroid(c.centroidDim, c.k, kernel).assign(Xt, n, c.centroids);
+    for (let i = 0; i < n; i++) labels[i * D + d] = a.labels[i];
+    inertias.push(a.inertia);
+  }
+  return {
+    ids: shard.ids,
+    labels,
+    n,
+    d: D,
+    clusterings: model.clusterings.map((c, d) => ({
+      modality: c.modality,
+      layer: c.layer,
+      k: c.k,
+      dim: c.centroidDim,
+      centroids: c.centroids,
+      inertia: inertias[d],
+      iterations: c.iterations,
+    })),
+    attrs: { fingerprint: model.fingerprint, source: path.basename(file) },
+  };
+}
+
+async function partIsCurrent(part: string, fingerprint: string): Promise<boolean> {
+  if (!existsSync(part)) return false;
+  try {
+    return (await readClustersAttrs(part)).attrs.fingerprint === fingerprint;
+  } catch {
+    return false;
+  }
+}
+
+async function manifestOrder(runDir: string): Promise<Map<string, number> | null> {
+  const file = path.join(runDir, 'manifest.jsonl');
+  if (!existsSync(file)) return null;
+  const order = new Map<string, number>();
+  for await (const row of iterJsonl<{ id?: unknown }>(file)) {
+    if (typeof row.id === 'string' && !order.has(row.id)) order.set(row.id, order.size);
+  }
+  return order;
+}
+
+/** Merge the parts (one per feature shard, in shard order) into one file in manifest order. */
+async function mergeParts(runDir: string, parts: string[], model: ClusterModel, out: string): Promise<ClusterFile> {
+  const loaded: ClusterFile[] = [];
+  for (const p of parts) loaded.push(await readClusters(p));
+  const D = model.clusterings.length;
+  const rows: Array<{ id: string; part: number; row: number }> = [];
+  const seen = new Map<string, string>();
+  loaded.forEach((c, pi) => {
+    if (c.d !== D) throw new ClusterStageError(`${parts[pi]}: has ${c.d} clusterings, the model has ${D}; delete it and rerun`);
+    c.ids.forEach((id, row) => {
+      const prev = seen.get(id);
+      if (prev !== undefined) throw new ClusterStageError(`clip id ${id} appears in two feature shards (${prev} and ${String(c.attrs?.source ?? parts[pi])})`);
+      seen.set(id, String(c.attrs?.source ?? parts[pi]));
+      rows.push({ id, part: pi, row });
+    });
+  });
+  const order = await manifestOrder(runDir);
+  if (order) {
+    let unknown = 0;
+    const keyed = rows.map((r, i) => {
+      const k = order.get(r.id);
+      if (k === undefined) unknown++;
+      return { r, k: k ?? order.size + i };
+    });
+    keyed.sort((a, b) => a.k - b.k);
+    for (let i = 0; i < keyed.length; i++) rows[i] = keyed[i].r;
+    if (unknown > 0) log(`cluster: ${unknown} clips have features but are not in manifest.jsonl; they are placed after the manifest clips`);
+    const missing = order.size - (rows.length - unknown);
+    if (missing > 0) log(`cluster: ${missing} manifest clips have no features (see failures.jsonl); clusters.h5 leaves them out`);
+  }
+  const n = rows.length;
+  const labels = new Int32Array(n * D);
+  rows.forEach((r, i) => labels.set(loaded[r.part].labels.subarray(r.row * D, r.row * D + D), i * D));
+  const merged: ClusterFile = {
+    ids: rows.map((r) => r.id),
+    labels,
+    n,
+    d: D,
+    clusterings: model.clusterings.map((c, d) => ({
+      modality: c.modality,
+      layer: c.layer,
+      k: c.k,
+      dim: c.centroidDim,
+      centroids: c.centroids,
+      inertia: loaded.reduce((s, p) => s + p.clusterings[d].inertia, 0),
+      iterations: c.iterations,
+    })),
+    attrs: { fingerprint: model.fingerprint, parts: parts.length, seed: model.seed },
+  };
+  await writeClusters(out, merged);
+  return merged;
+}
+
+/**
+ * Run the clustering stage for one shard of the work (default: all of it). See the file comment
+ * for the files read and written.
+ */
+export async function runCluster(
+  config: Config,
+  shard: Pick<ShardSpec, 'index' | 'count'> = { index: 0, count: 1 },
+  opts: ClusterStageOptions = {},
+): Promise<ClusterStageResult> {
+  const runDir = config.runDir ?? path.join('runs', config.name);
+  const silent = opts.silent ?? process.env.AVCURATE_QUIET === '1';
+  const paths = clusterPaths(runDir);
+  const files = await listFeatureShards(runDir);
+  if (files.length === 0) throw new ClusterStageError(`${path.join(runDir, 'features')}: no feature shards (run "avcurate extract" first)`);
+  const cfg = config.clustering;
+  const kernel = kernelOptions(cfg);
+  const fingerprint = await fingerprintOf(config, files);
+
+  let model = await readClusterModel(paths.model).catch(() => null);
+  let fitted = false;
+  if (!model || model.fingerprint !== fingerprint) {
+    if (!silent) log(`cluster: fitting ${model ? '(config or features changed) ' : ''}on a sample of clips from ${files.length} feature shards`);
+    model = await fitModel(config, files, fingerprint, silent);
+    await writeClusterModel(paths.model, model);
+    fitted = true;
+  }
+  const summary = () =>
+    model!.clusterings.map((c) => ({ modality: c.modality, layer: c.layer, k: c.k, inertia: c.inertia, iterations: c.iterations, fitPoints: c.fitPoints }));
+  const partOf = (f: string) => path.join(paths.partsDir, path.basename(f));
+  if (opts.fitOnly) {
+    return { modelPath: paths.model, clustersPath: null, fitted, assigned: 0, skipped: 0, pending: files.length, n: null, clusterings: summary() };
+  }
+
+  const mine = unitsOfShard(files.length, shard).map((u) => files[u]);
+  let assigned = 0;
+  let skipped = 0;
+  const prog = new Progress(`cluster: assigning (shard ${shard.index}/${shard.count})`, { total: mine.length, unit: 'shards', silent });
+  for (const file of mine) {
+    const part = partOf(file);
+    if (await partIsCurrent(part, fingerprint)) {
+      skipped++;
+      prog.tick();
+      continue;
+    }
+    const labels = await assignShard(model, file, kernel);
+    await writeClusters(part, labels);
+    assigned++;
+    prog.tick(1);
+  }
+  prog.finish();
+
+  const pendingFiles: string[] = [];
+  for (const f of files) if (!(await partIsCurrent(partOf(f), fingerprint))) pendingFiles.push(f);
+  const base = { modelPath: paths.model, fitted, assigned, skipped, pending: pendingFiles.length, clusterings: summary() };
+  if (pendingFiles.length > 0 || opts.merge === false) return { ...base, clustersPath: null, n: null };
+
+  const parts = files.map(partOf);
+  if (existsSync(paths.clusters)) {
+    try {
+      const a = await readClustersAttrs(paths.clusters);
+      if (a.attrs.fingerprint === fingerprint && a.attrs.parts === parts.length && !fitted && assigned === 0) {
+        return { ...base, clustersPath: paths.clusters, n: a.n };
+      }
+    } catch {
+      /* unreadable: rewrite it */
+    }
+  }
+  const merged = await mergeParts(runDir, parts, model, paths.clusters);
+  return {
+    ...base,
+    clustersPath: paths.clusters,
+    n: merged.n,
+    clusterings: base.clusterings.map((c, d) => ({ ...c, inertia: merged.clusterings[d].inertia })),
+  };
+}
