@@ -1,0 +1,24 @@
+import type { CommandModule } from 'yargs';
+import { prepareStage, withStageOptions, type StageArgs } from '../common.js';
+import { UserError } from '../main.js';
+import { formatProbe, runProbe } from '../../ssl/probe/stage.js';
+
+interface Args extends StageArgs {
+  checkpoint: string;
+  arm?: string;
+}
+
+export const command: CommandModule<object, Args> = {
+  command: 'probe',
+  describe: 'linear probes on frozen SSL embeddings of probe.dataset → probe/<arm>.json',
+  builder: (y) =>
+    withStageOptions(y)
+      .option('checkpoint', { type: 'string', demandOption: true, describe: 'pretrained checkpoint: ssl/<arm> output folder, its checkpoints/, or a step folder' })
+      .option('arm', { type: 'string', describe: 'name of the result file probe/<arm>.json (default: the checkpoint folder name)' }) as never,
+  handler: async (a) => {
+    const { config } = await prepareStage(a);
+    if (!config.probe.dataset) throw new UserError(`${a.config}: set probe.dataset (kind and path) to say what to probe`, 2);
+    const { file, probe } = await runProbe(config, { checkpoint: a.checkpoint, arm: a.arm, silent: a.quiet });
+    process.stdout.write(`${formatProbe(probe)}\nwritten: ${file}\n`);
+  },
+};
