@@ -352,7 +352,7 @@ async function manifestOrder(runDir: string): Promise<Map<string, number> | null
 }
 
 /** Merge the parts (one per feature shard, in shard order) into one file in manifest order. */
-async function mergeParts(runDir: string, parts: string[], model: ClusterModel, out: string): Promise<ClusterFile> {
+async function mergeParts(runDir: string, parts: string[], model: ClusterModel, out: string, silent: boolean): Promise<ClusterFile> {
   const loaded: ClusterFile[] = [];
   for (const p of parts) loaded.push(await readClusters(p));
   const D = model.clusterings.length;
@@ -377,9 +377,9 @@ async function mergeParts(runDir: string, parts: string[], model: ClusterModel, 
     });
     keyed.sort((a, b) => a.k - b.k);
     for (let i = 0; i < keyed.length; i++) rows[i] = keyed[i].r;
-    if (unknown > 0) log(`cluster: ${unknown} clips have features but are not in manifest.jsonl; they are placed after the manifest clips`);
+    if (unknown > 0 && !silent) log(`cluster: ${unknown} clips have features but are not in manifest.jsonl; they are placed after the manifest clips`);
     const missing = order.size - (rows.length - unknown);
-    if (missing > 0) log(`cluster: ${missing} manifest clips have no features (see failures.jsonl); clusters.h5 leaves them out`);
+    if (missing > 0 && !silent) log(`cluster: ${missing} manifest clips have no features (see failures.jsonl); clusters.h5 leaves them out`);
   }
   const n = rows.length;
   const labels = new Int32Array(n * D);
@@ -471,7 +471,7 @@ export async function runCluster(
       /* unreadable: rewrite it */
     }
   }
-  const merged = await mergeParts(runDir, parts, model, paths.clusters);
+  const merged = await mergeParts(runDir, parts, model, paths.clusters, silent);
   return {
     ...base,
     clustersPath: paths.clusters,

@@ -1,0 +1,155 @@
+import { describe, it, expect } from 'vitest';
+import { mkdtempSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Rng } from '../../../src/runtime/random.js';
+import { parseConfig } from '../../../src/config/load.js';
+import { writeFeatureShard, featureShardPath } from '../../../src/curation/features/store.js';
+import { runCluster, ClusterStageError } from '../../../src/curation/clustering/stage.js';
+import { readClusters } from '../../../src/curation/clustering/store.js';
+import { readClusterModel } from '../../../src/curation/clustering/model.js';
+import { plantedClusters, adjustedRandIndex } from '../../../src/curation/clustering/synthetic.js';
+
+const root = mkdtempSync(path.join(tmpdir(), 'avc-cluster-stage-'));
+
+interface Corpus {
+  runDir: string;
+  ids: string[];
+  /** Ground truth per id: audio and visual concept. */
+  truthA: Map<string, number>;
+  truthV: Map<string, number>;
+  manifestIds: string[];
+}
+
+/** Three feature shards: audio 'mel' (6-d, 4 concepts) and visual 'conv' (10-d, 5 concepts), plus a shuffled manifest. */
+async function makeCorpus(name: string, opts: { nanAt?: string } = {}): Promise<Corpus> {
+  const runDir = path.join(root, name);
+  const n = 600;
+  const audio = plantedClusters(n, 6, 4, new Rng(1), { separation: 5 });
+  const visual = plantedClusters(n, 10, 5, new Rng(2), { separation: 5 });
+  const ids = Array.from({ length: n }, (_, i) => `clip-${String(i).padStart(4, '0')}`);
+  const truthA = new Map(ids.map((id, i) => [id, audio.truth[i]]));
+  const truthV = new Map(ids.map((id, i) => [id, visual.truth[i]]));
+  const bounds = [0, 250, 420, n];
+  for (let s = 0; s < 3; s++) {
+    const [a, b] = [bounds[s], bounds[s + 1]];
+    const mel = audio.X.slice(a * 6, b * 6);
+    const conv = visual.X.slice(a * 10, b * 10);
+    const shardIds = ids.slice(a, b);
+    if (opts.nanAt) {
+      const r = shardIds.indexOf(opts.nanAt);
+      if (r >= 0) conv[r * 10 + 3] = NaN;
+    }
+    await writeFeatureShard(featureShardPath(runDir, s, 3), {
+      ids: shardIds,
+      layers: [
+        { modality: 'audio', layer: 'mel', dim: 6, data: mel },
+        { modality: 'visual', layer: 'conv', dim: 10, data: conv },
+      ],
+      attrs: { extractor: 'test' },
+    });
+  }
+  const manifestIds = new Rng(3).shuffle([...ids, 'clip-without-features']);
+  writeFileSync(path.join(runDir, 'manifest.jsonl'), manifestIds.map((id) => JSON.stringify({ id, source: `${id}.mp4` })).join('\n') + '\n');
+  return { runDir, ids, truthA, truthV, manifestIds };
+}
+
+function config(runDir: string, clustering: Record<string, unknown> = {}) {
+  return parseConfig({ name: 'stage-test', runDir, seed: 7, clustering: { k: [4], fitPointsPerCentroid: 64, ...clustering } });
+}
+
+describe('cluster stage', () => {
+  it('fits, assigns every shard and writes clusters.h5 in manifest order', async () => {
+    const c = await makeCorpus('full');
+    const cfg = config(c.runDir, { layers: [{ modality: 'audio', layer: 'mel' }, { modality: 'visual', layer: 'conv', k: [5, 3] }] });
+    const r = await runCluster(cfg, { index: 0, count: 1 }, { silent: true });
+    expect(r.fitted).toBe(true);
+    expect(r.assigned).toBe(3);
+    expect(r.clustersPath).toBe(path.join(c.runDir, 'clusters.h5'));
+    const f = await readClusters(r.clustersPath!);
+    expect(f.n).toBe(600);
+    expect(f.d).toBe(3);
+    expect(f.clusterings.map((x) => `${x.modality}/${x.layer}/${x.k}`)).toEqual(['audio/mel/4', 'visual/conv/5', 'visual/conv/3']);
+    // Manifest order, without the clip that has no features.
+    expect(f.ids).toEqual(c.manifestIds.filter((id) => id !== 'clip-without-features'));
+    // Fitted on a sample (64 per centroid x largest k 5 = 320 clips), assigned all 600: clusters recovered.
+    expect(r.clusterings[0].fitPoints).toBe(320);
+    const col = (d: number) => f.ids.map((_, i) => f.labels[i * f.d + d]);
+    expect(adjustedRandIndex(col(0), f.ids.map((id) => c.truthA.get(id)!))).toBeGreaterThanOrEqual(0.99);
+    expect(adjustedRandIndex(col(1), f.ids.map((id) => c.truthV.get(id)!))).toBeGreaterThanOrEqual(0.99);
+    for (const cl of f.clusterings) {
+      expect(cl.centroids.length).toBe(cl.k * cl.dim);
+      expect(cl.inertia).toBeGreaterThan(0);
+      expect(cl.iterations).toBeGreaterThanOrEqual(1);
+    }
+    // A rerun does nothing new.
+    const again = await runCluster(cfg, { index: 0, count: 1 }, { silent: true });
+    expect(again.fitted).toBe(false);
+    expect(again.assigned).toBe(0);
+    expect(again.skipped).toBe(3);
+    expect(again.n).toBe(600);
+  });
+
+  it('--shard i/n assigns only its shards with the one fitted model; the last shard merges', async () => {
+    const whole = await makeCorpus('whole');
+    const split = await makeCorpus('split');
+    const full = await runCluster(config(whole.runDir), { index: 0, count: 1 }, { silent: true });
+    const fitOnly = await runCluster(config(split.runDir), { index: 0, count: 2 }, { silent: true, fitOnly: true });
+    expect(fitOnly.fitted).toBe(true);
+    expect(existsSync(path.join(split.runDir, 'clusters', 'shard-00000-of-00003.h5'))).toBe(false);
+    const s1 = await runCluster(config(split.runDir), { index: 1, count: 2 }, { silent: true });
+    expect(s1.fitted).toBe(false); // reused the model
+    expect(s1.assigned).toBe(1); // feature shard 1 of 3
+    expect(s1.clustersPath).toBeNull();
+    expect(s1.pending).toBe(2);
+    expect(readdirSync(path.join(split.runDir, 'clusters'))).toEqual(['shard-00001-of-00003.h5']);
+    const s0 = await runCluster(config(split.runDir), { index: 0, count: 2 }, { silent: true });
+    expect(s0.assigned).toBe(2);
+    expect(s0.clustersPath).not.toBeNull();
+    const a = await readClusters(full.clustersPath!);
+    const b = await readClusters(s0.clustersPath!);
+    expect(b.ids).toEqual(a.ids);
+    expect(Array.from(b.labels)).toEqual(Array.from(a.labels));
+    expect(b.d).toBe(2); // one clustering per layer with the default single k
+    expect(Array.from(b.clusterings[0].centroids)).toEqual(Array.from(a.clusterings[0].centroids));
+    expect(b.clusterings[1].inertia).toBeCloseTo(a.clusterings[1].inertia, 6);
+  });
+
+  it('a config change refits; L2 normalisation and PCA whitening are applied at fit and assignment', async () => {
+    const c = await makeCorpus('whiten');
+    await runCluster(config(c.runDir), { index: 0, count: 1 }, { silent: true });
+    const layers = [
+      { modality: 'audio', layer: 'mel', k: [4] },
+      { modality: 'visual', layer: 'conv', k: [5] },
+    ];
+    const r = await runCluster(config(c.runDir, { whiten: true, l2Normalize: true, whitenDim: 4, layers }), { index: 0, count: 1 }, { silent: true });
+    expect(r.fitted).toBe(true);
+    expect(r.assigned).toBe(3);
+    const model = await readClusterModel(path.join(c.runDir, 'clusters.model.h5'));
+    expect(model!.clusterings[0].transform.l2).toBe(true);
+    expect(model!.clusterings[0].transform.pca?.dimOut).toBe(4);
+    const f = await readClusters(r.clustersPath!);
+    expect(f.clusterings.map((x) => x.dim)).toEqual([4, 4]);
+    const col = (d: number) => f.ids.map((_, i) => f.labels[i * f.d + d]);
+    expect(adjustedRandIndex(col(0), f.ids.map((id) => c.truthA.get(id)!))).toBeGreaterThanOrEqual(0.95);
+    expect(adjustedRandIndex(col(1), f.ids.map((id) => c.truthV.get(id)!))).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('stops on a non-finite feature, naming the clip', async () => {
+    const c = await makeCorpus('nan', { nanAt: 'clip-0433' });
+    const p = runCluster(config(c.runDir), { index: 0, count: 1 }, { silent: true });
+    await expect(p).rejects.toBeInstanceOf(ClusterStageError);
+    await expect(runCluster(config(c.runDir), { index: 0, count: 1 }, { silent: true })).rejects.toThrow(/clip clip-0433 has a non-finite feature \(NaN\) in visual\/conv/);
+    expect(existsSync(path.join(c.runDir, 'clusters.h5'))).toBe(false);
+  });
+
+  it('explains when k exceeds the clips or a layer is missing', async () => {
+    const c = await makeCorpus('bad-k');
+    await expect(runCluster(config(c.runDir, { k: [700], fitPointsPerCentroid: 0 }), { index: 0, count: 1 }, { silent: true })).rejects.toThrow(
+      /cannot cluster audio\/mel with k = 700: k = 700 but there are only 600 points/,
+    );
+    await expect(
+      runCluster(config(c.runDir, { layers: [{ modality: 'audio', layer: 'nope' }] }), { index: 0, count: 1 }, { silent: true }),
+    ).rejects.toThrow(/audio\/nope.*available: audio\/mel, visual\/conv/);
+  });
+});
