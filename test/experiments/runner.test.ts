@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { StageLedger } from '../../src/experiments/ledger.js';
+import { validateResults } from '../../src/experiments/results.js';
+import { formatResultsTable } from '../../src/experiments/runner.js';
+import { holdOut, precisionCurve, sampleIds } from '../../src/experiments/arms.js';
+import { Rng } from '../../src/runtime/random.js';
+import { runTiny } from './tiny-experiment.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'avcurate-runner-'));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('stage ledger', () => {
+  it('runs a stage once, skips it with the same key, reruns on a new key or a lost output', async () => {
+    const dir = path.join(tmp, 'ledger');
+    let calls = 0;
+    const stage = (key: unknown, out = path.join(dir, 'out.txt')) =>
+      new StageLedger(dir, { silent: true }).run('s', key, async () => {
+        calls++;
+        const { writeFileSync, mkdirSync } = await import('node:fs');
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(out, 'x');
+        return { summary: { calls }, outputs: [out] };
+      });
+    expect(await stage({ a: 1, b: 2 })).toEqual({ calls: 1 });
+    expect(await stage({ b: 2, a: 1 })).toEqual({ calls: 1 }); // key order does not matter
+    expect(calls).toBe(1);
+    expect(await stage({ a: 2, b: 2 })).toEqual({ calls: 2 });
+    rmSync(path.join(dir, 'out.txt'));
+    expect(await stage({ a: 2, b: 2 })).toEqual({ calls: 3 });
+    const ledger = new StageLedger(dir, { silent: true });
+    await ledger.run('s', { a: 2, b: 2 }, async () => ({ summary: {} }));
+    expect(ledger.timings.map((t) => t.status)).toEqual(['skipped']);
+  });
+
+  it('a stage that throws leaves no record', async () => {
+    const dir = path.join(tmp, 'ledger2');
+    const ledger = new StageLedger(dir, { silent: true });
+    await expect(ledger.run('bad', 1, async () => { throw new Error('boom'); })).rejects.toThrow('boom');
+    expect(await ledger.finished('bad', 'whatever')).toBeNull();
+    expect(existsSync(ledger.fileOf('bad'))).toBe(false);
+  });
+});
+
+describe('arms', () => {
+  it('holds out a stratified fraction deterministically', () => {
+    const rows = Array.from({ length: 60 }, (_, i) => ({ id: `c${i}`, file: `${i}.mp4`, visual_class: i % 3, corresponds: i % 2 === 0 }));
+    const a = holdOut(rows, 0.3, 5);
+    const b = holdOut(rows, 0.3, 5);
+    expect(a.heldOut.map((r) => r.id)).toEqual(b.heldOut.map((r) => r.id));
+    expect(a.heldOut.length).toBe(18);
+    expect(a.pool.length + a.heldOut.length).toBe(60);
+    for (let c = 0; c < 3; c++) expect(a.heldOut.filter((r) => r.visual_class === c && r.corresponds).length).toBe(3);
+  });
+
+  it('precision curves count hits per prefix and keep the requested sizes', () => {
+    const truth = new Map([['a', true], ['b', false], ['c', true], ['d', false]]);
+    expect(precisionCurve(['a', 'b', 'c', 'd'], truth)).toEqual([
+      { size: 1, precision: 1, recall: 0.5 },
+      { size: 2, precision: 0.5, recall: 0.5 },
+      { size: 3, precision: 2 / 3, recall: 1 },
+      { size: 4, precision: 0.5, recall: 1 },
+    ]);
+    const long = Array.from({ length: 1000 }, (_, i) => `x${i}`);
+    const curve = precisionCurve(long, new Map(long.map((id, i) => [id, i % 2 === 0])), { maxPoints: 50, keep: [333] });
+    expect(curve.length).toBeLessThanOrEqual(52);
+    expect(curve.some((p) => p.size === 333)).toBe(true);
+    expect(sampleIds(['a', 'b', 'c'], 5, new Rng(1)).sort()).toEqual(['a', 'b', 'c']);
+  });
+});
+
+function waitFor(file: string, timeoutMs: number): Promise<void> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (existsSync(file)) resolve();
+      else if (Date.now() - t0 > timeoutMs) reject(new Error(`timed out waiting for ${file}`));
+      else setTimeout(tick, 50);
+    };
+    tick();
+  });
+}
+
+describe('experiment runner', () => {
+  it('resumes after a kill, skips finished stages, and a rerun reproduces results.json', async () => {
+    const runDir = path.join(tmp, 'tiny');
+    // 1. Start the run in its own process group and kill it (SIGKILL, workers included) once the
+    //    clips are decoded, while the arms are pretraining.
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'tiny-experiment.ts'), runDir], { stdio: 'ignore', detached: true });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    await waitFor(path.join(runDir, 'stages', 'tensors.json'), 60_000);
+    process.kill(-child.pid!, 'SIGKILL');
+    await exited;
+    expect(existsSync(path.join(runDir, 'results.json'))).toBe(false);
+    const doneBefore = readdirSync(path.join(runDir, 'stages')).sort();
+    expect(doneBefore).toEqual(expect.arrayContaining(['arms.json', 'corpus.json', 'curate.json', 'split.json', 'tensors.json']));
+
+    // 2. Rerun: the finished stages are skipped, the arms complete.
+    const second = await runTiny(runDir);
+    const status = Object.fromEntries(second.results.timings.map((t) => [t.stage, t.status]));
+    for (const s of ['corpus', 'split', 'curate', 'arms', 'tensors']) expect(status[s], s).toBe('skipped');
+    for (const arm of ['curated', 'random', 'clean', 'pool']) expect(status[`arm-${arm}-s0`]).toBeDefined();
+    const results = validateResults(JSON.parse(readFileSync(second.resultsFile, 'utf8')));
+    expect(results.arms.map((a) => a.arm)).toEqual(['curated', 'random', 'clean', 'pool']);
+    // equal-size arms, the pool its own size; precision from ground truth
+    const size = results.arms[0].size;
+    expect(results.arms.map((a) => a.size)).toEqual([size, size, size, results.pool.clips]);
+    expect(results.arms.find((a) => a.arm === 'clean')!.precision).toBe(1);
+    expect(results.arms.find((a) => a.arm === 'curated')!.precision).toBe(1);
+    expect(results.arms.every((a) => a.steps === 6)).toBe(true);
+    expect(results.probes).toHaveLength(4 * 3); // 4 arms x 1 seed x 3 modalities
+    expect(results.probes.every((p) => p.task === 'heldout-visual' && p.top1 >= 0 && p.top1 <= 1)).toBe(true);
+    expect(results.selection.map((s) => s.method)).toEqual(['mi', 'random']);
+    expect(results.selection[0].precision).toBe(1);
+    expect(readFileSync(second.reportFile, 'utf8')).toContain('<figure class="plot" id="plot-probe-heldout-visual">');
+    expect(second.table).toMatch(/curated\s+8\s+1\.000/);
+    expect(formatResultsTable(results)).toBe(second.table);
+
+    // 3. A third run does nothing new and reproduces the same figures.
+    const third = await runTiny(runDir);
+    expect(third.results.timings.every((t) => t.status === 'skipped')).toBe(true);
+    expect(third.results.probes).toEqual(second.results.probes);
+  }, 120_000);
+});
