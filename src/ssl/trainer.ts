@@ -8,7 +8,7 @@
  *   checkpoints/step-XXXXXXXX/{model.json,weights.bin}, checkpoints/latest.json
  *   metrics.jsonl   one line per step: step, loss, lr, acc_a2v, acc_v2a, grad_norm, temperature,
  *                   samples_per_s, elapsed_s
- *   model.json      what was trained: spec, parameter count, FLOPs per sample, final step
+ *   run.json        what is trained: backend, spec, parameter count, forward FLOPs per sample, config
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -37,10 +37,10 @@ export interface StepMetrics {
 }
 
 /** The batch stream: an async iterable (optionally stateful), or a function that opens one at a saved position. */
-export type TrainDataInput = AsyncIterable<SslBatch> | StatefulBatches | ((resumeState: unknown | undefined) => AsyncIterable<SslBatch> | Promise<AsyncIterable<SslBatch>>);
+export type TrainDataInput = AsyncIterable<SslBatch> | Iterable<SslBatch> | StatefulBatches | ((resumeState: unknown | undefined) => AsyncIterable<SslBatch> | Promise<AsyncIterable<SslBatch>>);
 
 export interface PretrainOptions {
-  /** Output folder (checkpoints/, metrics.jsonl, model.json). */
+  /** Output folder (checkpoints/, metrics.jsonl, run.json). */
   outDir: string;
   /** The `ssl` config section (partial: defaults are filled in). */
   config?: Partial<SslConfig> | SslConfig;
@@ -126,6 +126,14 @@ async function truncateMetrics(file: string, upToStep: number): Promise<StepMetr
   return rows;
 }
 
+/** An iterator over an async or plain iterable. */
+function openIterator(source: AsyncIterable<SslBatch> | Iterable<SslBatch>): AsyncIterator<SslBatch> | Iterator<SslBatch> {
+  const s = source as Partial<AsyncIterable<SslBatch> & Iterable<SslBatch>>;
+  if (typeof s[Symbol.asyncIterator] === 'function') return s[Symbol.asyncIterator]!();
+  if (typeof s[Symbol.iterator] === 'function') return s[Symbol.iterator]!();
+  throw new Error('pretrain: data is neither an async iterable nor an iterable of batches');
+}
+
 /** Pretrain the two-tower model on a batch stream. */
 export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   const cfg = SslSchema.parse(opts.config ?? {});
@@ -176,7 +184,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
     }
 
     // Open the stream at the saved position.
-    let source: AsyncIterable<SslBatch>;
+    let source: AsyncIterable<SslBatch> | Iterable<SslBatch>;
     let skip = 0;
     if (typeof opts.data === 'function') {
       source = await opts.data(dataResumeState);
@@ -190,7 +198,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
     const getDataState = (): unknown => (opts.dataState ? opts.dataState() : isStateful(source) ? source.getState() : undefined);
 
     const flops = model.flopsPerSample();
-    await writeJsonAtomic(path.join(outDir, 'model.json'), {
+    await writeJsonAtomic(path.join(outDir, 'run.json'), {
       backend: rt.backend,
       parameters: model.parameterCount(),
       forwardFlopsPerSample: flops,
@@ -204,7 +212,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
     progress.set(step);
     const t0 = performance.now();
     let lastCkptStep = step;
-    const iterator = source[Symbol.asyncIterator]();
+    const iterator = openIterator(source);
     let samplesSince = 0;
     let tSince = performance.now();
 

@@ -36,7 +36,7 @@ function grads(c: Case, xs: Float32Array, fs: Float32Array, gs: Float32Array) {
       return tf.sum(tf.mul(y, tf.tensor(gs.subarray(0, y.size), y.shape)));
     };
     const [dx, df] = tf.grads(fn as (...a: tf.Tensor[]) => tf.Tensor)([x, f]);
-    return { dx: dx.dataSync().slice(), df: df.dataSync().slice() };
+    return { dx: dx.dataSync().slice() as Float32Array, df: df.dataSync().slice() as Float32Array };
   });
 }
 
@@ -88,7 +88,7 @@ describe('wasm transpose, transposed matmul and reduction kernels', () => {
           tf.mean(x4, [0, 1, 2]),
           tf.sum(x4, [1, 2], true),
           tf.mean(x, 1),
-        ].map((t) => ({ shape: t.shape, data: t.dataSync().slice() }));
+        ].map((t) => ({ shape: t.shape, data: t.dataSync().slice() as Float32Array }));
       });
     await initTfjs('cpu');
     const ref = run();

@@ -1,0 +1,64 @@
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import type { CommandModule } from 'yargs';
+import { prepareStage, withStageOptions, type StageArgs } from '../common.js';
+import { UserError } from '../main.js';
+
+interface Args extends StageArgs {
+  data: string;
+  arm: string;
+  out?: string;
+  resume: boolean;
+  steps?: number;
+  backend?: string;
+}
+
+export const command: CommandModule<object, Args> = {
+  command: 'pretrain',
+  describe: 'contrastive audio-visual pretraining on clips (shards, selection.csv or manifest.jsonl) → ssl/<arm>/',
+  builder: (y) =>
+    withStageOptions(y)
+      .option('data', {
+        type: 'string',
+        demandOption: true,
+        describe: 'WebDataset shards ("dir/shard-{000000..000009}.tar", a folder\'s index, or a glob), a selection.csv, or a manifest.jsonl',
+      })
+      .option('arm', { type: 'string', default: 'main', describe: 'name of this pretraining run inside <runDir>/ssl/' })
+      .option('out', { type: 'string', describe: 'output folder (default: <runDir>/ssl/<arm>)' })
+      .option('resume', { type: 'boolean', default: false, describe: 'continue from the latest checkpoint in the output folder' })
+      .option('steps', { type: 'number', describe: 'total optimiser steps (default: ssl.steps)' })
+      .option('backend', { type: 'string', choices: ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'], describe: 'TensorFlow.js backend (default: ssl.backend)' }) as never,
+  handler: async (a) => {
+    const sets = [...(a.set ?? [])];
+    if (a.steps !== undefined) sets.push(`ssl.steps=${a.steps}`);
+    if (a.backend) sets.push(`ssl.backend=${a.backend}`);
+    const { config } = await prepareStage({ ...a, set: sets });
+    if (!/^[A-Za-z0-9._-]+$/.test(a.arm)) throw new UserError(`--arm "${a.arm}": use letters, digits, ".", "_" or "-"`, 2);
+    const isRemote = /^https?:\/\//.test(a.data);
+    if (!isRemote && !/[{*?]/.test(a.data) && !existsSync(a.data)) throw new UserError(`--data ${a.data}: no such file or folder`);
+    const outDir = a.out ?? path.join(config.runDir!, 'ssl', a.arm);
+    const { pretrain, clipBatches } = await import('../../ssl/index.js');
+    let source;
+    try {
+      source = await clipBatches(a.data, config.ssl, { seed: config.seed });
+    } catch (err) {
+      throw new UserError(`--data ${a.data}: ${(err as Error).message}`);
+    }
+    const r = await pretrain({
+      outDir,
+      config: config.ssl,
+      seed: config.seed,
+      data: source.open,
+      dataState: source.state,
+      resume: a.resume,
+      silent: a.quiet,
+    });
+    const last = r.metrics[r.metrics.length - 1];
+    const rel = path.relative(process.cwd(), r.outDir) || r.outDir;
+    process.stdout.write(
+      `trained ${r.step} steps on ${r.backend}` +
+        (last ? ` (loss ${last.loss.toFixed(4)}, in-batch a→v ${last.acc_a2v.toFixed(2)}, v→a ${last.acc_v2a.toFixed(2)})` : '') +
+        ` → ${rel}/checkpoints, ${rel}/metrics.jsonl\n`,
+    );
+  },
+};
