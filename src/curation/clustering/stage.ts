@@ -236,6 +236,11 @@ async function fitModel(config: Config, files: string[], fingerprint: string, si
   }
   prog.finish();
   const n = reservoir.size;
+  if (n === 0) {
+    throw new ClusterStageError(
+      `the feature shards in ${path.dirname(files[0])} hold no clips to cluster (did every clip fail extraction? see failures.jsonl)`,
+    );
+  }
   const kernel = kernelOptions(cfg);
   const clusterings: FittedClustering[] = [];
   for (const [j, l] of layerKeys.entries()) {
