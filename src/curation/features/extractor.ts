@@ -7,6 +7,17 @@
 import type { DecodedClip } from '../../media/types.js';
 import type { FeatureModality } from './store.js';
 
+/**
+ * An error that is not about one clip (a crashed worker, a lost model session): the stage stops
+ * instead of recording every remaining clip as failed.
+ */
+export class ExtractorFatalError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExtractorFatalError';
+  }
+}
+
 export interface LayerSpec {
   /** Dataset name under audio/ or visual/ (letters, digits, ".", "_", "-"). */
   name: string;

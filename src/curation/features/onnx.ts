@@ -25,7 +25,7 @@ type Ort = typeof import('onnxruntime-node');
 let ortPromise: Promise<Ort> | null = null;
 
 /** Load onnxruntime-node once (a clear error when it cannot load). */
-export async function loadOrt(): Promise<Ort> {
+export async function loadOnnxRuntime(): Promise<Ort> {
   if (!ortPromise) {
     ortPromise = import('onnxruntime-node').then(
       (m) => ((m as unknown as { default?: Ort }).default?.InferenceSession ? (m as unknown as { default: Ort }).default : m),
@@ -166,7 +166,7 @@ export class OnnxExtractor implements Extractor<OnnxPrepared> {
   private async init(): Promise<void> {
     const o = this.o;
     const digest = await fileDigest(o.model);
-    const ort = await loadOrt();
+    const ort = await loadOnnxRuntime();
     this.ort = ort;
     try {
       this.session = await ort.InferenceSession.create(o.model, {

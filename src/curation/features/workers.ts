@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import os from 'node:os';
+import { ExtractorFatalError } from './extractor.js';
 
 export interface WorkerTask {
   kind: 'audio' | 'visual';
@@ -25,12 +26,27 @@ export function defaultDescriptorWorkers(): number {
   return Math.max(1, Math.floor((os.availableParallelism?.() ?? os.cpus().length) / 2));
 }
 
+/** File URL of tsx's ESM register API (the "import" condition of tsx/esm/api). */
+function tsxEsmApi(from: string): string {
+  const resolve = (import.meta as { resolve?: (s: string) => string }).resolve;
+  if (typeof resolve === 'function') {
+    try {
+      const url = resolve('tsx/esm/api');
+      if (url.endsWith('.mjs')) return url;
+    } catch {
+      /* fall through */
+    }
+  }
+  const cjs = createRequire(from).resolve('tsx/esm/api');
+  return pathToFileURL(cjs.replace(/\.cjs$/, '.mjs')).href;
+}
+
 function spawnWorker(): Worker {
   const here = import.meta.url;
   const isTs = here.endsWith('.ts');
   const entry = new URL(isTs ? './builtin-worker.ts' : './builtin-worker.js', here).href;
   if (!isTs) return new Worker(fileURLToPath(entry));
-  const tsxApi = pathToFileURL(createRequire(here).resolve('tsx/esm/api')).href;
+  const tsxApi = tsxEsmApi(here);
   const boot = `
 const { workerData } = require('node:worker_threads');
 import(workerData.tsxApi).then((m) => { (m.register || m.default.register)(); return import(workerData.entry); })
@@ -48,6 +64,7 @@ export class DescriptorWorkers {
   private readonly busy = new Map<Worker, number>();
   private nextId = 1;
   private closed = false;
+  private crash: Error | null = null;
 
   constructor(size = defaultDescriptorWorkers()) {
     this.size = size;
@@ -65,7 +82,7 @@ export class DescriptorWorkers {
   }
 
   run(task: WorkerTask): Promise<Float32Array[]> {
-    if (this.closed) return Promise.reject(new Error('descriptor workers are closed'));
+    if (this.closed) return Promise.reject(new ExtractorFatalError(this.crash ? `descriptor workers failed: ${this.crash.message}` : 'descriptor workers are closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ task, pending: { resolve, reject } });
       this.pump();
@@ -97,7 +114,9 @@ export class DescriptorWorkers {
     this.pump();
   }
 
-  private onCrash(w: Worker, err: Error): void {
+  private onCrash(w: Worker, cause: Error): void {
+    const err = new ExtractorFatalError(`a descriptor worker thread failed: ${cause.message}`);
+    this.crash = err;
     const id = this.busy.get(w);
     if (id !== undefined) {
       this.pending.get(id)?.reject(err);

@@ -1,0 +1,42 @@
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import { withStageOptions, prepareStage, type StageArgs } from '../common.js';
+import { UserError } from '../main.js';
+import { runExtract } from '../../curation/features/stage.js';
+import { MissingPackageError } from '../../curation/features/pretrained.js';
+
+export const command: CommandModule<object, StageArgs> = {
+  command: 'extract',
+  describe: 'decode every clip of the manifest once and write features of each audio and visual layer to features/shard-*.h5',
+  builder: (y) => withStageOptions(y) as never,
+  handler: async (a) => {
+    const { config, shard } = await prepareStage(a);
+    const controller = new AbortController();
+    const stop = () => {
+      if (controller.signal.aborted) process.exit(130);
+      process.stderr.write('\nextract: stopping after the current batch (finished shards are kept; press Ctrl-C again to quit now)\n');
+      controller.abort();
+    };
+    process.once('SIGINT', stop);
+    try {
+      const r = await runExtract(config, shard, { silent: a.quiet, signal: controller.signal });
+      const rel = (p: string) => path.relative(process.cwd(), p) || p;
+      process.stdout.write(
+        `extract ${shard.index}/${shard.count}: ${r.mine.length} of ${r.units} shard(s) here; wrote ${r.written.length}, ${r.skipped.length} already complete; ` +
+          `${r.clips} clips extracted, ${r.failed} failed, ${r.clipsPerSecond.toFixed(2)} clips/s (config ${r.configHash})\n`,
+      );
+      for (const f of r.written) process.stdout.write(`  ${rel(f)}\n`);
+      if (r.failed > 0) process.stdout.write(`failures: ${rel(path.join(r.runDir, 'failures.jsonl'))}\n`);
+      if (r.aborted) {
+        process.stdout.write('stopped early: run the same command again to finish\n');
+        process.exitCode = 130;
+      }
+    } catch (err) {
+      if (err instanceof MissingPackageError) throw new UserError(err.message, 1);
+      if (err instanceof Error && /Features of two configs are never mixed|manifest not found|ONNX model|onnxruntime|no layer|both produce a layer/.test(err.message)) throw new UserError(err.message, 1);
+      throw err;
+    } finally {
+      process.removeListener('SIGINT', stop);
+    }
+  },
+};

@@ -1,0 +1,404 @@
+/**
+ * The extract stage: manifest.jsonl → features/shard-XXXXX-of-YYYYY.h5.
+ *
+ * The manifest is cut into units of `features.shardSize` clips in manifest order; unit u is written
+ * to shard file u of U (U = number of units) and belongs to process `--shard i/n` when u % n == i.
+ * Each clip is decoded once (a bounded pool of ffmpeg processes) and handed to every extractor;
+ * inference of one batch runs while the next clips decode. A shard file appears only when its unit
+ * is complete; a rerun skips complete shards made with the same config hash and refuses (or, with
+ * onConfigChange: overwrite, replaces) shards made with another. Clips that cannot be decoded or
+ * extracted go to failures.jsonl (stage "extract") and are left out of the shard.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../../config/schema.js';
+import type { AudioExtractorConfig, FeaturesConfig, VisualExtractorConfig } from '../../config/sections/features.js';
+import type { ClipRecord } from '../manifest/types.js';
+import { readManifest, manifestPath } from '../manifest/read.js';
+import { decodeClip } from '../../media/decode.js';
+import type { DecodedClip, ProbeInfo } from '../../media/types.js';
+import { cleanStaleTemps } from '../../runtime/atomic.js';
+import { FailureLog } from '../../runtime/jsonl.js';
+import { mapOrdered, defaultConcurrency } from '../../runtime/pool.js';
+import { Progress, log } from '../../runtime/progress.js';
+import { shardName, unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
+import { checkBatchResult, ExtractorFatalError, type AnyExtractor } from './extractor.js';
+import { BuiltinAudioExtractor } from './builtin-audio.js';
+import { BuiltinVisualExtractor } from './builtin-visual.js';
+import { OnnxExtractor } from './onnx.js';
+import { MobileNetExtractor, OpenWakeWordExtractor } from './pretrained.js';
+import { DescriptorWorkers, defaultDescriptorWorkers } from './workers.js';
+import { FEATURE_SHARD_PATTERN, readFeatureShardAttrs, writeFeatureShard, type FeatureLayer } from './store.js';
+
+export const EXTRACT_STAGE = 'extract';
+export const FEATURE_FORMAT = 'avcurate-features/1';
+
+export interface ExtractorSet {
+  audio: AnyExtractor[];
+  visual: AnyExtractor[];
+  /** Close models and worker threads. */
+  dispose(): Promise<void>;
+}
+
+export interface BuildExtractorsOptions {
+  /** Folder relative model paths are resolved against (default: the config file's folder, else cwd). */
+  baseDir?: string;
+  /** Worker threads for the built-in descriptors (0 = main thread). */
+  descriptorWorkers?: number;
+}
+
+/** Instantiate the configured extractors (loads models; fails early with a clear message). */
+export async function buildExtractors(features: FeaturesConfig, opts: BuildExtractorsOptions = {}): Promise<ExtractorSet> {
+  const baseDir = opts.baseDir ?? process.cwd();
+  const usesBuiltin = [...features.audio, ...features.visual].some((e) => e.type === 'builtin');
+  const nWorkers = opts.descriptorWorkers ?? features.descriptorWorkers ?? defaultDescriptorWorkers();
+  const workers = usesBuiltin && nWorkers > 0 ? new DescriptorWorkers(nWorkers) : undefined;
+  const made: AnyExtractor[] = [];
+  const set: ExtractorSet = {
+    audio: [],
+    visual: [],
+    async dispose() {
+      for (const e of made) await e.dispose?.();
+      await workers?.close();
+    },
+  };
+  const onnx = (e: Extract<AudioExtractorConfig | VisualExtractorConfig, { type: 'onnx' }>, modality: 'audio' | 'visual') => {
+    const model = path.resolve(baseDir, e.model);
+    return OnnxExtractor.create({
+      ...e,
+      name: e.name ?? `onnx:${path.basename(model).replace(/\.onnx$/i, '')}`,
+      modality,
+      model,
+      outputs: e.outputs.map((o) => ({ ...o })),
+    });
+  };
+  try {
+    for (const e of features.audio) {
+      let ex: AnyExtractor;
+      if (e.type === 'builtin') ex = new BuiltinAudioExtractor(workers);
+      else if (e.type === 'onnx') ex = await onnx(e, 'audio');
+      else ex = await OpenWakeWordExtractor.create({ packageDir: e.packageDir ? path.resolve(baseDir, e.packageDir) : undefined, threads: e.threads });
+      made.push(ex);
+      set.audio.push(ex);
+    }
+    for (const e of features.visual) {
+      let ex: AnyExtractor;
+      if (e.type === 'builtin') ex = new BuiltinVisualExtractor({ frames: e.frames, maxSize: e.maxSize }, workers);
+      else if (e.type === 'onnx') ex = await onnx(e, 'visual');
+      else ex = await MobileNetExtractor.create({ layers: e.layers, frames: e.frames, packageDir: e.packageDir ? path.resolve(baseDir, e.packageDir) : undefined, backend: e.backend });
+      made.push(ex);
+      set.visual.push(ex);
+    }
+  } catch (err) {
+    await set.dispose();
+    throw err;
+  }
+  // Dataset names must be unique within a modality.
+  for (const [modality, list] of [['audio', set.audio], ['visual', set.visual]] as const) {
+    const seen = new Map<string, string>();
+    for (const ex of list) {
+      for (const l of ex.layers) {
+        const other = seen.get(l.name);
+        if (other) {
+          await set.dispose();
+          throw new Error(`features: two ${modality} extractors (${other}, ${ex.name}) both produce a layer named "${l.name}"; rename one (ONNX outputs take a "layer" name)`);
+        }
+        seen.set(l.name, ex.name);
+      }
+    }
+  }
+  return set;
+}
+
+function stable(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value as object).sort().filter((k) => (value as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${stable((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Hash of everything that changes the numbers in a shard: decoding, shard size, and each
+ * extractor's name, version, layers and settings (model digests, preprocessing). Batch size,
+ * concurrency, threads and timeouts are not part of it.
+ */
+export function featuresConfigHash(features: FeaturesConfig, set: Pick<ExtractorSet, 'audio' | 'visual'>): string {
+  const describe = (e: AnyExtractor) => ({ name: e.name, version: e.version, modality: e.modality, layers: e.layers.map((l) => [l.name, l.dim]), settings: e.settings });
+  const payload = { format: FEATURE_FORMAT, decode: features.decode, shardSize: features.shardSize, audio: set.audio.map(describe), visual: set.visual.map(describe) };
+  return createHash('sha256').update(stable(payload)).digest('hex').slice(0, 16);
+}
+
+function idsHash(ids: string[]): string {
+  return createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 16);
+}
+
+/** A ProbeInfo from the manifest's probe summary (so decoding does not run ffprobe again). */
+function probeFromRecord(file: string, r: ClipRecord): ProbeInfo | undefined {
+  const p = r.probe;
+  if (!p) return undefined;
+  return {
+    file,
+    duration: p.duration,
+    format: '',
+    sizeBytes: 0,
+    hasVideo: p.width > 0 && p.height > 0,
+    hasAudio: p.sampleRate > 0,
+    streams: (p.width > 0 ? 1 : 0) + (p.sampleRate > 0 ? 1 : 0),
+  };
+}
+
+export function resolveSource(runDir: string, source: string): string {
+  return path.isAbsolute(source) ? source : path.resolve(runDir, source);
+}
+
+export interface ExtractOptions {
+  silent?: boolean;
+  /** Stop cleanly (between batches) when aborted; finished shards stay. */
+  signal?: AbortSignal;
+  /** Called after each shard file is written. */
+  onShard?: (file: string, unit: number) => void;
+  /** Already built extractors (benchmarks, tests); the caller disposes them. */
+  extractors?: ExtractorSet;
+}
+
+export interface ExtractResult {
+  runDir: string;
+  configHash: string;
+  /** Total units (= shard files) of the manifest. */
+  units: number;
+  /** Units owned by this process. */
+  mine: number[];
+  written: string[];
+  skipped: string[];
+  /** Clips extracted by this call, and clips that failed. */
+  clips: number;
+  failed: number;
+  seconds: number;
+  clipsPerSecond: number;
+  aborted: boolean;
+}
+
+interface Decoded {
+  rec: ClipRecord;
+  clip?: DecodedClip;
+  error?: string;
+}
+
+/** Run the extract stage for one shard spec of the run folder's manifest. */
+export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' | 'count'> = { index: 0, count: 1 }, opts: ExtractOptions = {}): Promise<ExtractResult> {
+  const t0 = performance.now();
+  const f = config.features;
+  const runDir = config.runDir ?? path.join('runs', config.name);
+  const manifest = await readManifest(manifestPath(runDir));
+  const units = Math.max(1, Math.ceil(manifest.length / f.shardSize));
+  const mine = unitsOfShard(units, shard);
+  const featDir = path.join(runDir, 'features');
+  await fsp.mkdir(featDir, { recursive: true });
+  await cleanStaleTemps(featDir);
+  const failures = new FailureLog(path.join(runDir, 'failures.jsonl'));
+  const knownFailures = new Set((await failures.read(EXTRACT_STAGE)).map((r) => r.id));
+
+  const baseDir = config.configFile ? path.dirname(config.configFile) : process.cwd();
+  const set = opts.extractors ?? (await buildExtractors(f, { baseDir }));
+  const result: ExtractResult = { runDir, configHash: '', units, mine, written: [], skipped: [], clips: 0, failed: 0, seconds: 0, clipsPerSecond: 0, aborted: false };
+  try {
+    const configHash = featuresConfigHash(f, set);
+    result.configHash = configHash;
+    const all = [...set.audio, ...set.visual];
+
+    // Look at what is there: finished shards of this config are skipped; others conflict.
+    const todo: number[] = [];
+    const existing = new Set((await fsp.readdir(featDir)).filter((n) => FEATURE_SHARD_PATTERN.test(n)));
+    const mineSet = new Set(mine);
+    for (const name of existing) {
+      const m = /^shard-(\d{5})-of-(\d{5})\.h5$/.exec(name)!;
+      const count = Number(m[2]);
+      if (count !== units) await conflict(path.join(featDir, name), `it belongs to a split into ${count} shards, the manifest now makes ${units} (shardSize ${f.shardSize}, ${manifest.length} clips)`, f, Number(m[1]) % shard.count === shard.index || !mineSet.size);
+    }
+    for (const u of mine) {
+      const file = path.join(featDir, `${shardName(u, units)}.h5`);
+      const ids = manifest.slice(u * f.shardSize, (u + 1) * f.shardSize).map((r) => r.id);
+      if (existing.has(path.basename(file))) {
+        let attrs: Record<string, string | number>;
+        try {
+          attrs = await readFeatureShardAttrs(file);
+        } catch (err) {
+          await conflict(file, `it cannot be read (${(err as Error).message})`, { ...f, onConfigChange: 'overwrite' }, true);
+          todo.push(u);
+          continue;
+        }
+        if (attrs.config_hash !== configHash) {
+          await conflict(file, `it was made with another features config (hash ${attrs.config_hash}, this config ${configHash})`, f, true);
+          todo.push(u);
+          continue;
+        }
+        if (attrs.ids_hash !== idsHash(ids)) {
+          await conflict(file, 'the manifest changed since it was written (its clip ids differ)', f, true);
+          todo.push(u);
+          continue;
+        }
+        result.skipped.push(file);
+        continue;
+      }
+      todo.push(u);
+    }
+
+    const total = todo.reduce((a, u) => a + Math.min(f.shardSize, manifest.length - u * f.shardSize), 0);
+    if (result.skipped.length > 0) log(`extract: ${result.skipped.length} of ${mine.length} shard(s) already complete, skipped`);
+    const progress = new Progress(`extract ${shard.index}/${shard.count}`, { total, unit: 'clips', silent: opts.silent });
+    const needAudio = set.audio.length > 0;
+    const needVideo = set.visual.length > 0;
+    const d = f.decode;
+    const concurrency = f.decodeConcurrency ?? defaultConcurrency();
+
+    for (const u of todo) {
+      if (opts.signal?.aborted) break;
+      const recs = manifest.slice(u * f.shardSize, (u + 1) * f.shardSize);
+      const file = path.join(featDir, `${shardName(u, units)}.h5`);
+      const rows: Array<{ id: string; feats: Float32Array[][] }> = [];
+      const unitFailures: Array<{ rec: ClipRecord; reason: string }> = [];
+
+      const decodeOne = async (rec: ClipRecord): Promise<Decoded> => {
+        const src = resolveSource(runDir, rec.source);
+        const seconds = d.maxSeconds !== undefined ? Math.min(rec.duration, d.maxSeconds) : rec.duration;
+        try {
+          const clip = await decodeClip(src, rec.start, seconds, {
+            fps: d.fps, width: d.width, height: d.height, sampleRate: d.sampleRate, fit: d.fit,
+            audio: needAudio ? 'require' : 'skip', video: needVideo ? 'require' : 'skip',
+            timeoutMs: f.timeoutSeconds * 1000, probe: probeFromRecord(src, rec), signal: opts.signal,
+          });
+          return { rec, clip };
+        } catch (err) {
+          const e = err as Error & { reason?: string };
+          return { rec, error: `decode failed: ${e.reason ?? e.message}` };
+        }
+      };
+
+      // One batch's inference runs while the next batch decodes.
+      let inflight: Promise<void> = Promise.resolve();
+      const infer = async (batch: Array<{ rec: ClipRecord; prepared: unknown[] }>): Promise<void> => {
+        const out = await inferBatch(all, batch.map((b) => b.prepared));
+        batch.forEach((b, i) => {
+          const r = out[i];
+          if (typeof r === 'string') unitFailures.push({ rec: b.rec, reason: r });
+          else rows.push({ id: b.rec.id, feats: r });
+        });
+        progress.tick(batch.length, failNote());
+      };
+      const failNote = () => (result.failed + unitFailures.length > 0 ? `${result.failed + unitFailures.length} failed` : '');
+      let batch: Array<{ rec: ClipRecord; prepared: unknown[] }> = [];
+      for await (const item of mapOrdered(recs, decodeOne, concurrency)) {
+        if (item.error || !item.clip) {
+          unitFailures.push({ rec: item.rec, reason: item.error ?? 'decode failed' });
+          progress.tick(1, failNote());
+          continue;
+        }
+        let prepared: unknown[];
+        try {
+          prepared = all.map((ex) => ex.prepare(item.clip!));
+        } catch (err) {
+          unitFailures.push({ rec: item.rec, reason: `preprocessing failed: ${(err as Error).message}` });
+          progress.tick(1, failNote());
+          continue;
+        }
+        batch.push({ rec: item.rec, prepared });
+        if (batch.length >= f.batchSize) {
+          await inflight;
+          inflight = infer(batch);
+          batch = [];
+        }
+        if (opts.signal?.aborted) break;
+      }
+      await inflight;
+      if (opts.signal?.aborted) {
+        result.aborted = true;
+        break;
+      }
+      if (batch.length > 0) await infer(batch);
+
+      // Rows in manifest order (inference batches finish in order already; sort to be explicit).
+      const order = new Map(recs.map((r, i) => [r.id, i]));
+      rows.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+      const layers: FeatureLayer[] = [];
+      all.forEach((ex, ei) => {
+        ex.layers.forEach((l, li) => {
+          const data = new Float32Array(rows.length * l.dim);
+          rows.forEach((r, ri) => data.set(r.feats[ei][li], ri * l.dim));
+          layers.push({ modality: ex.modality, layer: l.name, dim: l.dim, data });
+        });
+      });
+      await writeFeatureShard(file, {
+        ids: rows.map((r) => r.id),
+        layers,
+        attrs: {
+          format: FEATURE_FORMAT,
+          extractors: all.map((e) => e.name).join(','),
+          extractor_versions: all.map((e) => `${e.name}@${e.version}`).join(','),
+          audio_extractors: set.audio.map((e) => e.name).join(','),
+          visual_extractors: set.visual.map((e) => e.name).join(','),
+          config_hash: configHash,
+          ids_hash: idsHash(recs.map((r) => r.id)),
+          shard_index: u,
+          shard_count: units,
+          unit_size: f.shardSize,
+          clips: rows.length,
+          failed: unitFailures.length,
+          decode: JSON.stringify(d),
+          created: new Date().toISOString(),
+        },
+      });
+      for (const { rec, reason } of unitFailures) {
+        if (knownFailures.has(rec.id)) continue;
+        failures.record({ id: rec.id, stage: EXTRACT_STAGE, reason, file: rec.source });
+        knownFailures.add(rec.id);
+      }
+      result.clips += rows.length;
+      result.failed += unitFailures.length;
+      result.written.push(file);
+      opts.onShard?.(file, u);
+    }
+    if (opts.signal?.aborted) result.aborted = true;
+    progress.finish(result.failed > 0 ? `${result.failed} failed (see failures.jsonl)` : undefined);
+  } finally {
+    if (!opts.extractors) await set.dispose();
+  }
+  result.seconds = (performance.now() - t0) / 1000;
+  result.clipsPerSecond = result.seconds > 0 ? (result.clips + result.failed) / result.seconds : 0;
+  return result;
+}
+
+/** Refuse (or delete, with onConfigChange: overwrite) a shard file that does not fit this run. */
+async function conflict(file: string, why: string, f: Pick<FeaturesConfig, 'onConfigChange'>, mine: boolean): Promise<void> {
+  if (f.onConfigChange === 'overwrite') {
+    if (mine) {
+      await fsp.rm(file, { force: true });
+      log(`extract: removed ${file}: ${why}`);
+    }
+    return;
+  }
+  throw new Error(`${file}: ${why}. Features of two configs are never mixed: use another run folder, delete the old shards, or set features.onConfigChange: overwrite`);
+}
+
+/**
+ * Run every extractor on a batch. A failing batch is retried clip by clip so one bad clip does not
+ * sink the others; a clip that still fails comes back as its reason.
+ */
+async function inferBatch(extractors: AnyExtractor[], prepared: unknown[][]): Promise<Array<Float32Array[][] | string>> {
+  const n = prepared.length;
+  try {
+    const per = await Promise.all(extractors.map(async (ex, ei) => {
+      const r = await ex.run(prepared.map((p) => p[ei]));
+      checkBatchResult(ex, n, r);
+      return r;
+    }));
+    return prepared.map((_, i) => per.map((r) => r[i]));
+  } catch (err) {
+    if (err instanceof ExtractorFatalError) throw err;
+    if (n === 1) return [`extraction failed: ${(err as Error).message}`];
+    const out: Array<Float32Array[][] | string> = [];
+    for (const p of prepared) out.push((await inferBatch(extractors, [p]))[0]);
+    return out;
+  }
+}
