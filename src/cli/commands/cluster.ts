@@ -24,11 +24,14 @@ export const command: CommandModule<object, Args> = {
       const rel = (p: string) => path.relative(process.cwd(), p) || p;
       process.stdout.write(`model: ${rel(r.modelPath)} (${r.fitted ? 'fitted now' : 'up to date'})\n`);
       for (const c of r.clusterings) {
-        process.stdout.write(`  ${c.modality}/${c.layer} k=${c.k}: ${c.iterations} iterations on ${c.fitPoints} clips, inertia ${c.inertia.toPrecision(6)}\n`);
+        const all = c.inertia === null ? '' : `; all clips ${c.inertia.toPrecision(6)}`;
+        process.stdout.write(`  ${c.modality}/${c.layer} k=${c.k}: ${c.iterations} iterations on ${c.fitPoints} clips, inertia ${c.fitInertia.toPrecision(6)}${all}\n`);
       }
       if (a['fit-only']) return;
       process.stdout.write(`assigned ${r.assigned} feature shards, ${r.skipped} already done\n`);
-      if (r.clustersPath) process.stdout.write(`wrote ${rel(r.clustersPath)}: ${r.n} clips x ${r.clusterings.length} clusterings\n`);
+      if (r.clustersPath) {
+        process.stdout.write(`${r.merged ? 'wrote' : 'up to date:'} ${rel(r.clustersPath)}: ${r.n} clips x ${r.clusterings.length} clusterings\n`);
+      }
       else process.stdout.write(`${r.pending} feature shards still to assign; clusters.h5 is written when the last shard finishes\n`);
     } catch (err) {
       if (err instanceof ClusterStageError) throw new UserError(err.message, 1);

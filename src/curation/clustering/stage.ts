@@ -58,9 +58,12 @@ export interface ClusterStageResult {
   skipped: number;
   /** Feature shards (of the whole run) still without an up-to-date part. */
   pending: number;
+  /** True when this call wrote clusters.h5 (false: up to date already, or parts pending). */
+  merged: boolean;
   /** Clips in clusters.h5 when it was written or found up to date. */
   n: number | null;
-  clusterings: Array<{ modality: Modality; layer: string; k: number; inertia: number; iterations: number; fitPoints: number }>;
+  /** Per clustering: the fit (on fitPoints sampled clips) and, once merged, the inertia over all clips. */
+  clusterings: Array<{ modality: Modality; layer: string; k: number; iterations: number; fitPoints: number; fitInertia: number; inertia: number | null }>;
 }
 
 export interface ClusteringSpec {
@@ -436,10 +439,18 @@ export async function runCluster(
     fitted = true;
   }
   const summary = () =>
-    model!.clusterings.map((c) => ({ modality: c.modality, layer: c.layer, k: c.k, inertia: c.inertia, iterations: c.iterations, fitPoints: c.fitPoints }));
+    model!.clusterings.map((c) => ({
+      modality: c.modality,
+      layer: c.layer,
+      k: c.k,
+      iterations: c.iterations,
+      fitPoints: c.fitPoints,
+      fitInertia: c.inertia,
+      inertia: null as number | null,
+    }));
   const partOf = (f: string) => path.join(paths.partsDir, path.basename(f));
   if (opts.fitOnly) {
-    return { modelPath: paths.model, clustersPath: null, fitted, assigned: 0, skipped: 0, pending: files.length, n: null, clusterings: summary() };
+    return { modelPath: paths.model, clustersPath: null, merged: false, fitted, assigned: 0, skipped: 0, pending: files.length, n: null, clusterings: summary() };
   }
 
   const mine = unitsOfShard(files.length, shard).map((u) => files[u]);
@@ -463,14 +474,15 @@ export async function runCluster(
   const pendingFiles: string[] = [];
   for (const f of files) if (!(await partIsCurrent(partOf(f), fingerprint))) pendingFiles.push(f);
   const base = { modelPath: paths.model, fitted, assigned, skipped, pending: pendingFiles.length, clusterings: summary() };
-  if (pendingFiles.length > 0 || opts.merge === false) return { ...base, clustersPath: null, n: null };
+  if (pendingFiles.length > 0 || opts.merge === false) return { ...base, clustersPath: null, merged: false, n: null };
 
   const parts = files.map(partOf);
   if (existsSync(paths.clusters)) {
     try {
       const a = await readClustersAttrs(paths.clusters);
       if (a.attrs.fingerprint === fingerprint && a.attrs.parts === parts.length && !fitted && assigned === 0) {
-        return { ...base, clustersPath: paths.clusters, n: a.n };
+        const c = await readClusters(paths.clusters);
+        return { ...base, clusterings: base.clusterings.map((x, d) => ({ ...x, inertia: c.clusterings[d].inertia })), clustersPath: paths.clusters, merged: false, n: a.n };
       }
     } catch {
       /* unreadable: rewrite it */
@@ -480,6 +492,7 @@ export async function runCluster(
   return {
     ...base,
     clustersPath: paths.clusters,
+    merged: true,
     n: merged.n,
     clusterings: base.clusterings.map((c, d) => ({ ...c, inertia: merged.clusterings[d].inertia })),
   };
