@@ -21,3 +21,8 @@ export { TarReader, TarWriter, TarError, splitMemberName, isUnsafeMemberName } f
 export { openBytes, FileByteReader, HttpByteReader, type ByteReader } from './io/bytes.js';
 export { sanitizeKey, isSafeKey } from './export/keys.js';
 export { ShardWriter, shardFileName, type WrittenShard, type ShardWriterOptions } from './export/shardWriter.js';
+export { fromManifest, fromSelection, loadManifest, loadSelection, type ClipRecord, type SelectedClip, type ClipSourceOptions, type SelectionSourceOptions } from './sources/clips.js';
+export { decodeDataset as decode, decodeItem, clipInput, checkDecodeSpec, type DecodeSpec, type DecodedItem, type ClipDecoder, type Sampling } from './decode/decode.js';
+export { augmentDataset as augment, augmentItem, type AugmentSpec } from './augment/augment.js';
+export { arraysOf, framesToFloat32, type FrameNormalization } from './adapters/typed.js';
+export { toTensors, toTensorsWith, ndarrayToTensor, type TensorOptions, type TfModule } from './adapters/tfjs.js';

@@ -12,6 +12,8 @@ import { shuffleDataset } from '../shuffle/buffer.js';
 import { batchDataset, type BatchOptions, type Collated } from '../batching/batch.js';
 import { prefetchDataset } from '../stages/prefetch.js';
 import { repeatDataset, takeDataset } from '../stages/repeat.js';
+import { decodeDataset, type DecodeSpec, type DecodedItem } from '../decode/decode.js';
+import { augmentDataset, type AugmentSpec } from '../augment/augment.js';
 import { splitByRankDataset, splitByWorkerDataset, type SplitOptions } from '../partition/split.js';
 
 /** Pipeline state: a small JSON object. Save it with JSON.stringify; pass it to `iterator(state)`. */
@@ -111,6 +113,16 @@ export class Dataset<T> implements AsyncIterable<T> {
 
   take(n: number): Dataset<T> {
     return takeDataset(this, n);
+  }
+
+  /** Decode clips (shard samples with a video member, or clip records) to frames and audio. */
+  decode(spec: DecodeSpec): Dataset<DecodedItem> {
+    return decodeDataset(this, spec);
+  }
+
+  /** Random crop/flip, audio gain/shift, spectrogram masking (seeded per item and epoch). */
+  augment(spec: AugmentSpec): Dataset<T> {
+    return augmentDataset(this as unknown as Dataset<Record<string, unknown>>, spec) as unknown as Dataset<T>;
   }
 
   splitByRank(rank: number, world: number, opts: SplitOptions = {}): Dataset<T> {

@@ -7,7 +7,8 @@
 import type { Dataset } from '../core/dataset.js';
 import { DONE, SkipCounter, errorMessage, expectKind, item, skipItems, type Node, type NodeContext, type NodeFactory, type NodeState, type OnError, type StageReport } from '../core/node.js';
 
-export type MapFn<T, U> = (item: T, index: number) => U | Promise<U>;
+/** Called with the item, its position in this stage's input, and the node context (epoch). */
+export type MapFn<T, U> = (item: T, index: number, ctx: NodeContext) => U | Promise<U>;
 
 export interface MapOptions<T> {
   /** What to do when the function throws for an item (default 'raise'). */
@@ -46,7 +47,7 @@ class MapNode<T, U> implements Node<U> {
   private index = 0;
   private readonly counter: SkipCounter;
 
-  constructor(factory: NodeFactory<T>, ctx: NodeContext, private readonly fn: MapFn<T, U>, private readonly opts: MapOptions<T>) {
+  constructor(factory: NodeFactory<T>, private readonly ctx: NodeContext, private readonly fn: MapFn<T, U>, private readonly opts: MapOptions<T>) {
     this.upstream = factory(ctx);
     this.counter = new SkipCounter(opts.name ?? 'map');
   }
@@ -57,7 +58,7 @@ class MapNode<T, U> implements Node<U> {
       if (r.done) return DONE;
       const i = this.index++;
       try {
-        return item(await this.fn(r.value, i));
+        return item(await this.fn(r.value, i, this.ctx));
       } catch (err) {
         const what = (this.opts.describe ?? describeItem)(r.value, i);
         if (this.opts.onError === 'skip') {
@@ -159,7 +160,7 @@ export class ReadAheadNode<T, U> implements Node<U> {
 
   constructor(
     factory: NodeFactory<T>,
-    ctx: NodeContext,
+    private readonly ctx: NodeContext,
     private readonly fn: MapFn<T, U>,
     private readonly limit: number,
     private readonly opts: MapOptions<T> & { kind: string },
@@ -185,7 +186,7 @@ export class ReadAheadNode<T, U> implements Node<U> {
           const index = this.pulled++;
           const input = r.value;
           const settled: Promise<Settled<U>> = Promise.resolve()
-            .then(() => this.fn(input, index))
+            .then(() => this.fn(input, index, this.ctx))
             .then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
           this.queue.push({ settled, snap, index, input });
         }
