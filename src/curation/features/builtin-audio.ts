@@ -231,11 +231,21 @@ export function builtinAudioFeatures(input: AudioInput): Float32Array[] {
         for (let t = 0; t + lag < T; t++) acc += (broad[t] - m) * (broad[t + lag] - m);
         r[lag] = (acc / r0) * (T / (T - lag)); // unbiased
       }
-      // the strongest local maximum (a true period, not the slope of the zero-lag peak)
+      // Local maxima only (a true period, not the slope of the zero-lag peak); of those, the
+      // shortest lag within 85 % of the strongest (multiples of the period peak as high).
+      const peaks: number[] = [];
+      let top = 0;
       for (let lag = lo; lag <= hi; lag++) {
-        if (r[lag] > r[lag - 1] && r[lag] >= r[lag + 1] && r[lag] > best) {
+        if (r[lag] > r[lag - 1] && r[lag] >= r[lag + 1] && r[lag] > 0) {
+          peaks.push(lag);
+          top = Math.max(top, r[lag]);
+        }
+      }
+      for (const lag of peaks) {
+        if (r[lag] >= 0.85 * top) {
           best = r[lag];
           bestLag = lag;
+          break;
         }
       }
     }
@@ -248,7 +258,7 @@ export function builtinAudioFeatures(input: AudioInput): Float32Array[] {
 /** The built-in audio extractor (see the module comment for its layers). */
 export class BuiltinAudioExtractor implements Extractor<AudioInput> {
   readonly name = 'builtin-audio';
-  readonly version = '1';
+  readonly version = '2';
   readonly modality = 'audio' as const;
   readonly layers = BUILTIN_AUDIO_LAYERS;
   readonly settings = { logmel: VGGISH_LOGMEL, mfcc: N_MFCC, modulationBands: MOD_BANDS };
