@@ -135,6 +135,16 @@ describe('cluster stage', () => {
     expect(adjustedRandIndex(col(1), f.ids.map((id) => c.truthV.get(id)!))).toBeGreaterThanOrEqual(0.95);
   });
 
+  it('fitMaxShards draws the fitting sample from that many shards; fitPointsPerCentroid 0 takes all their clips', async () => {
+    const c = await makeCorpus('fit-shards');
+    const r = await runCluster(config(c.runDir, { fitMaxShards: 1, fitPointsPerCentroid: 0 }), { index: 0, count: 1 }, { silent: true });
+    expect([250, 170, 180]).toContain(r.clusterings[0].fitPoints);
+    expect(r.n).toBe(600);
+    const all = await runCluster(config(c.runDir, { fitPointsPerCentroid: 0 }), { index: 0, count: 1 }, { silent: true });
+    expect(all.fitted).toBe(true);
+    expect(all.clusterings[0].fitPoints).toBe(600);
+  });
+
   it('stops on a non-finite feature, naming the clip', async () => {
     const c = await makeCorpus('nan', { nanAt: 'clip-0433' });
     const p = runCluster(config(c.runDir), { index: 0, count: 1 }, { silent: true });
