@@ -2,7 +2,10 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { prepareStage, withStageOptions, type StageArgs } from '../common.js';
 import { UserError } from '../main.js';
+import type { Config } from '../../config/schema.js';
+import { readAllFeatures } from '../../curation/features/store.js';
 import { runSelect, SelectionInputError } from '../../curation/selection/index.js';
+import { log } from '../../runtime/progress.js';
 
 interface Args extends StageArgs {
   method?: 'mi' | 'random' | 'contrastive';
@@ -12,31 +15,36 @@ interface Args extends StageArgs {
   force: boolean;
 }
 
-/** What the SSL engine's contrastive scorer returns: one score per clip id (higher = keep). */
-export interface ContrastiveScores {
-  ids: string[];
-  scores: ArrayLike<number>;
-}
-
-type ContrastiveScorer = (config: unknown, opts: { silent?: boolean }) => Promise<ContrastiveScores>;
-
-/** Load the contrastive scorer from src/ssl (it lives there: curation never imports ssl). */
-async function loadContrastiveScorer(): Promise<ContrastiveScorer> {
-  const spec = '../../ssl/contrastive-select.js';
-  let mod: { contrastiveScores?: unknown };
-  try {
-    mod = (await import(spec)) as { contrastiveScores?: unknown };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('contrastive-select')) {
-      throw new UserError('selection method "contrastive" is not available in this build (src/ssl/contrastive-select.ts is missing)');
-    }
-    throw err;
-  }
-  if (typeof mod.contrastiveScores !== 'function') {
-    throw new UserError('src/ssl/contrastive-select.ts does not export contrastiveScores(config, opts)');
-  }
-  return mod.contrastiveScores as ContrastiveScorer;
+/**
+ * Per-clip scores of the contrastive baseline: projections of one audio and one visual feature
+ * layer trained with InfoNCE (src/ssl/contrastive-select.ts), each clip scored by the cosine of its
+ * own projections. Loaded lazily so that other commands never load tfjs.
+ */
+async function contrastiveClipScores(config: Config, quiet: boolean): Promise<{ ids: string[]; scores: Float32Array }> {
+  const cfg = config.selection.contrastive;
+  const features = await readAllFeatures(config.runDir!);
+  const pick = (modality: 'audio' | 'visual', name: string | undefined) => {
+    const layers = features.layers.filter((l) => l.modality === modality);
+    if (layers.length === 0) throw new UserError(`the feature shards of ${config.runDir} hold no ${modality} layer`);
+    if (name === undefined) return layers[layers.length - 1];
+    const found = layers.find((l) => l.layer === name);
+    if (!found) throw new UserError(`selection.contrastive.${modality}Layer: no ${modality} layer "${name}" (found ${layers.map((l) => l.layer).join(', ')})`);
+    return found;
+  };
+  const a = pick('audio', cfg.audioLayer);
+  const v = pick('visual', cfg.visualLayer);
+  const { contrastiveScores } = await import('../../ssl/contrastive-select.js');
+  if (!quiet) log(`select: training the contrastive scorer on ${features.ids.length} clips (audio/${a.layer} × visual/${v.layer}, ${cfg.epochs} epochs)`);
+  const scores = await contrastiveScores(a.data, a.dim, v.data, v.dim, features.ids.length, {
+    seed: config.seed,
+    epochs: cfg.epochs,
+    batchSize: cfg.batchSize,
+    lr: cfg.lr,
+    temperature: cfg.temperature,
+    projDim: cfg.projDim,
+    onEpoch: quiet ? undefined : (e, loss) => log(`select: contrastive epoch ${e}/${cfg.epochs}: loss ${loss.toFixed(4)}`),
+  });
+  return { ids: features.ids, scores };
 }
 
 export const command: CommandModule<object, Args> = {
@@ -57,11 +65,10 @@ export const command: CommandModule<object, Args> = {
     if (a.size !== undefined) sets.push(`selection.size=${a.size}`);
     const { config, shard } = await prepareStage({ ...a, set: sets });
     try {
-      let scores: ContrastiveScores | undefined;
+      let scores: { ids: string[]; scores: ArrayLike<number> } | undefined;
       if (config.selection.method === 'contrastive') {
         if (shard.count > 1) throw new UserError('selection method "contrastive" runs in one process (no --shard)');
-        const scorer = await loadContrastiveScorer();
-        scores = await scorer(config, { silent: a.quiet });
+        scores = await contrastiveClipScores(config, Boolean(a.quiet));
       }
       const r = await runSelect(config, { shard, silent: a.quiet, force: a.force, scores });
       if (r.csv) {

@@ -8,10 +8,24 @@ export const RefineSchema = z
     enabled: z.boolean().default(true),
     /** Stop after this many consecutive rejected swaps (default clamp(|S|·|U|, 1e4, 2e6)). */
     patience: z.number().int().positive().optional(),
-    /** Stop after this many evaluated swaps in all (default max(1e6, 20 × partition size)). */
+    /** Stop after this many evaluated swaps in all (default max(1e6, 10 × clips selected in the partition)). */
     maxEvaluations: z.number().int().positive().optional(),
     /** Wall-clock bound per partition, seconds. Hitting it makes results machine-dependent (reported). */
     seconds: z.number().positive().default(60),
+  })
+  .strict();
+
+/** The contrastive baseline (method: contrastive, ALGORITHMS.md §4): one audio and one visual feature layer. */
+export const ContrastiveSelectSchema = z
+  .object({
+    /** Feature layers to project (default: the last audio and the last visual layer in the feature shards). */
+    audioLayer: z.string().optional(),
+    visualLayer: z.string().optional(),
+    epochs: z.number().int().positive().default(3),
+    batchSize: z.number().int().min(2).default(128),
+    lr: z.number().positive().default(2e-4),
+    temperature: z.number().positive().default(0.1),
+    projDim: z.number().int().positive().default(128),
   })
   .strict();
 
@@ -46,6 +60,7 @@ export const SelectionSchema = z
     partitions: z.union([z.literal('auto'), z.number().int().positive()]).default('auto'),
     /** Partitions of this many clips (overrides `partitions`). */
     partitionSize: z.number().int().min(2).optional(),
+    contrastive: ContrastiveSelectSchema.default(ContrastiveSelectSchema.parse({})),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -56,3 +71,4 @@ export const SelectionSchema = z
 
 export type SelectionConfig = z.infer<typeof SelectionSchema>;
 export type RefineConfig = z.infer<typeof RefineSchema>;
+export type ContrastiveSelectConfig = z.infer<typeof ContrastiveSelectSchema>;

@@ -21,7 +21,7 @@ export interface RefineOptions {
   enabled?: boolean;
   /** Stop after this many consecutive rejected swaps (default clamp(|S|·|U|, 1e4, 2e6)). */
   patience?: number;
-  /** Stop after this many evaluated swaps in all (default max(1e6, 20 × pool)). */
+  /** Stop after this many evaluated swaps in all (default max(1e6, 10 × |S|)). */
   maxEvaluations?: number;
   /** Wall-clock bound in seconds (default 60). Hitting it makes the result machine-dependent; it is reported. */
   seconds?: number;
@@ -101,11 +101,11 @@ class RemainingPool {
     }
     return c;
   }
-  /** Remove the entries at the given positions (any order; positions are distinct). */
-  removePositions(positions: number[]): void {
-    positions.sort((x, y) => y - x);
-    for (const pos of positions) {
-      this.idx[pos] = this.idx[this.size - 1];
+  /** Remove the entries at the given positions (any order; positions are distinct; reorders `positions`). */
+  removePositions(positions: Int32Array): void {
+    positions.sort();
+    for (let q = positions.length - 1; q >= 0; q--) {
+      this.idx[positions[q]] = this.idx[this.size - 1];
       this.size--;
     }
   }
@@ -183,20 +183,27 @@ export function searchSubset(obj: MIObjective, opts: SearchOptions): SearchResul
       }
       const remaining = new RemainingPool(pool);
       const scores = new Float64Array(B);
-      const ranked: number[] = [];
+      const taken = new Uint8Array(B);
+      const chosen = new Int32Array(k);
+      const idx = remaining.idx;
       while (picked < target) {
         const c = remaining.draw(B, rng);
-        for (let t = 0; t < c; t++) scores[t] = obj.gainScore(remaining.idx[t]);
+        for (let t = 0; t < c; t++) scores[t] = obj.gainScore(idx[t]);
         const take = Math.min(k, c, target - picked);
-        ranked.length = 0;
-        for (let t = 0; t < c; t++) ranked.push(t);
-        // Highest score first; ties go to the lowest pool index, as in exact greedy (so B = pool
-        // size with k = 1 is exact greedy).
-        const idx = remaining.idx;
-        ranked.sort((a, b) => scores[b] - scores[a] || idx[a] - idx[b]);
-        const chosen = ranked.slice(0, take);
-        for (const t of chosen) addPick(remaining.idx[t]);
-        remaining.removePositions(chosen);
+        // The top `take` by score; ties go to the lowest pool index, as in exact greedy (so
+        // B = pool size with k = 1 is exact greedy). k is small: repeated arg-max.
+        taken.fill(0, 0, c);
+        for (let q = 0; q < take; q++) {
+          let best = -1;
+          for (let t = 0; t < c; t++) {
+            if (taken[t]) continue;
+            if (best < 0 || scores[t] > scores[best] || (scores[t] === scores[best] && idx[t] < idx[best])) best = t;
+          }
+          taken[best] = 1;
+          chosen[q] = best;
+        }
+        for (let q = 0; q < take; q++) addPick(idx[chosen[q]]);
+        remaining.removePositions(chosen.subarray(0, take));
       }
       break;
     }
@@ -274,7 +281,7 @@ export function refineSwaps(
     };
   }
   const patience = opts.patience ?? Math.min(2_000_000, Math.max(10_000, S * U));
-  const maxEvaluations = opts.maxEvaluations ?? Math.max(1_000_000, 20 * pool);
+  const maxEvaluations = opts.maxEvaluations ?? Math.max(1_000_000, 10 * S);
   const deadline = start + (opts.seconds ?? 60) * 1000;
   // Improvements smaller than this (in summed-term units) are rounding noise, not progress.
   const tolerance = 1e-9;

@@ -1,0 +1,45 @@
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import { prepareStage, withStageOptions, type StageArgs } from '../common.js';
+import { UserError } from '../main.js';
+import { CURATION_STAGES, runCuration, type CurationStage } from '../../curation/pipeline.js';
+import { SelectionInputError } from '../../curation/selection/index.js';
+
+interface Args extends StageArgs {
+  until?: CurationStage;
+  'force-select': boolean;
+}
+
+export const command: CommandModule<object, Args> = {
+  command: 'curate',
+  describe: 'run the curation path of a config: synth → ingest → extract → cluster → select → eval-selection (resumes)',
+  builder: (y) =>
+    withStageOptions(y)
+      .option('until', { type: 'string', choices: CURATION_STAGES, describe: 'stop after this stage' })
+      .option('force-select', { type: 'boolean', default: false, describe: 'recompute the selection even if a finished one exists' }) as never,
+  handler: async (a) => {
+    const { config, shard } = await prepareStage(a);
+    if (shard.count > 1) throw new UserError('curate runs every stage in one process; run the stage commands with --shard to split the work');
+    let r;
+    try {
+      r = await runCuration(config, { silent: a.quiet, until: a.until, forceSelect: a['force-select'] });
+    } catch (err) {
+      if (err instanceof SelectionInputError) throw new UserError(err.message);
+      throw err;
+    }
+    const out = process.stdout;
+    out.write(`\ncuration of ${config.name} in ${r.seconds.toFixed(1)} s (${r.stages.map((s) => `${s.stage} ${s.seconds.toFixed(1)} s`).join(', ')})\n`);
+    if (r.evaluation) {
+      const s = r.evaluation.summary;
+      const row = (label: string, size: number, ours: number, rnd: number) =>
+        `  ${label.padEnd(38)} ${String(size).padStart(6)}   ${ours.toFixed(3)}     ${s.baseRate.toFixed(3)} (one draw ${rnd.toFixed(3)})\n`;
+      out.write(`\n  ${'precision of the curated subset'.padEnd(38)} ${'clips'.padStart(6)}   curated   random\n`);
+      out.write(row('at the number of true positives', s.atPositives.size, s.atPositives.precision, s.random.atPositives.precision));
+      out.write(row(`top ${Math.round(s.atRatio.ratio * 100)} % of the pool`, s.atRatio.size, s.atRatio.precision, s.random.atRatio.precision));
+      out.write(`\n  pool ${s.pool} clips, ${s.positives} with corresponding audio; ${s.selected} selected\n`);
+      out.write(`  ${path.relative(process.cwd(), r.selection?.csv ?? '') || r.selection?.csv}, ${path.relative(process.cwd(), r.evaluation.file) || r.evaluation.file}\n`);
+    } else if (r.selection?.csv) {
+      out.write(`selection: ${r.selection.csv}\n`);
+    }
+  },
+};
