@@ -56,8 +56,8 @@ export const command: CommandModule<object, Args> = {
       .option('set', { type: 'string', array: true, describe: 'override a config key, e.g. --set loader.export.npy=true' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress output' })
       .check((a) => {
-        if (a['max-count'] !== undefined && a['max-bytes'] !== undefined) throw new Error('give --max-count or --max-bytes, not both');
-        if (!a.selection && !a.config) throw new Error('give --selection (or --config to use <runDir>/selection.csv)');
+        if (a['max-count'] !== undefined && a['max-bytes'] !== undefined) throw new UserError('give --max-count or --max-bytes, not both', 2);
+        if (!a.selection && !a.config) throw new UserError('give --selection (or --config to use <runDir>/selection.csv)', 2);
         return true;
       }) as never,
   handler: async (a) => {

@@ -16,9 +16,11 @@ export type Collated<T> = T extends NdArray
   ? NdArray
   : T extends readonly unknown[]
     ? T[]
-    : T extends Record<string, unknown>
-      ? { [K in keyof T]: T[K] extends NdArray ? NdArray : Array<T[K]> }
-      : T[];
+    : T extends ArrayBufferView
+      ? T[]
+      : T extends object
+        ? { [K in keyof T]: T[K] extends NdArray ? NdArray : Array<T[K]> }
+        : T[];
 
 export function collate<T>(items: T[]): Collated<T> {
   const first = items[0] as unknown;
