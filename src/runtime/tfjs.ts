@@ -499,14 +499,19 @@ export function installWasmKernels(): void {
 }
 
 /** Measure plain matmul GFLOP/s on the current backend (m×k by k×n, median of `reps`). */
-export function matmulGflops(m = 512, k = 512, n = 512, reps = 5): number {
+export function matmulGflops(m = 512, k = 512, n = 512, reps = 7): number {
   const a = tf.randomNormal([m, k], 0, 1, 'float32', 1);
   const b = tf.randomNormal([k, n], 0, 1, 'float32', 2);
-  tf.tidy(() => tf.matMul(a, b).dataSync());
+  const once = () => {
+    const y = tf.matMul(a, b);
+    y.dataSync();
+    y.dispose();
+  };
+  once();
   const times: number[] = [];
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
-    tf.tidy(() => tf.matMul(a, b).dataSync());
+    once();
     times.push((performance.now() - t0) / 1000);
   }
   a.dispose();
