@@ -150,7 +150,13 @@ export function logMelFrameCount(samples: number, options: Partial<LogMelOptions
  * Log-mel spectrogram of mono audio at `inputRate` (resampled to options.sampleRate when they
  * differ). Defaults: VGGish.
  */
-export function logMelSpectrogram(audio: Float32Array, inputRate: number, options: Partial<LogMelOptions> = {}): LogMel {
+export function logMelSpectrogram(
+  audio: Float32Array,
+  inputRate: number,
+  options: Partial<LogMelOptions> = {},
+  /** Called with each frame's spectrum (magnitude or power, per options) before the mel filters; `signal` is the resampled input. */
+  onSpectrum?: (frame: number, spectrum: Float64Array, signal: Float32Array, offset: number, length: number) => void,
+): LogMel {
   const o: LogMelOptions = { ...VGGISH_LOGMEL, ...options };
   const x = resample(audio, inputRate, o.sampleRate);
   const f = frontend(o);
@@ -160,6 +166,7 @@ export function logMelSpectrogram(audio: Float32Array, inputRate: number, option
   const power = o.spectrum === 'power';
   for (let t = 0; t < frames; t++) {
     f.spec.compute(x, t * f.hop, f.win, f.window, spectrum, power);
+    onSpectrum?.(t, spectrum, x, t * f.hop, f.win);
     const row = t * o.nMels;
     for (let b = 0; b < o.nMels; b++) {
       const { first, weights } = f.bands[b];

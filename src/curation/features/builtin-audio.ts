@@ -15,7 +15,7 @@
  */
 import type { DecodedClip } from '../../media/types.js';
 import { logMelSpectrogram, VGGISH_LOGMEL } from '../../media/logmel.js';
-import { FftPlan, RealSpectrum, hannWindow, nextPow2, resample } from '../../media/fft.js';
+import { FftPlan, hannWindow, nextPow2, resample } from '../../media/fft.js';
 import type { Extractor, LayerSpec } from './extractor.js';
 import type { DescriptorWorkers } from './workers.js';
 
@@ -54,9 +54,68 @@ function meanStd(values: Float64Array | Float32Array, n: number, stride: number,
 /** Compute the four built-in audio layers of one clip. */
 export function builtinAudioFeatures(input: AudioInput): Float32Array[] {
   const x = at16k(input);
-  const mel = logMelSpectrogram(x, VGGISH_LOGMEL.sampleRate);
+  // Spectral shape per frame, from the same magnitude spectra the log-mel uses (one FFT per frame).
+  const K = 257;
+  const prevNorm = new Float64Array(K);
+  const curNorm = new Float64Array(K);
+  const P = new Float64Array(K);
+  const perRows: number[] = [];
+  const mel = logMelSpectrogram(x, VGGISH_LOGMEL.sampleRate, VGGISH_LOGMEL, (t, mag, sig, offset, win) => {
+    let sum = 0;
+    let fsum = 0;
+    let logSum = 0;
+    let peak = 0;
+    for (let k = 0; k < K; k++) {
+      const p = mag[k] * mag[k];
+      P[k] = p;
+      sum += p;
+      fsum += p * (k / (K - 1));
+      logSum += Math.log(p + 1e-12);
+      if (p > peak) peak = p;
+    }
+    const silent = sum < 1e-9;
+    const centroid = silent ? 0 : fsum / sum;
+    let spread = 0;
+    let cum = 0;
+    let rolloff = 0;
+    let found = false;
+    for (let k = 0; k < K; k++) {
+      const f = k / (K - 1);
+      spread += P[k] * (f - centroid) ** 2;
+      cum += P[k];
+      if (!found && cum >= 0.85 * sum) {
+        rolloff = f;
+        found = true;
+      }
+    }
+    const amp = Math.sqrt(sum);
+    let flux = 0;
+    for (let k = 0; k < K; k++) {
+      curNorm[k] = amp > 0 ? mag[k] / amp : 0;
+      if (t > 0) flux += (curNorm[k] - prevNorm[k]) ** 2;
+    }
+    prevNorm.set(curNorm);
+    let zc = 0;
+    let energy = 0;
+    for (let i = 0; i < win; i++) {
+      const v = sig[offset + i];
+      energy += v * v;
+      if (i > 0 && (v >= 0) !== (sig[offset + i - 1] >= 0)) zc++;
+    }
+    perRows.push(
+      centroid,
+      silent ? 0 : Math.sqrt(spread / sum),
+      silent ? 0 : rolloff,
+      silent ? 0 : Math.exp(logSum / K) / (sum / K + 1e-12),
+      Math.sqrt(flux),
+      zc / (win - 1),
+      (10 * Math.log10(energy / win + 1e-10)) / 20,
+      silent ? 0 : peak / sum,
+    );
+  });
   const T = mel.frames;
   const L = mel.data;
+  const per = Float64Array.from(perRows);
 
   // logmel_stats
   const lm = new Float32Array(2 * N_MELS);
@@ -101,70 +160,6 @@ export function builtinAudioFeatures(input: AudioInput): Float32Array[] {
     mf[3 * N_MFCC + k] = meanStd(D, T, N_MFCC, k)[1];
   }
 
-  // spectral: same frames as the log-mel (400-sample periodic Hann, hop 160, FFT 512), power spectrum.
-  const win = Math.round(VGGISH_LOGMEL.sampleRate * VGGISH_LOGMEL.windowSeconds);
-  const hop = Math.round(VGGISH_LOGMEL.sampleRate * VGGISH_LOGMEL.hopSeconds);
-  const spec = new RealSpectrum(nextPow2(win));
-  const K = spec.bins;
-  const window = hannWindow(win, true);
-  const P = new Float64Array(K);
-  const prevNorm = new Float64Array(K);
-  const curNorm = new Float64Array(K);
-  const per = new Float64Array(T * 8);
-  for (let t = 0; t < T; t++) {
-    spec.compute(x, t * hop, win, window, P, true);
-    let sum = 0;
-    let fsum = 0;
-    let logSum = 0;
-    let peak = 0;
-    for (let k = 0; k < K; k++) {
-      const p = P[k];
-      sum += p;
-      fsum += p * (k / (K - 1));
-      logSum += Math.log(p + 1e-12);
-      if (p > peak) peak = p;
-    }
-    const silent = sum < 1e-9;
-    const centroid = silent ? 0 : fsum / sum;
-    let spread = 0;
-    let cum = 0;
-    let rolloff = 0;
-    let found = false;
-    let l2 = 0;
-    for (let k = 0; k < K; k++) {
-      const f = k / (K - 1);
-      spread += P[k] * (f - centroid) ** 2;
-      cum += P[k];
-      if (!found && cum >= 0.85 * sum) {
-        rolloff = f;
-        found = true;
-      }
-      l2 += P[k];
-    }
-    const amp = Math.sqrt(l2);
-    let flux = 0;
-    for (let k = 0; k < K; k++) {
-      curNorm[k] = amp > 0 ? Math.sqrt(P[k]) / amp : 0;
-      if (t > 0) flux += (curNorm[k] - prevNorm[k]) ** 2;
-    }
-    prevNorm.set(curNorm);
-    let zc = 0;
-    let energy = 0;
-    for (let i = 0; i < win; i++) {
-      const v = x[t * hop + i];
-      energy += v * v;
-      if (i > 0 && (v >= 0) !== (x[t * hop + i - 1] >= 0)) zc++;
-    }
-    const row = t * 8;
-    per[row] = centroid;
-    per[row + 1] = silent ? 0 : Math.sqrt(spread / sum);
-    per[row + 2] = silent ? 0 : rolloff;
-    per[row + 3] = silent ? 0 : Math.exp(logSum / K) / (sum / K + 1e-12);
-    per[row + 4] = Math.sqrt(flux);
-    per[row + 5] = zc / (win - 1);
-    per[row + 6] = (10 * Math.log10(energy / win + 1e-10)) / 20;
-    per[row + 7] = silent ? 0 : peak / sum;
-  }
   const sp = new Float32Array(16);
   for (let j = 0; j < 8; j++) {
     const [m, s] = meanStd(per, T, 8, j);

@@ -20,7 +20,7 @@ import type { DecodedClip } from '../../media/types.js';
 import { FftPlan, hannWindow } from '../../media/fft.js';
 import type { Extractor, LayerSpec } from './extractor.js';
 import type { DescriptorWorkers } from './workers.js';
-import { clipFrame, resizeImage, sampleFrameIndices, type RgbImage } from './preprocess.js';
+import { clipFrame, resizeImage, resizePlane, sampleFrameIndices, type RgbImage } from './preprocess.js';
 
 export const BUILTIN_VISUAL_LAYERS: readonly LayerSpec[] = Object.freeze([
   { name: 'colour', dim: 28, description: 'saturation/value histograms, hue-rotation-invariant hue structure, colourfulness' },
@@ -202,14 +202,18 @@ function layoutLayer(p: Planes, out: Float64Array): void {
 function sobel(y: Float32Array, w: number, h: number): { gx: Float32Array; gy: Float32Array } {
   const gx = new Float32Array(w * h);
   const gy = new Float32Array(w * h);
-  const at = (xx: number, yy: number) => y[Math.min(h - 1, Math.max(0, yy)) * w + Math.min(w - 1, Math.max(0, xx))];
   for (let r = 0; r < h; r++) {
+    const up = (r > 0 ? r - 1 : 0) * w;
+    const mid = r * w;
+    const dn = (r < h - 1 ? r + 1 : h - 1) * w;
     for (let c = 0; c < w; c++) {
-      const a = at(c - 1, r - 1), b = at(c, r - 1), d = at(c + 1, r - 1);
-      const e = at(c - 1, r), f = at(c + 1, r);
-      const g = at(c - 1, r + 1), hh = at(c, r + 1), k = at(c + 1, r + 1);
-      gx[r * w + c] = (d + 2 * f + k - a - 2 * e - g) / 8;
-      gy[r * w + c] = (g + 2 * hh + k - a - 2 * b - d) / 8;
+      const cl = c > 0 ? c - 1 : 0;
+      const cr = c < w - 1 ? c + 1 : w - 1;
+      const a = y[up + cl], b = y[up + c], d = y[up + cr];
+      const e = y[mid + cl], f = y[mid + cr];
+      const g = y[dn + cl], hh = y[dn + c], k = y[dn + cr];
+      gx[mid + c] = (d + 2 * f + k - a - 2 * e - g) / 8;
+      gy[mid + c] = (g + 2 * hh + k - a - 2 * b - d) / 8;
     }
   }
   return { gx, gy };
@@ -222,7 +226,7 @@ function gradientLayer(p: Planes, gx: Float32Array, gy: Float32Array, out: Float
     const cy = r * 2 < p.h ? 0 : 1;
     for (let c = 0; c < p.w; c++) {
       const i = r * p.w + c;
-      const m = Math.hypot(gx[i], gy[i]);
+      const m = Math.sqrt(gx[i] * gx[i] + gy[i] * gy[i]);
       if (m < 1e-4) continue;
       let th = Math.atan2(gy[i], gx[i]);
       if (th < 0) th += Math.PI;
@@ -302,18 +306,14 @@ function textureLayer(p: Planes, gx: Float32Array, gy: Float32Array, out: Float6
   for (let l = 0; l < 4; l++) {
     const g = l === 0 ? { gx, gy } : sobel(level.y, level.w, level.h);
     let s = 0;
-    for (let i = 0; i < level.w * level.h; i++) s += Math.hypot(g.gx[i], g.gy[i]);
+    for (let i = 0; i < level.w * level.h; i++) s += Math.sqrt(g.gx[i] * g.gx[i] + g.gy[i] * g.gy[i]);
     energy[l] = s / (level.w * level.h);
     level = downsample2(level.y, level.w, level.h);
   }
   const et = energy[0] + energy[1] + energy[2] + energy[3];
   for (let l = 0; l < 4; l++) out[10 + l] += et > 1e-9 ? energy[l] / et : 0;
   // radial power spectrum of the luma at 64 x 64
-  const small = new Float32Array(SPEC * SPEC);
-  {
-    const img = resizeImage({ data: Float32Array.from({ length: w * h * 3 }, (_, i) => y[Math.floor(i / 3)]), width: w, height: h }, SPEC, SPEC);
-    for (let i = 0; i < SPEC * SPEC; i++) small[i] = img.data[i * 3];
-  }
+  const small = resizePlane(y, w, h, SPEC, SPEC);
   let mean = 0;
   for (let i = 0; i < small.length; i++) mean += small[i];
   mean /= small.length;
@@ -352,7 +352,7 @@ function textureLayer(p: Planes, gx: Float32Array, gy: Float32Array, out: Float6
     const fr = r <= SPEC / 2 ? r : r - SPEC;
     for (let c = 0; c < SPEC; c++) {
       const fc = c <= SPEC / 2 ? c : c - SPEC;
-      const rad = Math.hypot(fr, fc);
+      const rad = Math.sqrt(fr * fr + fc * fc);
       const pw = re[r * SPEC + c] ** 2 + im[r * SPEC + c] ** 2;
       for (let j = 0; j < bands.length; j++) {
         if (rad >= RADIAL_EDGES[j] && rad < RADIAL_EDGES[j + 1]) {
@@ -371,7 +371,7 @@ function textureLayer(p: Planes, gx: Float32Array, gy: Float32Array, out: Float6
   for (let i = 0; i < w * h; i++) {
     s += y[i];
     s2 += y[i] * y[i];
-    if (Math.hypot(gx[i], gy[i]) > 0.05) edges++;
+    if (gx[i] * gx[i] + gy[i] * gy[i] > 0.0025) edges++;
   }
   const m = s / (w * h);
   out[20] += Math.log1p(10 * Math.sqrt(Math.max(0, s2 / (w * h) - m * m)));
@@ -389,17 +389,18 @@ function motionLayer(clip: Pick<DecodedClip, 'frames' | 'shape'>, size: { width:
   const out = new Float32Array(24);
   const T = clip.shape[0];
   if (T < 2) return out;
-  const half = { width: Math.max(2, Math.round(size.width / 2)), height: Math.max(2, Math.round(size.height / 2)) };
-  const { width: w, height: h } = half;
+  const halfOf = (t: number) => downsample2(lumaPlane(frameAt(clip, t, size)), size.width, size.height);
+  const first = halfOf(0);
+  const { w, h } = first;
   const n = w * h;
   const perPair: number[] = [];
   const frac = new Float64Array(4);
   const thresholds = [4, 16, 48, 96];
   const grid = new Float64Array(9);
   const dirs = new Float64Array(8);
-  let prev = lumaPlane(frameAt(clip, 0, half));
+  let prev = first.y;
   for (let t = 1; t < T; t++) {
-    const cur = lumaPlane(frameAt(clip, t, half));
+    const cur = halfOf(t).y;
     let sum = 0;
     for (let r = 0; r < h; r++) {
       const gyCell = Math.min(2, Math.floor((r * 3) / h));
@@ -471,7 +472,7 @@ export function builtinVisualFeatures(clip: VisualInput, options: Partial<Builti
 /** The built-in visual extractor (see the module comment for its layers). */
 export class BuiltinVisualExtractor implements Extractor<VisualInput> {
   readonly name = 'builtin-visual';
-  readonly version = '1';
+  readonly version = '2';
   readonly modality = 'visual' as const;
   readonly layers = BUILTIN_VISUAL_LAYERS;
   readonly settings: Record<string, unknown>;

@@ -157,6 +157,34 @@ export function resizeImage(img: RgbImage, width: number, height: number): RgbIm
   return { data: out, width, height };
 }
 
+/** Resize one float plane [h, w] to [height, width] with the same antialiased bilinear filter. */
+export function resizePlane(plane: Float32Array, w: number, h: number, width: number, height: number): Float32Array {
+  if (w === width && h === height) return Float32Array.from(plane);
+  const tx = taps(w, width);
+  const ty = taps(h, height);
+  const mid = new Float32Array(h * width);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < width; x++) {
+      let acc = 0;
+      const f = tx.first[x];
+      const wo = x * tx.maxTaps;
+      for (let j = 0; j < tx.count[x]; j++) acc += plane[y * w + f + j] * tx.weights[wo + j];
+      mid[y * width + x] = acc;
+    }
+  }
+  const out = new Float32Array(height * width);
+  for (let y = 0; y < height; y++) {
+    const f = ty.first[y];
+    const wo = y * ty.maxTaps;
+    for (let x = 0; x < width; x++) {
+      let acc = 0;
+      for (let j = 0; j < ty.count[y]; j++) acc += mid[(f + j) * width + x] * ty.weights[wo + j];
+      out[y * width + x] = acc;
+    }
+  }
+  return out;
+}
+
 /** Size after scaling so the short side is `short` (aspect kept, rounded). */
 export function shortSideSize(width: number, height: number, short: number): { width: number; height: number } {
   if (width <= height) return { width: short, height: Math.max(1, Math.round((height * short) / width)) };
