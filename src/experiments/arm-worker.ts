@@ -94,15 +94,20 @@ export async function runArmJob(job: ArmJob): Promise<ArmResultFile> {
   for (const task of job.tasks) {
     const tt = task.tensorsDir === job.tensorsDir ? tensors : await loadClipTensors(task.tensorsDir);
     const rows = selectRows(tt, task.ids);
-    const emb = await embed(result.checkpointDir, batchesOf(rows.audio, rows.frames, rows.ids, job.probe.batchSize), { layer: job.probe.layer, backend: ssl.backend });
+    const batches = () => batchesOf(rows.audio, rows.frames, rows.ids, job.probe.batchSize);
+    const emb = await embed(result.checkpointDir, batches(), { layer: job.probe.layer, backend: ssl.backend });
     if (emb.count !== task.ids.length) throw new Error(`arm ${job.arm}: embedded ${emb.count} of ${task.ids.length} clips of task ${task.name}`);
-    out.tasks[task.name] = probeModalities(emb, task.labels, task.classes, task.splits, job.probe.modalities, {
-      lambdas: job.probe.lambdas,
-      valFraction: job.probe.valFraction,
-      maxIter: job.probe.maxIter,
-      topK: job.probe.topK,
-      seed: job.seed,
-    });
+    // The cross-modal probe needs the shared projection space.
+    const shared = job.probe.modalities.includes('cross') && job.probe.layer !== 'head' ? await embed(result.checkpointDir, batches(), { layer: 'head', backend: ssl.backend }) : undefined;
+    out.tasks[task.name] = probeModalities(
+      emb,
+      task.labels,
+      task.classes,
+      task.splits,
+      job.probe.modalities,
+      { lambdas: job.probe.lambdas, valFraction: job.probe.valFraction, maxIter: job.probe.maxIter, topK: job.probe.topK, seed: job.seed },
+      shared,
+    );
   }
   await writeJsonAtomic(job.resultFile, out);
   return out;

@@ -40,7 +40,7 @@ const fmt = (x: number | undefined, digits = 3) => (x === undefined || !Number.i
 const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : (100 * x).toFixed(1));
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
-const MODALITY_ORDER = ['audio', 'visual', 'both'];
+const MODALITY_ORDER = ['audio', 'visual', 'both', 'cross'];
 
 /** The vega-lite specs of every plot the results have data for. */
 export function reportPlots(results: ExperimentResults): ReportPlot[] {
@@ -235,7 +235,7 @@ export async function renderReport(results: ExperimentResults, opts: ReportOptio
 
   // Summary table of arms.
   const agg = aggregateProbes(results.probes);
-  const modalities = (['audio', 'visual', 'both'] as const).filter((m) => agg.some((a) => a.modality === m));
+  const modalities = (['audio', 'visual', 'both', 'cross'] as const).filter((m) => agg.some((a) => a.modality === m));
   const tasks = [...new Set(agg.map((a) => a.task))];
   parts.push('<h2>Results</h2>');
   const pool = results.pool;

@@ -59,7 +59,8 @@ export interface ArmSummary {
   seeds: number[];
 }
 
-export type ResultModality = 'audio' | 'visual' | 'both';
+/** cross: cross-modal transfer in the shared projection space (see crossModalProbe). */
+export type ResultModality = 'audio' | 'visual' | 'both' | 'cross';
 
 /** One probe of one arm, seed, task and modality. */
 export interface ProbeRecord {
@@ -181,7 +182,7 @@ export function validateResults(value: unknown, file = 'results.json'): Experime
   }
   if (typeof r.pool !== 'object' || r.pool === null || typeof r.pool.clips !== 'number') fail('pool.clips is missing');
   for (const [i, p] of r.probes!.entries()) {
-    if (typeof p.arm !== 'string' || typeof p.top1 !== 'number' || !['audio', 'visual', 'both'].includes(p.modality)) fail(`probes[${i}] needs arm, modality and top1`);
+    if (typeof p.arm !== 'string' || typeof p.top1 !== 'number' || !['audio', 'visual', 'both', 'cross'].includes(p.modality)) fail(`probes[${i}] needs arm, modality and top1`);
   }
   return r as ExperimentResults;
 }

@@ -40,6 +40,7 @@ import { holdOut, precisionAt, precisionCurve, precisionOf, sampleIds, type Labe
 import { ARM_WORKER_FILE, runArmJob, type ArmJob, type ArmResultFile, type ArmTaskJob } from './arm-worker.js';
 import { RESULTS_VERSION, aggregateProbes, type ArmSummary, type ClipPreview, type ExpectationCheck, type ExperimentResults, type ProbeRecord, type SelectionSummary } from './results.js';
 import { writeReport } from './report.js';
+import { buildRealPairs } from './real-pairs.js';
 
 export interface ExperimentOptions {
   silent?: boolean;
@@ -89,7 +90,7 @@ function readRows(file: string): LabelledClip[] {
 
 /** The corpus labels file (ground truth and classes), when the corpus has one. */
 function labelsFileOf(config: Config): string | null {
-  if (config.corpus.synth) return path.join(config.runDir!, 'corpus', 'labels.jsonl');
+  if (config.experiment.realPairs || config.corpus.synth) return path.join(config.runDir!, 'corpus', 'labels.jsonl');
   const src = config.corpus.source;
   if (!src) return null;
   if (src.endsWith('.jsonl')) return src;
@@ -109,7 +110,7 @@ function fmtPct(x: number | undefined): string {
 /** The results table printed at the end of a run. */
 export function formatResultsTable(r: ExperimentResults): string {
   const agg = aggregateProbes(r.probes);
-  const modalities = (['audio', 'visual', 'both'] as const).filter((m) => agg.some((a) => a.modality === m));
+  const modalities = (['audio', 'visual', 'both', 'cross'] as const).filter((m) => agg.some((a) => a.modality === m));
   const lines: string[] = [];
   for (const task of [...new Set(agg.map((a) => a.task))]) {
     const seeds = Math.max(...agg.filter((a) => a.task === task).map((a) => a.seeds));
@@ -162,8 +163,12 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
   const t0 = performance.now();
 
   // 1. Corpus.
-  const corpus = await ledger.run<CorpusSummary>('corpus', { corpus: config.corpus, seed: config.seed }, async () => {
-    if (config.corpus.synth) await runSynth(config, { silent });
+  const corpus = await ledger.run<CorpusSummary>('corpus', { corpus: config.corpus, realPairs: config.experiment.realPairs, seed: config.seed }, async () => {
+    const rp = config.experiment.realPairs;
+    if (rp) {
+      if (config.corpus.synth || config.corpus.source) throw new Error('config: experiment.realPairs builds the corpus; remove corpus.synth and corpus.source');
+      await buildRealPairs({ ...rp, out: path.join(runDir, 'corpus'), seed: config.seed, silent });
+    } else if (config.corpus.synth) await runSynth(config, { silent });
     const labelsFile = labelsFileOf(config);
     return { summary: { labelsFile }, outputs: labelsFile ? [labelsFile] : [] };
   });
@@ -279,7 +284,7 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
   // 5. Downstream tasks: the held-out clips of the corpus, plus configured datasets.
   const probeCfg = config.probe;
   const tasks: Array<ArmTaskJob & { clips: ClipRef[] }> = [];
-  const byIdSeconds = config.corpus.synth?.seconds ?? config.ingest.clipSeconds;
+  const byIdSeconds = config.corpus.synth?.seconds ?? config.experiment.realPairs?.seconds ?? config.ingest.clipSeconds;
   if (split.heldOutFile && split.heldOut > 0) {
     const rows = readRows(split.heldOutFile).filter((r) => r.corresponds !== false);
     const key = exp.taskLabel === 'visual' ? 'visual_class' : 'audio_class';
@@ -454,16 +459,17 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
   }
   const agg = aggregateProbes(probes);
   for (const task of tasks) {
-    const mod = (['both', 'audio', 'visual'] as const).find((m) => agg.some((a) => a.task === task.name && a.modality === m));
-    const get = (arm: string) => agg.find((a) => a.arm === arm && a.task === task.name && a.modality === mod)?.top1;
-    const cur = get('curated');
-    const rnd = get('random');
-    const cln = get('clean');
-    if (cur !== undefined && rnd !== undefined) {
-      expectations.push({ name: `${task.name} (${mod}): curated − random top-1`, value: cur - rnd, target: `>= ${exp.expect.curatedOverRandom}`, pass: cur - rnd >= exp.expect.curatedOverRandom });
-    }
-    if (cur !== undefined && cln !== undefined) {
-      expectations.push({ name: `${task.name} (${mod}): clean − curated top-1`, value: cln - cur, target: `<= ${exp.expect.curatedWithinClean}`, pass: cln - cur <= exp.expect.curatedWithinClean });
+    for (const mod of exp.expect.modalities) {
+      const get = (arm: string) => agg.find((a) => a.arm === arm && a.task === task.name && a.modality === mod)?.top1;
+      const cur = get('curated');
+      const rnd = get('random');
+      const cln = get('clean');
+      if (cur !== undefined && rnd !== undefined) {
+        expectations.push({ name: `${task.name} (${mod}): curated − random top-1`, value: cur - rnd, target: `>= ${exp.expect.curatedOverRandom}`, pass: cur - rnd >= exp.expect.curatedOverRandom });
+      }
+      if (cur !== undefined && cln !== undefined) {
+        expectations.push({ name: `${task.name} (${mod}): clean − curated top-1`, value: cln - cur, target: `<= ${exp.expect.curatedWithinClean}`, pass: cln - cur <= exp.expect.curatedWithinClean });
+      }
     }
   }
 
@@ -478,6 +484,7 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
       clips: manifest.length,
       ...(hasTruth ? { positives } : {}),
       ...(config.corpus.synth ? { classes: config.corpus.synth.classes, mismatch: config.corpus.synth.mismatch } : {}),
+      ...(config.experiment.realPairs ? { mismatch: config.experiment.realPairs.mismatch } : {}),
       heldOut: split.heldOut,
     },
     selection,

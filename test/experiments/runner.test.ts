@@ -116,7 +116,7 @@ describe('experiment runner', () => {
     expect(results.arms.find((a) => a.arm === 'clean')!.precision).toBe(1);
     expect(results.arms.find((a) => a.arm === 'curated')!.precision).toBe(1);
     expect(results.arms.every((a) => a.steps === 6)).toBe(true);
-    expect(results.probes).toHaveLength(4 * 3); // 4 arms x 1 seed x 3 modalities
+    expect(results.probes).toHaveLength(4 * 4); // 4 arms x 1 seed x 4 modalities (audio, visual, both, cross)
     expect(results.probes.every((p) => p.task === 'heldout-visual' && p.top1 >= 0 && p.top1 <= 1)).toBe(true);
     expect(results.selection.map((s) => s.method)).toEqual(['mi', 'random']);
     expect(results.selection[0].precision).toBe(1);

@@ -41,9 +41,12 @@ export const ProbeSchema = z
     /** The dataset `avcurate probe` evaluates (the experiment runner builds its own task). */
     dataset: ProbeDatasetSchema.optional(),
     protocol: ProbeProtocolSchema.default({ kind: 'folds', k: 5 }),
-    /** Embeddings to probe: audio, visual, and both concatenated. */
-    modalities: z.array(z.enum(['audio', 'visual', 'both'])).min(1).default(['audio', 'visual', 'both']),
-    /** Which embedding: pooled encoder features (default) or the projection head. */
+    /**
+     * Embeddings to probe: audio, visual, both concatenated, and cross (a classifier trained on
+     * one modality's projection-head embeddings and tested on the other's, both ways).
+     */
+    modalities: z.array(z.enum(['audio', 'visual', 'both', 'cross'])).min(1).default(['audio', 'visual', 'both', 'cross']),
+    /** Which embedding audio/visual/both probe: pooled encoder features (default) or the projection head. */
     layer: z.enum(['encoder', 'head']).default('encoder'),
     /** Candidate L2 strengths; the best on the validation split is used. */
     lambdas: z.array(z.number().nonnegative()).min(1).default([1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5]),

@@ -3,11 +3,15 @@
  * (audio, visual, and both concatenated).
  */
 import { toMatrix, type Matrix } from './logreg.js';
-import { linearProbe, type LinearProbeOptions, type ProbeResult } from './linear-probe.js';
+import { crossModalProbe, linearProbe, type LinearProbeOptions, type ProbeResult } from './linear-probe.js';
 import type { ProbeSplit } from './splits.js';
 
-export type ProbeModality = 'audio' | 'visual' | 'both';
-export const PROBE_MODALITIES: readonly ProbeModality[] = ['audio', 'visual', 'both'];
+/**
+ * audio, visual: one modality's embeddings; both: the two concatenated; cross: cross-modal
+ * transfer (trained on one modality, tested on the other) in the shared projection space.
+ */
+export type ProbeModality = 'audio' | 'visual' | 'both' | 'cross';
+export const PROBE_MODALITIES: readonly ProbeModality[] = ['audio', 'visual', 'both', 'cross'];
 
 /**
  * Row-major embeddings of `count` clips, [count, audioDim] and [count, visualDim]; either modality
@@ -22,7 +26,7 @@ export interface ProbeEmbeddings {
 }
 
 /** The matrix to probe for one modality; 'both' concatenates audio then visual per row. */
-export function modalityMatrix(emb: ProbeEmbeddings, modality: ProbeModality): Matrix {
+export function modalityMatrix(emb: ProbeEmbeddings, modality: Exclude<ProbeModality, 'cross'>): Matrix {
   const n = emb.count;
   const check = (name: string, data: Float32Array | undefined, dim: number | undefined) => {
     if (!data || data.length === 0 || !dim) throw new Error(`embeddings: no ${name} embeddings to probe`);
@@ -52,10 +56,14 @@ export function modalityMatrix(emb: ProbeEmbeddings, modality: ProbeModality): M
 export function availableModalities(emb: ProbeEmbeddings, wanted: readonly ProbeModality[]): ProbeModality[] {
   const hasA = !!emb.audio && emb.audio.length > 0 && !!emb.audioDim;
   const hasV = !!emb.visual && emb.visual.length > 0 && !!emb.visualDim;
-  return wanted.filter((m) => (m === 'audio' ? hasA : m === 'visual' ? hasV : hasA && hasV));
+  const shared = hasA && hasV && emb.audioDim === emb.visualDim;
+  return wanted.filter((m) => (m === 'audio' ? hasA : m === 'visual' ? hasV : m === 'both' ? hasA && hasV : shared));
 }
 
-/** Probe every available requested modality; returns results keyed by modality. */
+/**
+ * Probe every available requested modality; returns results keyed by modality. 'cross' uses
+ * `shared` (embeddings in one space, e.g. the projection heads) when given, else `emb`.
+ */
 export function probeModalities(
   emb: ProbeEmbeddings,
   labels: ArrayLike<number>,
@@ -63,10 +71,17 @@ export function probeModalities(
   splits: ProbeSplit[],
   modalities: readonly ProbeModality[],
   opts: LinearProbeOptions = {},
+  shared?: ProbeEmbeddings,
 ): Partial<Record<ProbeModality, ProbeResult>> {
   const out: Partial<Record<ProbeModality, ProbeResult>> = {};
-  const usable = availableModalities(emb, modalities);
-  if (usable.length === 0) throw new Error(`embeddings: none of the modalities ${modalities.join(', ')} is available`);
-  for (const m of usable) out[m] = linearProbe(modalityMatrix(emb, m), labels, classes, splits, opts);
+  const usable = availableModalities(emb, modalities.filter((m) => m !== 'cross'));
+  const crossEmb = shared ?? emb;
+  const cross = modalities.includes('cross') && availableModalities(crossEmb, ['cross']).length === 1;
+  if (usable.length === 0 && !cross) throw new Error(`embeddings: none of the modalities ${modalities.join(', ')} is available`);
+  for (const m of usable) out[m as Exclude<ProbeModality, 'cross'>] = linearProbe(modalityMatrix(emb, m as Exclude<ProbeModality, 'cross'>), labels, classes, splits, opts);
+  if (cross) {
+    const d = crossEmb.audioDim!;
+    out.cross = crossModalProbe(toMatrix(crossEmb.audio!, crossEmb.count, d), toMatrix(crossEmb.visual!, crossEmb.count, d), labels, classes, splits, opts);
+  }
   return out;
 }

@@ -144,3 +144,75 @@ export function linearProbe(x: Matrix, labels: ArrayLike<number>, classes: numbe
     splits: results,
   };
 }
+
+function stackRows(a: Matrix, b: Matrix, rows: ArrayLike<number>): Matrix {
+  const d = a.cols;
+  const out = new Float64Array(2 * rows.length * d);
+  for (let i = 0; i < rows.length; i++) {
+    out.set(a.data.subarray(rows[i] * d, (rows[i] + 1) * d), i * d);
+    out.set(b.data.subarray(rows[i] * d, (rows[i] + 1) * d), (rows.length + i) * d);
+  }
+  return { data: out, rows: 2 * rows.length, cols: d };
+}
+
+/**
+ * Cross-modal transfer probe on embeddings in one shared space (the projection heads): a linear
+ * classifier trained on one modality's embeddings of the training clips is tested on the other
+ * modality's embeddings of the test clips, both ways (audio→visual and visual→audio); a split's
+ * score is the mean of the two directions. It is high only when the two encoders map a clip's
+ * sound and picture to the same place, which is what audio-visual correspondence in the
+ * pretraining data teaches. Standardisation is fitted on both modalities' training rows together;
+ * lambda is chosen on a validation part of the training modality.
+ */
+export function crossModalProbe(audio: Matrix, visual: Matrix, labels: ArrayLike<number>, classes: number, splits: ProbeSplit[], opts: LinearProbeOptions = {}): ProbeResult & { directions: { a2v: number; v2a: number } } {
+  if (audio.cols !== visual.cols) throw new Error(`crossModalProbe: audio (${audio.cols}) and visual (${visual.cols}) embeddings must share one space (probe.layer: head)`);
+  if (audio.rows !== visual.rows || audio.rows !== labels.length) throw new Error(`crossModalProbe: ${audio.rows} audio rows, ${visual.rows} visual rows, ${labels.length} labels`);
+  const k = opts.topK ?? 5;
+  const lambdas = opts.lambdas ?? DEFAULT_LAMBDAS;
+  const valFraction = opts.valFraction ?? 0.2;
+  const maxIter = opts.maxIter ?? 300;
+  const results: SplitResult[] = [];
+  let a2vSum = 0;
+  let v2aSum = 0;
+  for (const split of splits) {
+    if (split.train.length === 0 || split.test.length === 0) throw new Error(`crossModalProbe: split "${split.name}" is empty`);
+    const both = stackRows(audio, visual, split.train);
+    const std = Standardizer.fit(both);
+    const yt = subsetLabels(labels, split.train);
+    const ys = subsetLabels(labels, split.test);
+    const dirs: Array<{ top1: number; topK: number; lambda: number; validation: SplitResult['validation']; converged: boolean }> = [];
+    for (const [from, to] of [[audio, visual], [visual, audio]] as const) {
+      const rng = Rng.derive(opts.seed ?? 0, 'probe-validation', split.name, from === audio ? 'a2v' : 'v2a');
+      const fromStd = std.transform(from);
+      const { lambda, validation } = chooseLambda(fromStd, labels, classes, split.train, { lambdas, valFraction, maxIter, rng });
+      const model = fitLogReg(std.transform(from, split.train), yt, classes, { lambda, maxIter });
+      const scores = predictScores(model, std.transform(to, split.test));
+      dirs.push({ top1: topKAccuracy(scores, ys, classes, 1), topK: topKAccuracy(scores, ys, classes, k), lambda, validation, converged: model.converged });
+    }
+    a2vSum += dirs[0].top1;
+    v2aSum += dirs[1].top1;
+    results.push({
+      split: split.name,
+      trainSize: split.train.length,
+      testSize: split.test.length,
+      lambda: dirs[0].lambda,
+      validation: dirs[0].validation,
+      top1: (dirs[0].top1 + dirs[1].top1) / 2,
+      topK: (dirs[0].topK + dirs[1].topK) / 2,
+      converged: dirs[0].converged && dirs[1].converged,
+    });
+  }
+  const top1s = results.map((r) => r.top1);
+  const mean = top1s.reduce((a, b) => a + b, 0) / top1s.length;
+  return {
+    top1: mean,
+    topK: results.reduce((a, r) => a + r.topK, 0) / results.length,
+    top1Std: Math.sqrt(top1s.reduce((a, b) => a + (b - mean) ** 2, 0) / top1s.length),
+    k,
+    classes,
+    dim: audio.cols,
+    chance: 1 / classes,
+    splits: results,
+    directions: { a2v: a2vSum / splits.length, v2a: v2aSum / splits.length },
+  };
+}

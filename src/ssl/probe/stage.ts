@@ -95,13 +95,17 @@ export async function runProbe(config: Config, opts: ProbeStageOptions): Promise
     }
   }
   const emb = await embed(opts.checkpoint, batches(), { layer: cfg.layer, backend: config.ssl.backend });
-  const results = probeModalities(emb, labels, ds.classes.length, splits, cfg.modalities as ProbeModality[], {
-    lambdas: cfg.lambdas,
-    valFraction: cfg.valFraction,
-    maxIter: cfg.maxIter,
-    topK: cfg.topK,
-    seed: config.seed,
-  });
+  const modalities = cfg.modalities as ProbeModality[];
+  const shared = modalities.includes('cross') && cfg.layer !== 'head' ? await embed(opts.checkpoint, batches(), { layer: 'head', backend: config.ssl.backend }) : undefined;
+  const results = probeModalities(
+    emb,
+    labels,
+    ds.classes.length,
+    splits,
+    modalities,
+    { lambdas: cfg.lambdas, valFraction: cfg.valFraction, maxIter: cfg.maxIter, topK: cfg.topK, seed: config.seed },
+    shared,
+  );
   const arm = opts.arm ?? armName(opts.checkpoint);
   const probe: ProbeFile = {
     arm,

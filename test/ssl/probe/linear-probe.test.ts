@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/runtime/random.js';
 import { Standardizer, fitLogReg, predictScores, topKAccuracy, toMatrix, type Matrix } from '../../../src/ssl/probe/logreg.js';
-import { linearProbe } from '../../../src/ssl/probe/linear-probe.js';
+import { crossModalProbe, linearProbe } from '../../../src/ssl/probe/linear-probe.js';
 import { foldsToSplits, resolveSplits, stratifiedFolds, stratifiedHoldout } from '../../../src/ssl/probe/splits.js';
 import { modalityMatrix, probeModalities } from '../../../src/ssl/probe/embeddings.js';
 
@@ -148,6 +148,42 @@ describe('linear probe', () => {
     expect(r.visual!.top1).toBeLessThan(0.6);
     expect(r.both!.top1).toBeGreaterThan(0.9);
     expect(() => probeModalities({ count: n, audio, audioDim: 4 }, y, 3, splits, ['visual'])).toThrow(/none of the modalities/);
+  });
+});
+
+describe('cross-modal probe', () => {
+  function shared(n: number, d: number, classes: number, permuteVisual: boolean, seed: number) {
+    const rng = new Rng(seed);
+    const means = Array.from({ length: classes }, () => Array.from({ length: d }, () => rng.normal() * 4));
+    const y = Int32Array.from({ length: n }, (_, i) => i % classes);
+    const audio = new Float32Array(n * d);
+    const visual = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) {
+      const vc = permuteVisual ? (y[i] + 1) % classes : y[i];
+      for (let j = 0; j < d; j++) {
+        audio[i * d + j] = means[y[i]][j] + rng.normal();
+        visual[i * d + j] = means[vc][j] + rng.normal();
+      }
+    }
+    return { y, audio, visual };
+  }
+
+  it('transfers across modalities when the two embeddings are aligned, and fails when they are not', () => {
+    const splits = (y: Int32Array) => foldsToSplits(stratifiedFolds(y, 3, new Rng(0)));
+    const a = shared(90, 8, 3, false, 1);
+    const aligned = crossModalProbe(toMatrix(a.audio, 90, 8), toMatrix(a.visual, 90, 8), a.y, 3, splits(a.y), { seed: 1 });
+    expect(aligned.top1).toBe(1);
+    expect(aligned.directions).toEqual({ a2v: 1, v2a: 1 });
+    const m = shared(90, 8, 3, true, 1);
+    const misaligned = crossModalProbe(toMatrix(m.audio, 90, 8), toMatrix(m.visual, 90, 8), m.y, 3, splits(m.y), { seed: 1 });
+    expect(misaligned.top1).toBeLessThan(0.1); // systematically wrong class: below chance (1/3)
+    // within each modality the classes are still perfectly separable
+    expect(linearProbe(toMatrix(m.visual, 90, 8), m.y, 3, splits(m.y)).top1).toBe(1);
+    // through probeModalities, with the shared space given separately
+    const r = probeModalities({ count: 90, audio: m.audio, audioDim: 8, visual: m.visual, visualDim: 8 }, m.y, 3, splits(m.y), ['audio', 'cross'], { seed: 1 }, { count: 90, audio: a.audio, audioDim: 8, visual: a.visual, visualDim: 8 });
+    expect(r.audio!.top1).toBe(1);
+    expect(r.cross!.top1).toBe(1);
+    expect(() => crossModalProbe(toMatrix(a.audio, 90, 8), toMatrix(a.visual.slice(0, 90 * 4), 90, 4), a.y, 3, splits(a.y))).toThrow(/share one space/);
   });
 });
 
