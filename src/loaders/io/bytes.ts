@@ -21,16 +21,32 @@ export function isUrl(spec: string): boolean {
   return /^https?:\/\//i.test(spec);
 }
 
-const CHUNK = 1 << 20;
-const DIRECT = 256 << 10;
+const CHUNK = 4 << 20;
+const AHEAD = 2;
 
+interface Fetch {
+  at: number;
+  n: number;
+  data: Promise<Buffer>;
+}
+
+/**
+ * Local file reader with read-ahead: up to AHEAD chunks of 4 MiB are read in the background while
+ * the caller consumes the current one, so file reads overlap parsing. A skip inside the buffered
+ * range consumes it; a longer skip drops the read-ahead and seeks.
+ */
 export class FileByteReader implements ByteReader {
-  private chunk: Buffer = Buffer.alloc(0);
-  private chunkPos = 0;
+  private ready: Buffer[] = [];
+  private readyPos = 0;
+  private inflight: Fetch[] = [];
+  /** Reads dropped by a seek; awaited before the file is closed. */
+  private orphans: Array<Promise<Buffer>> = [];
+  private nextFetch: number;
   private pos: number;
 
   private constructor(readonly url: string, private readonly fh: fsp.FileHandle, readonly size: number, start: number) {
     this.pos = Math.min(start, size);
+    this.nextFetch = this.pos;
   }
 
   static async open(file: string, start = 0): Promise<FileByteReader> {
@@ -48,61 +64,96 @@ export class FileByteReader implements ByteReader {
     return this.pos;
   }
 
-  private async fill(at: number, n: number, into: Buffer, offset: number): Promise<number> {
+  private async fetch(at: number, n: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(n);
     let got = 0;
     while (got < n) {
-      const { bytesRead } = await this.fh.read(into, offset + got, n - got, at + got);
+      const { bytesRead } = await this.fh.read(buf, got, n - got, at + got);
       if (bytesRead === 0) break;
       got += bytesRead;
     }
-    return got;
+    return got === n ? buf : buf.subarray(0, got);
+  }
+
+  private launch(): void {
+    while (this.inflight.length < AHEAD && this.nextFetch < this.size) {
+      const at = this.nextFetch;
+      const n = Math.min(CHUNK, this.size - at);
+      this.nextFetch += n;
+      const data = this.fetch(at, n);
+      data.catch(() => undefined); // rethrown to whoever awaits it
+      this.inflight.push({ at, n, data });
+    }
+  }
+
+  /** Make sure a ready chunk is available; false at the end of the file. */
+  private async pull(): Promise<boolean> {
+    while (this.ready.length > 0 && this.readyPos >= this.ready[0].length) {
+      this.ready.shift();
+      this.readyPos = 0;
+    }
+    if (this.ready.length > 0) return true;
+    this.launch();
+    const f = this.inflight.shift();
+    if (!f) return false;
+    const data = await f.data;
+    this.launch();
+    if (data.length === 0) return false;
+    this.ready.push(data);
+    this.readyPos = 0;
+    return true;
   }
 
   async read(n: number): Promise<Buffer> {
     n = Math.max(0, Math.min(n, this.size - this.pos));
     const out = Buffer.allocUnsafe(n);
     let done = 0;
-    while (done < n) {
-      const avail = this.chunk.length - this.chunkPos;
-      if (avail > 0) {
-        const k = Math.min(avail, n - done);
-        this.chunk.copy(out, done, this.chunkPos, this.chunkPos + k);
-        this.chunkPos += k;
-        done += k;
-        this.pos += k;
-        continue;
-      }
-      const want = n - done;
-      if (want >= DIRECT) {
-        const got = await this.fill(this.pos, want, out, done);
-        done += got;
-        this.pos += got;
-        if (got < want) break;
-        continue;
-      }
-      const size = Math.min(CHUNK, this.size - this.pos);
-      const buf = Buffer.allocUnsafe(size);
-      const got = await this.fill(this.pos, size, buf, 0);
-      this.chunk = buf.subarray(0, got);
-      this.chunkPos = 0;
-      if (got === 0) break;
+    while (done < n && (await this.pull())) {
+      const c = this.ready[0];
+      const k = Math.min(c.length - this.readyPos, n - done);
+      c.copy(out, done, this.readyPos, this.readyPos + k);
+      this.readyPos += k;
+      done += k;
+      this.pos += k;
     }
     return done === n ? out : out.subarray(0, done);
   }
 
   async skip(n: number): Promise<number> {
     const k = Math.max(0, Math.min(n, this.size - this.pos));
-    const avail = this.chunk.length - this.chunkPos;
-    if (k <= avail) this.chunkPos += k;
-    else {
-      this.chunk = Buffer.alloc(0);
-      this.chunkPos = 0;
+    const target = this.pos + k;
+    const bufferedEnd = this.inflight.length > 0 ? this.inflight[this.inflight.length - 1].at + this.inflight[this.inflight.length - 1].n : this.pos + this.ready.reduce((a, c) => a + c.length, 0) - this.readyPos;
+    if (target > bufferedEnd) {
+      // Beyond the read-ahead: drop it and seek.
+      this.ready = [];
+      this.readyPos = 0;
+      this.orphans.push(...this.inflight.map((f) => f.data));
+      this.inflight = [];
+      this.pos = target;
+      this.nextFetch = target;
+      if (this.orphans.length > 8) {
+        await Promise.allSettled(this.orphans);
+        this.orphans = [];
+      }
+      return k;
     }
-    this.pos += k;
-    return k;
+    let left = k;
+    while (left > 0 && (await this.pull())) {
+      const c = this.ready[0];
+      const take = Math.min(c.length - this.readyPos, left);
+      this.readyPos += take;
+      left -= take;
+      this.pos += take;
+    }
+    return k - left;
   }
 
   async close(): Promise<void> {
+    const pending = [...this.orphans, ...this.inflight.map((f) => f.data)];
+    this.inflight = [];
+    this.orphans = [];
+    this.ready = [];
+    await Promise.allSettled(pending);
     await this.fh.close().catch(() => undefined);
   }
 }

@@ -1,0 +1,182 @@
+/**
+ * npm run bench:loader — loader figures measured side by side in one run:
+ *  (a) clips/s decoding shard samples through the loader (tar read, temp file, ffmpeg, ordered
+ *      parallel pool) against the plain ffmpeg command decoding the same clips from files at the
+ *      same concurrency (the exact argument list decodeClip uses, outputs piped and discarded);
+ *  (b) GB/s reading pre-decoded .npy shards through shuffle and batch (bytes of array data in the
+ *      batches per second);
+ *  (c) time to restore a mid-epoch state (iterator(state) to the first batch), against the time to
+ *      the first batch of a fresh iterator, and the state's size.
+ * Options: --clips N (default 24), --concurrency C (default: cores), --seconds S (clip length, 4),
+ * --npy-samples N (default 192), --epochs E (for b, default 3), --dir DIR (work folder, default a
+ * temp folder, removed at the end unless --keep).
+ */
+import { promises as fsp, mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { synthesize } from '../src/media/synth.js';
+import { probe } from '../src/media/probe.js';
+import { decodeArgs } from '../src/media/decode.js';
+import { ffmpegPath } from '../src/media/ffmpeg.js';
+import { Pool, defaultConcurrency } from '../src/runtime/pool.js';
+import { fromShards, parseSample, ShardWriter, encodeNpy, type NdArray, type ParsedSample, type DecodeSpec } from '../src/loaders/index.js';
+import { exportShards } from '../src/loaders/export/export.js';
+import { Rng } from '../src/runtime/random.js';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+}
+const strArg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+
+const clips = arg('clips', 24);
+const c = arg('concurrency', defaultConcurrency());
+const seconds = arg('seconds', 4);
+const npySamples = arg('npy-samples', 192);
+const epochs = arg('epochs', 3);
+const keep = process.argv.includes('--keep');
+const work = strArg('dir') ?? mkdtempSync(path.join(os.tmpdir(), 'avcurate-bench-loader-'));
+const spec: DecodeSpec = { fps: 8, size: 112, seconds: 2, sampleRate: 16000, sampling: 'center', fit: 'cover', audio: 'optional' };
+
+const now = () => performance.now();
+
+/** The plain ffmpeg command, outputs piped and drained; resolves with the bytes read. */
+function plainFfmpeg(args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(ffmpegPath(), args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    let bytes = 0;
+    child.stdout!.on('data', (b: Buffer) => (bytes += b.length));
+    (child.stdio[3] as NodeJS.ReadableStream).on('data', (b: Buffer) => (bytes += b.length));
+    let err = '';
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(bytes) : reject(new Error(`ffmpeg exit ${code}: ${err.slice(-300)}`))));
+  });
+}
+
+async function main(): Promise<void> {
+  console.log(`bench-loader: ${clips} clips of ${seconds} s, decode ${spec.size}x${spec.size} @ ${spec.fps} fps, ${spec.seconds} s windows, concurrency ${c}, work folder ${work}`);
+  // Corpus → manifest → selection → shards (setup, not timed).
+  const media = path.join(work, 'media');
+  const synth = await synthesize({ out: media, clips, classes: 4, mismatch: 0, seconds, seed: 1, silent: true });
+  const records = [];
+  for (const l of synth.labels) {
+    const file = path.join(media, l.file);
+    const info = await probe(file);
+    records.push({
+      id: l.id, source: file, start: 0, duration: info.duration, video_id: l.id,
+      probe: { duration: info.duration, width: info.video!.width, height: info.video!.height, fps: info.video!.fps, sampleRate: info.audio?.sampleRate ?? 0, videoCodec: info.video!.codec, audioCodec: info.audio?.codec ?? '' },
+    });
+  }
+  await fsp.writeFile(path.join(work, 'manifest.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await fsp.writeFile(path.join(work, 'selection.csv'), ['rank,id,video_id,start,end,gain,objective', ...records.map((r, i) => `${i + 1},${r.id},${r.video_id},0,${r.duration},0,0`)].join('\n') + '\n');
+  const shards = path.join(work, 'shards');
+  await exportShards({ selection: path.join(work, 'selection.csv'), out: shards, maxCount: 8, cut: { mode: 'copy' }, silent: true });
+
+  // (a) Loader decode vs plain ffmpeg on the same clips (the mp4 members written out as files).
+  const samples = await (await fromShards(shards)).toArray();
+  const files: Array<{ file: string; duration: number }> = [];
+  const plainDir = path.join(work, 'plain');
+  await fsp.mkdir(plainDir, { recursive: true });
+  for (const s of samples) {
+    const file = path.join(plainDir, `${s.__key__}.mp4`);
+    await fsp.writeFile(file, s.mp4 as Buffer);
+    files.push({ file, duration: JSON.parse((s.json as Buffer).toString()).duration });
+  }
+  const size = spec.size as number;
+  const runPlain = async () => {
+    const pool = new Pool(c);
+    const t0 = now();
+    await pool.map(files, (f) => plainFfmpeg(decodeArgs(f.file, Math.max(0, (f.duration - spec.seconds) / 2), spec.seconds, { fps: spec.fps, width: size, height: size, sampleRate: spec.sampleRate, fit: 'cover' }, { video: true, audio: true })));
+    return files.length / ((now() - t0) / 1000);
+  };
+  const runLoader = async () => {
+    const ds = (await fromShards(shards)).decode({ ...spec, concurrency: c, onError: 'raise' });
+    const t0 = now();
+    let n = 0;
+    for await (const d of ds) if (d.frames.data.length > 0) n++;
+    if (n !== files.length) throw new Error(`loader decoded ${n} of ${files.length}`);
+    return n / ((now() - t0) / 1000);
+  };
+  await runPlain(); // warm the page cache and ffmpeg
+  await runLoader();
+  const plain: number[] = [];
+  const loader: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    plain.push(await runPlain());
+    loader.push(await runLoader());
+  }
+  const median = (x: number[]) => [...x].sort((p, q) => p - q)[Math.floor(x.length / 2)];
+  console.log(`(a) decode from shards: loader ${median(loader).toFixed(1)} clips/s, plain ffmpeg ${median(plain).toFixed(1)} clips/s at concurrency ${c}: ratio ${(median(loader) / median(plain)).toFixed(2)} (target >= 0.9; median of 3 interleaved runs each; runs: loader ${loader.map((x) => x.toFixed(1)).join(' ')}, plain ${plain.map((x) => x.toFixed(1)).join(' ')})`);
+
+  // (b) Pre-decoded .npy shards through shuffle and batch.
+  const npyDir = path.join(work, 'npy');
+  const T = Math.round(spec.fps * spec.seconds);
+  const S = spec.seconds * spec.sampleRate;
+  const w = new ShardWriter(npyDir, { maxCount: 48 });
+  const rng = new Rng(7);
+  const framesData = new Uint8Array(T * size * size * 3);
+  for (let i = 0; i < framesData.length; i++) framesData[i] = rng.nextUint32() & 255;
+  for (let i = 0; i < npySamples; i++) {
+    framesData[0] = i & 255;
+    await w.write(`s${String(i).padStart(6, '0')}`, {
+      'frames.npy': encodeNpy({ dtype: 'uint8', shape: [T, size, size, 3], data: framesData }),
+      'audio.npy': encodeNpy({ dtype: 'float32', shape: [S], data: new Float32Array(S).fill(i / npySamples) }),
+      json: Buffer.from(JSON.stringify({ i })),
+    });
+  }
+  const written = await w.finish();
+  const shardUrls = written.map((s) => ({ url: path.join(npyDir, s.name), count: s.count }));
+  const pipeline = async () => (await fromShards(shardUrls)).shuffle(64, 1).map(parseSample).map((s: ParsedSample) => ({ key: s.__key__, frames: s['frames.npy'] as NdArray, audio: s['audio.npy'] as NdArray })).batch(16, { dropRemainder: true });
+  for await (const b of await pipeline()) if (b.frames.data.length === 0) throw new Error('empty batch'); // warm-up pass
+  let bytes = 0;
+  const tb = now();
+  for await (const b of (await pipeline()).repeat(epochs)) bytes += b.frames.data.byteLength + b.audio.data.byteLength;
+  const secs = (now() - tb) / 1000;
+  const tarBytes = written.reduce((a, s) => a + s.bytes, 0) * epochs;
+  console.log(`(b) .npy shards → shuffle(64) → batch(16): ${(bytes / secs / 1e9).toFixed(2)} GB/s of array data (${(bytes / 1e6).toFixed(0)} MB in ${secs.toFixed(2)} s, ${(tarBytes / secs / 1e9).toFixed(2)} GB/s of tar) (target >= 1 GB/s)`);
+
+  // (c) Restore a mid-epoch state.
+  const ds = await pipeline();
+  const it = ds.iterator();
+  const half = Math.floor(npySamples / 16 / 2);
+  for (let i = 0; i < half; i++) await it.next();
+  const state = JSON.stringify(it.getState());
+  const expected = await it.next();
+  await it.close();
+  const t1 = now();
+  const fresh = ds.iterator();
+  await fresh.next();
+  const freshMs = now() - t1;
+  await fresh.close();
+  const t2 = now();
+  const restored = ds.iterator(JSON.parse(state));
+  const got = await restored.next();
+  const restoreMs = now() - t2;
+  await restored.close();
+  const same = !expected.done && !got.done && JSON.stringify(expected.value.key) === JSON.stringify(got.value.key);
+  console.log(`(c) restore mid-epoch (after ${half} of ${Math.floor(npySamples / 16)} batches; shuffle buffer 64 rebuilt from shard offsets): ${restoreMs.toFixed(1)} ms to the next batch (fresh iterator: ${freshMs.toFixed(1)} ms); state ${state.length} bytes of JSON; continuation ${same ? 'identical' : 'DIFFERENT'}`);
+
+  // Decode pipeline restore: shuffle before decode, so a restore decodes only the next batch.
+  const dsd = (await fromShards(shards)).shuffle(8, 2).decode({ ...spec, concurrency: c }).batch(4);
+  const itd = dsd.iterator();
+  await itd.next();
+  const stated = JSON.stringify(itd.getState());
+  await itd.close();
+  const t3 = now();
+  const rd = dsd.iterator(JSON.parse(stated));
+  await rd.next();
+  const restoreDecodeMs = now() - t3;
+  await rd.close();
+  console.log(`(c) restore a decode pipeline (shards → shuffle(8) → decode → batch(4)) after 1 batch: ${restoreDecodeMs.toFixed(0)} ms to the next batch (includes decoding its 4 clips); state ${stated.length} bytes`);
+  if (!keep && !strArg('dir')) await fsp.rm(work, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
