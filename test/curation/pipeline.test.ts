@@ -1,0 +1,61 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { parseConfig } from '../../src/config/load.js';
+import { runCuration } from '../../src/curation/pipeline.js';
+import { readSelectionCsv } from '../../src/curation/selection/index.js';
+
+const run = promisify(execFile);
+const root = mkdtempSync(path.join(os.tmpdir(), 'avc-curate-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const raw = {
+  name: 'tiny',
+  runDir: path.join(root, 'run'),
+  seed: 3,
+  corpus: { synth: { clips: 48, classes: 4, mismatch: 0.5, seconds: 1, width: 32, height: 32, fps: 6 } },
+  ingest: { clipSeconds: 1, minSeconds: 0.5 },
+  features: { shardSize: 24, decode: { fps: 6, width: 32, height: 32 }, audio: [{ type: 'builtin' }], visual: [{ type: 'builtin', frames: 4, maxSize: 32 }] },
+  clustering: { k: [4] },
+  selection: { ratio: 0.5 },
+};
+
+describe('curation pipeline', () => {
+  it('runs synth → ingest → extract → cluster → select → eval, finds the corresponding clips, and a rerun skips finished work', async () => {
+    const config = parseConfig(raw);
+    const first = await runCuration(config, { silent: true });
+    expect(first.stages.map((s) => s.stage)).toEqual(['synth', 'ingest', 'extract', 'cluster', 'select', 'eval']);
+    const rows = readSelectionCsv(path.join(raw.runDir, 'selection.csv'));
+    expect(rows.length).toBe(24);
+    const ev = first.evaluation!.summary;
+    expect(ev.pool).toBe(48);
+    expect(ev.positives).toBe(24);
+    expect(ev.atPositives.precision).toBeGreaterThanOrEqual(0.75);
+    const evalJson = JSON.parse(readFileSync(path.join(raw.runDir, 'selection.eval.json'), 'utf8'));
+    expect(evalJson.precision.length).toBe(24);
+
+    const csvText = readFileSync(path.join(raw.runDir, 'selection.csv'), 'utf8');
+    const again = await runCuration(parseConfig(raw), { silent: true });
+    expect(again.selection!.skipped).toBe(true);
+    expect(again.stages.find((s) => s.stage === 'synth')!.note).toMatch(/0 generated, 48 already there/);
+    expect(again.stages.find((s) => s.stage === 'extract')!.note).toMatch(/0 shard\(s\) written, 2 already complete/);
+    expect(readFileSync(path.join(raw.runDir, 'selection.csv'), 'utf8')).toBe(csvText);
+
+    // The contrastive baseline writes the same selection.csv format (scores from src/ssl).
+    const cfgFile = path.join(root, 'tiny.yaml');
+    writeFileSync(cfgFile, YAML.stringify(raw));
+    const res = await run(process.execPath, [path.resolve('bin/avcurate.js'), 'select', '--config', cfgFile, '--method', 'contrastive', '--set', 'selection.contrastive.epochs=1', '--quiet'], {
+      cwd: path.resolve('.'),
+    });
+    expect(res.stdout).toMatch(/selected 24 of 48 clips/);
+    const meta = JSON.parse(readFileSync(path.join(raw.runDir, 'selection.meta.json'), 'utf8'));
+    expect(meta.method).toBe('contrastive');
+    const contrastive = readSelectionCsv(path.join(raw.runDir, 'selection.csv'));
+    expect(contrastive.length).toBe(24);
+    expect(new Set(contrastive.map((r) => r.id)).size).toBe(24);
+  }, 120_000);
+});
