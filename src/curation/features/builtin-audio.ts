@@ -8,9 +8,10 @@
  *                       mean absolute value, std
  *   spectral (16)       mean and std over frames of: centroid, bandwidth, 85 % roll-off (fractions of
  *                       Nyquist), flatness, flux, zero-crossing rate, log-energy (dB / 20), peak ratio
- *   modulation (30)     temporal modulation: for 4 groups of 16 mel bands, the share of envelope
+ *   modulation (34)     temporal modulation: for 4 groups of 16 mel bands, the share of envelope
  *                       power in modulation bands 0.5–1, 1–2, 2–4, 4–8, 8–16, 16–32 Hz and the
- *                       envelope's depth log(1 + std/mean); plus the strength and lag (log2 seconds)
+ *                       envelope's depth log(1 + std/mean); each group's share of the energy;
+ *                       plus the strength and lag / 4 (log2 seconds)
  *                       of the strongest envelope periodicity between 0.05 and 1 s (rhythm)
  */
 import type { DecodedClip } from '../../media/types.js';
@@ -28,7 +29,7 @@ export const BUILTIN_AUDIO_LAYERS: readonly LayerSpec[] = Object.freeze([
   { name: 'logmel_stats', dim: 2 * N_MELS, description: 'per-band log-mel mean (gain removed) and std over time, 64 VGGish bands' },
   { name: 'mfcc_stats', dim: 4 * N_MFCC, description: '13 MFCCs: mean, std; deltas: mean |delta|, std' },
   { name: 'spectral', dim: 16, description: 'mean and std of centroid, bandwidth, roll-off, flatness, flux, ZCR, log-energy, peak ratio' },
-  { name: 'modulation', dim: MOD_GROUPS * (MOD_BANDS.length + 1) + 2, description: 'envelope modulation spectrum in 4 band groups, depth, and rhythm periodicity' },
+  { name: 'modulation', dim: MOD_GROUPS * (MOD_BANDS.length + 2) + 2, description: 'envelope modulation spectrum, depth and energy share of 4 band groups, and rhythm periodicity' },
 ]);
 
 export interface AudioInput {
@@ -168,7 +169,8 @@ export function builtinAudioFeatures(input: AudioInput): Float32Array[] {
   }
 
   // modulation: envelopes (linear mel energy) of 4 band groups at the frame rate (100 Hz).
-  const mod = new Float32Array(MOD_GROUPS * (MOD_BANDS.length + 1) + 2);
+  const mod = new Float32Array(MOD_GROUPS * (MOD_BANDS.length + 2) + 2);
+  const groupEnergy = new Float64Array(MOD_GROUPS);
   const frameRate = mel.frameRate;
   const groupSize = N_MELS / MOD_GROUPS;
   const broad = new Float64Array(T);
@@ -189,6 +191,7 @@ export function builtinAudioFeatures(input: AudioInput): Float32Array[] {
       let m = 0;
       for (let t = 0; t < T; t++) m += env[t];
       m /= T;
+      groupEnergy[g] = m;
       let v = 0;
       for (let t = 0; t < T; t++) v += (env[t] - m) ** 2;
       const sd = Math.sqrt(v / T);
@@ -209,6 +212,8 @@ export function builtinAudioFeatures(input: AudioInput): Float32Array[] {
       for (let j = 0; j < MOD_BANDS.length; j++) mod[base + j] = total > 1e-20 ? bandPower[j] / total : 0;
       mod[base + MOD_BANDS.length] = m > 0 ? Math.log1p(sd / m) : 0;
     }
+    const energyTotal = groupEnergy.reduce((a, b) => a + b, 0);
+    for (let g = 0; g < MOD_GROUPS; g++) mod[MOD_GROUPS * (MOD_BANDS.length + 1) + g] = energyTotal > 0 ? groupEnergy[g] / energyTotal : 0;
     // rhythm: normalised autocorrelation of the broadband envelope, lags 0.05..1 s
     let m = 0;
     for (let t = 0; t < T; t++) m += broad[t];
@@ -244,8 +249,8 @@ export function builtinAudioFeatures(input: AudioInput): Float32Array[] {
         }
       }
     }
-    mod[MOD_GROUPS * (MOD_BANDS.length + 1)] = Math.min(1, best);
-    mod[MOD_GROUPS * (MOD_BANDS.length + 1) + 1] = bestLag > 0 ? Math.log2(bestLag / frameRate) / 4 : 0;
+    mod[MOD_GROUPS * (MOD_BANDS.length + 2)] = Math.min(1, best);
+    mod[MOD_GROUPS * (MOD_BANDS.length + 2) + 1] = bestLag > 0 ? Math.log2(bestLag / frameRate) / 4 : 0;
   }
   return [lm, mf, sp, mod];
 }
@@ -253,7 +258,7 @@ export function builtinAudioFeatures(input: AudioInput): Float32Array[] {
 /** The built-in audio extractor (see the module comment for its layers). */
 export class BuiltinAudioExtractor implements Extractor<AudioInput> {
   readonly name = 'builtin-audio';
-  readonly version = '2';
+  readonly version = '3';
   readonly modality = 'audio' as const;
   readonly layers = BUILTIN_AUDIO_LAYERS;
   readonly settings = { logmel: VGGISH_LOGMEL, mfcc: N_MFCC, modulationBands: MOD_BANDS };
