@@ -26,3 +26,6 @@ export { decodeDataset as decode, decodeItem, clipInput, checkDecodeSpec, type D
 export { augmentDataset as augment, augmentItem, type AugmentSpec } from './augment/augment.js';
 export { arraysOf, framesToFloat32, type FrameNormalization } from './adapters/typed.js';
 export { toTensors, toTensorsWith, ndarrayToTensor, type TensorOptions, type TfModule } from './adapters/tfjs.js';
+export { clipPipeline, type ClipPipelineOptions } from './pipeline.js';
+export { exportShards, verifyShards, listShardKeys, type ExportOptions, type ExportResult } from './export/export.js';
+export { dumpShards, type InteropDump } from './export/interop.js';

@@ -2,13 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promises as fsp } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { fromShards, parseSample, type NdArray, type ParsedSample, type ShardIndex } from '../../src/loaders/index.js';
+import { clipPipeline, fromShards, parseSample, type NdArray, type ParsedSample, type ShardIndex } from '../../src/loaders/index.js';
 import { exportShards, verifyShards, listShardKeys } from '../../src/loaders/export/export.js';
 import { dumpShards } from '../../src/loaders/export/interop.js';
 import { isSafeKey } from '../../src/loaders/export/keys.js';
 import { makeCorpus, corruptRecord, type Corpus } from './helpers/corpus.js';
 import { pythonWithNumpy, removeDir, tempDir } from './helpers/fixtures.js';
 import { checkStateContract } from './helpers/state.js';
+import { LoaderSchema } from '../../src/config/sections/loader.js';
 
 const dir = tempDir('export');
 let corpus: Corpus;
@@ -65,6 +66,23 @@ describe('export', () => {
     const first = (await ds.map(parseSample).toArray())[0];
     expect((first.json as { duration: number }).duration).toBeCloseTo(1.5);
     await checkStateContract(pre, { view: (b) => b.key });
+  });
+
+  it('clipPipeline from the loader config: rank split, shuffle, decode, batch, prefetch, epochs; exact resume', async () => {
+    const cfg = LoaderSchema.parse({ batchSize: 2, shuffleBuffer: 3, prefetch: 1, concurrency: 2, decode: { fps: 4, size: 32, seconds: 1, sampleRate: 8000 } });
+    const ds = await clipPipeline(out, cfg, { seed: 3, rank: 1, world: 2, epochs: 2 });
+    const { items } = await checkStateContract(ds, { view: (b) => ({ key: b.key, start: b.start, shape: b.frames.shape }), points: [0, 2] });
+    const batches = items as Array<{ key: string[]; shape: number[] }>;
+    expect(batches.map((b) => b.shape)).toEqual([[2, 4, 32, 32, 3], [1, 4, 32, 32, 3], [2, 4, 32, 32, 3], [1, 4, 32, 32, 3]]);
+    const epoch1 = batches.slice(0, 2).flatMap((b) => b.key);
+    const epoch2 = batches.slice(2).flatMap((b) => b.key);
+    expect(epoch1.length).toBe(3);
+    const other = await (await clipPipeline(out, cfg, { seed: 3, rank: 0, world: 2 })).toArray();
+    const rank0 = other.flatMap((b) => b.key);
+    expect(new Set([...rank0, ...epoch1]).size).toBe(6);
+    // the next epoch reshuffles (shard order and sample buffer are seeded per epoch)
+    expect(epoch2.length).toBe(3);
+    expect(epoch2).not.toEqual(epoch1);
   });
 
   it('reruns keep complete shards; a lost shard is rebuilt identically (deterministic)', async () => {
