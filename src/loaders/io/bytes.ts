@@ -64,8 +64,11 @@ export class FileByteReader implements ByteReader {
     return this.pos;
   }
 
+  /** Consumed chunk buffers, reused for the next reads (they are never handed out). */
+  private spare: Buffer[] = [];
+
   private async fetch(at: number, n: number): Promise<Buffer> {
-    const buf = Buffer.allocUnsafe(n);
+    const buf = n === CHUNK && this.spare.length > 0 ? this.spare.pop()! : Buffer.allocUnsafeSlow(n);
     let got = 0;
     while (got < n) {
       const { bytesRead } = await this.fh.read(buf, got, n - got, at + got);
@@ -89,7 +92,8 @@ export class FileByteReader implements ByteReader {
   /** Make sure a ready chunk is available; false at the end of the file. */
   private async pull(): Promise<boolean> {
     while (this.ready.length > 0 && this.readyPos >= this.ready[0].length) {
-      this.ready.shift();
+      const done = this.ready.shift()!;
+      if (done.length === CHUNK && this.spare.length < AHEAD + 1) this.spare.push(done);
       this.readyPos = 0;
     }
     if (this.ready.length > 0) return true;
