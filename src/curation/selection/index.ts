@@ -1,5 +1,6 @@
 /** MI subset selection: the incremental objective, the greedy family, partitions, evaluation. */
 export * from './objective.js';
+export * from './kernels.js';
 export * from './pairs.js';
 export * from './algorithms.js';
 export * from './partitions.js';

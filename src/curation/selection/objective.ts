@@ -21,6 +21,8 @@
  * the tabulated increments differ (dh(0) = df(0) − 1/2, dh(t) = df(t) for t > 0).
  */
 
+import { buildKernels, type ObjectiveKernels } from './kernels.js';
+
 export type Estimator = 'plugin' | 'miller-madow';
 
 /** Error for inputs the objective refuses (empty pools, labels out of range, bad pairs). */
@@ -107,6 +109,8 @@ export interface ObjectiveOptions {
   estimator?: Estimator;
   /** Skip the O(n·d) label range check (the caller validated already). */
   trusted?: boolean;
+  /** Specialise the inner loops to the pair structure (default true; false = generic loops). */
+  compile?: boolean;
 }
 
 /**
@@ -140,6 +144,8 @@ export class MIObjective {
   private readonly dg: Float64Array;
   /** 1 when the clip is in S. */
   readonly inSet: Uint8Array;
+  /** The inner loops (compiled for this pair structure, or generic). */
+  readonly kernels: ObjectiveKernels;
 
   constructor(matrix: LabelMatrix, pairs: ArrayLike<number>, opts: ObjectiveOptions = {}) {
     if (!opts.trusted) validateLabels(matrix);
@@ -183,97 +189,45 @@ export class MIObjective {
     this.counts = new Int32Array(countTotal);
     this.dg = incrementTable(Math.max(1, this.pool), this.estimator);
     this.inSet = new Uint8Array(this.pool);
+    this.kernels = buildKernels(
+      {
+        labels: this.labels,
+        d: this.d,
+        cells: this.cells,
+        counts: this.counts,
+        dg: this.dg,
+        pairI: this.pairI,
+        pairJ: this.pairJ,
+        pairKj: this.pairKj,
+        pairOff: this.pairOff,
+        used: this.used,
+        mult: this.mult,
+        countOff: this.countOff,
+      },
+      { compile: opts.compile },
+    );
   }
 
   /** ΔT of adding clip x to the current subset (x must not be in it). O(|P| + D). */
   gainScore(x: number): number {
-    const { labels, d, pairI, pairJ, pairKj, pairOff, cells, dg, used, mult, countOff, counts } = this;
-    const b = x * d;
-    let s = 0;
-    const P = this.pairCount;
-    for (let p = 0; p < P; p++) {
-      s += dg[cells[pairOff[p] + labels[b + pairI[p]] * pairKj[p] + labels[b + pairJ[p]]]];
-    }
-    const U = used.length;
-    for (let q = 0; q < U; q++) s -= mult[q] * dg[counts[countOff[q] + labels[b + used[q]]]];
-    return s;
-  }
-
-  private scratch = new Int32Array(0);
-
-  /**
-   * ΔT of adding each of `count` candidates (pool indices in `cands`) to the current subset,
-   * written to `out`. Gathers the candidates' label rows first, so that their cache misses
-   * overlap, then scores from the gathered copy.
-   */
-  scoreMany(cands: ArrayLike<number>, count: number, out: Float64Array): void {
-    const { labels, d, pairI, pairJ, pairKj, pairOff, cells, dg, used, mult, countOff, counts } = this;
-    if (this.scratch.length < count * d) this.scratch = new Int32Array(Math.max(count * d, 2 * this.scratch.length));
-    const buf = this.scratch;
-    for (let t = 0; t < count; t++) {
-      const b = cands[t] * d;
-      const o = t * d;
-      for (let c = 0; c < d; c++) buf[o + c] = labels[b + c];
-    }
-    const P = this.pairCount;
-    const U = used.length;
-    for (let t = 0; t < count; t++) {
-      const o = t * d;
-      let s = 0;
-      for (let p = 0; p < P; p++) s += dg[cells[pairOff[p] + buf[o + pairI[p]] * pairKj[p] + buf[o + pairJ[p]]]];
-      for (let q = 0; q < U; q++) s -= mult[q] * dg[counts[countOff[q] + buf[o + used[q]]]];
-      out[t] = s;
-    }
+    return this.kernels.gain(x);
   }
 
   /** ΔT of removing clip x from the current subset (x must be in it). */
   removalDelta(x: number): number {
-    const { labels, d, pairI, pairJ, pairKj, pairOff, cells, dg, used, mult, countOff, counts } = this;
-    const b = x * d;
-    let s = 0;
-    const P = this.pairCount;
-    for (let p = 0; p < P; p++) {
-      s -= dg[cells[pairOff[p] + labels[b + pairI[p]] * pairKj[p] + labels[b + pairJ[p]]] - 1];
-    }
-    const U = used.length;
-    for (let q = 0; q < U; q++) s += mult[q] * dg[counts[countOff[q] + labels[b + used[q]]] - 1];
-    return s;
+    return this.kernels.removal(x);
   }
 
   /** ΔT of swapping: clip `out` (in S) leaves and clip `inn` (not in S) enters. O(|P| + D). */
   swapDelta(out: number, inn: number): number {
-    const { labels, d, pairI, pairJ, pairKj, pairOff, cells, dg, used, mult, countOff, counts } = this;
-    const bo = out * d;
-    const bi = inn * d;
-    let s = 0;
-    const P = this.pairCount;
-    for (let p = 0; p < P; p++) {
-      const kj = pairKj[p];
-      const co = pairOff[p] + labels[bo + pairI[p]] * kj + labels[bo + pairJ[p]];
-      const ci = pairOff[p] + labels[bi + pairI[p]] * kj + labels[bi + pairJ[p]];
-      if (co === ci) continue; // the same cell loses one and gains one
-      s += dg[cells[ci]] - dg[cells[co] - 1];
-    }
-    const U = used.length;
-    for (let q = 0; q < U; q++) {
-      const c = used[q];
-      const lo = labels[bo + c];
-      const li = labels[bi + c];
-      if (lo === li) continue;
-      const off = countOff[q];
-      s -= mult[q] * (dg[counts[off + li]] - dg[counts[off + lo] - 1]);
-    }
-    return s;
+    return this.kernels.swap(out, inn);
   }
 
   /** Add clip x to S. Returns ΔT. */
   add(x: number): number {
     if (this.inSet[x]) throw new Error(`clip ${x} is already selected`);
-    const delta = this.gainScore(x);
-    const { labels, d, pairI, pairJ, pairKj, pairOff, cells, used, countOff, counts } = this;
-    const b = x * d;
-    for (let p = 0; p < this.pairCount; p++) cells[pairOff[p] + labels[b + pairI[p]] * pairKj[p] + labels[b + pairJ[p]]]++;
-    for (let q = 0; q < used.length; q++) counts[countOff[q] + labels[b + used[q]]]++;
+    const delta = this.kernels.gain(x);
+    this.kernels.update(x, 1);
     this.inSet[x] = 1;
     this.size++;
     this.t += delta;
@@ -283,11 +237,8 @@ export class MIObjective {
   /** Remove clip x from S. Returns ΔT. */
   remove(x: number): number {
     if (!this.inSet[x]) throw new Error(`clip ${x} is not selected`);
-    const delta = this.removalDelta(x);
-    const { labels, d, pairI, pairJ, pairKj, pairOff, cells, used, countOff, counts } = this;
-    const b = x * d;
-    for (let p = 0; p < this.pairCount; p++) cells[pairOff[p] + labels[b + pairI[p]] * pairKj[p] + labels[b + pairJ[p]]]--;
-    for (let q = 0; q < used.length; q++) counts[countOff[q] + labels[b + used[q]]]--;
+    const delta = this.kernels.removal(x);
+    this.kernels.update(x, -1);
     this.inSet[x] = 0;
     this.size--;
     this.t += delta;
