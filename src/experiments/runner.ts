@@ -20,6 +20,7 @@ import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { ArmName } from '../config/sections/experiment.js';
 import { runSynth } from '../curation/manifest/stage.js';
+import { runCuration } from '../curation/pipeline.js';
 import { readManifest, manifestPath } from '../curation/manifest/read.js';
 import type { ClipRecord } from '../curation/manifest/types.js';
 import { readSelectionCsv } from '../curation/selection/csv.js';
@@ -49,7 +50,7 @@ export interface ExperimentOptions {
   /** Run arms in this process instead of worker processes (tests, debugging). */
   inProcess?: boolean;
   /** Curation (synth → ingest → extract → cluster → select → eval) on a config; default: the curation pipeline. */
-  curate?: (config: Config, opts: { silent?: boolean }) => Promise<unknown>;
+  curate?: (config: Config, opts: { silent?: boolean }) => Promise<Array<{ stage: string; seconds: number }> | void>;
 }
 
 export interface ExperimentOutcome {
@@ -67,12 +68,10 @@ const ARM_DESCRIPTIONS: Record<ArmName, string> = {
   pool: 'the whole uncurated pool',
 };
 
-/** The default curation: the selection engineer's pipeline (synth → ingest → extract → cluster → select → eval). */
-async function defaultCurate(config: Config, opts: { silent?: boolean }): Promise<unknown> {
-  const specifier = '../curation/pipeline.js';
-  const mod = (await import(specifier)) as { runCuration?: (c: Config, o: { silent?: boolean }) => Promise<unknown> };
-  if (!mod.runCuration) throw new Error('src/curation/pipeline.ts does not export runCuration');
-  return mod.runCuration(config, opts);
+/** The default curation: synth → ingest → extract → cluster → select → eval-selection. */
+async function defaultCurate(config: Config, opts: { silent?: boolean }): Promise<Array<{ stage: string; seconds: number }>> {
+  const r = await runCuration(config, { silent: opts.silent });
+  return r.stages.map((s) => ({ stage: s.stage, seconds: s.seconds }));
 }
 
 function readRows(file: string): LabelledClip[] {
@@ -195,16 +194,17 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
 
   // 3. Curation on the pool: ingest → extract → cluster → select → eval-selection.
   const curationConfig: Config = { ...config, corpus: { source: split.poolFile } };
-  await ledger.run(
+  const curateStage = await ledger.run<{ stages?: Array<{ stage: string; seconds: number }> }>(
     'curate',
     { pool: stableKey(readFileSync(split.poolFile, 'utf8')), ingest: config.ingest, features: config.features, clustering: config.clustering, selection: config.selection, seed: config.seed },
     async () => {
-      await (opts.curate ?? defaultCurate)(curationConfig, { silent });
+      const stages = (await (opts.curate ?? defaultCurate)(curationConfig, { silent })) ?? [];
       const csv = path.join(runDir, 'selection.csv');
       if (!existsSync(csv)) throw new Error(`curation finished without ${csv}`);
-      return { summary: {}, outputs: [csv, manifestPath(runDir)] };
+      return { summary: { stages }, outputs: [csv, manifestPath(runDir)] };
     },
   );
+  const curateTimings = curateStage.stages ?? [];
   const manifest = await readManifest(manifestPath(runDir));
   const truth = new Map<string, boolean>();
   for (const r of manifest) if (typeof r.corresponds === 'boolean') truth.set(r.id, r.corresponds);
@@ -491,7 +491,9 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
     arms,
     probes,
     clips: [...selectedPreview, ...rejectedPreview],
-    timings: ledger.timings.filter((t) => t.stage !== 'total'),
+    timings: ledger.timings
+      .filter((t) => t.stage !== 'total')
+      .flatMap((t) => (t.stage === 'curate' && curateTimings.length > 0 ? curateTimings.map((c) => ({ stage: `curate: ${c.stage}`, seconds: c.seconds, status: t.status })) : [t])),
     expectations,
     notes,
     config: resolved,
