@@ -170,7 +170,7 @@ export class HttpByteReader implements ByteReader {
   private readonly it: AsyncIterator<Uint8Array>;
   private readonly abort: AbortController;
 
-  private constructor(readonly url: string, body: AsyncIterable<Uint8Array>, start: number, abort: AbortController) {
+  private constructor(readonly url: string, body: AsyncIterable<Uint8Array>, start: number, abort: AbortController, private readonly idleMs = 60_000) {
     this.pos = start;
     this.it = body[Symbol.asyncIterator]();
     this.abort = abort;
@@ -189,14 +189,14 @@ export class HttpByteReader implements ByteReader {
     }
     if (res.status === 416) {
       // Range past the end: an empty remainder.
-      return new HttpByteReader(url, (async function* () {})(), start, abort);
+      return new HttpByteReader(url, (async function* () {})(), start, abort, timeoutMs);
     }
     if (res.status !== 200 && res.status !== 206) {
       abort.abort();
       throw new Error(`cannot fetch shard ${url}: HTTP ${res.status} ${res.statusText}`);
     }
     if (!res.body) throw new Error(`cannot fetch shard ${url}: empty response body`);
-    const reader = new HttpByteReader(url, res.body as unknown as AsyncIterable<Uint8Array>, start, abort);
+    const reader = new HttpByteReader(url, res.body as unknown as AsyncIterable<Uint8Array>, start, abort, timeoutMs);
     if (start > 0 && res.status === 200) {
       // The server ignored the Range header: read up to the offset.
       reader.pos = 0;
@@ -212,7 +212,19 @@ export class HttpByteReader implements ByteReader {
 
   private async more(): Promise<boolean> {
     if (this.ended) return false;
-    const r = await this.it.next();
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.abort.abort();
+        reject(new Error(`${this.url}: no data for ${this.idleMs / 1000} s at byte ${this.pos + this.buffered}`));
+      }, this.idleMs);
+    });
+    let r: IteratorResult<Uint8Array>;
+    try {
+      r = await Promise.race([this.it.next(), stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
     if (r.done) {
       this.ended = true;
       return false;
