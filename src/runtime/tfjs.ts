@@ -415,6 +415,23 @@ export function transposeWasm(args: { inputs: Record<string, Info>; backend: unk
 
 let stockBatchMatMul: tf.KernelFunc | null = null;
 
+interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: string): Info;
+  typedArrayFromHeap(info: Info): Float32Array;
+}
+
+/** Rows [r0, r0 + rows) of a row-major 2D float32 tensor, copied on the wasm heap (the stock Slice reads the whole tensor out first). */
+function rowSlice(backend: unknown, x: Info, r0: number, rows: number): Info {
+  const be = backend as WasmHeapBackend;
+  const cols = x.shape[1];
+  const out = be.makeOutput([rows, cols], 'float32');
+  const src = be.typedArrayFromHeap(x);
+  be.typedArrayFromHeap(out).set(src.subarray(r0 * cols, (r0 + rows) * cols));
+  return out;
+}
+/** Largest row chunk (in floats of the wider operand) of a chunked weight-gradient product. */
+const CHUNK_FLOATS = 131072;
+
 /**
  * BatchMatMul: the stock wasm kernel takes a slow path when either operand is transposed (every
  * matmul gradient is); transposing the operand explicitly and calling the fast path is ~5x faster.
@@ -430,6 +447,48 @@ export function batchMatMulWasm(args: { inputs: Record<string, Info>; backend: u
     [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
     return transposeWasm({ inputs: { x: t }, backend, attrs: { perm } });
   };
+  // Rank-3 operands with a batch of 1 are matrices.
+  const as2d = (t: Info): Info => (t.shape.length === 3 && t.shape[0] === 1 ? ({ dataId: t.dataId, shape: t.shape.slice(1), dtype: t.dtype } as Info) : t);
+  const A = as2d(inputs.a);
+  const B = as2d(inputs.b);
+  const batched = inputs.a.shape.length === 3 || inputs.b.shape.length === 3;
+  if (attrs.transposeA && !attrs.transposeB && A.shape.length === 2 && B.shape.length === 2) {
+    const reshaped = (r: Info): Info => (batched ? ({ dataId: r.dataId, shape: [1, ...r.shape], dtype: r.dtype } as Info) : r);
+    // Weight gradients: aᵀ·b with a [M, K], b [M, N], M large. Transposing the narrower operand
+    // moves less memory: when N < K compute (bᵀ·a)ᵀ and transpose the small [N, K] result.
+    const [m, k] = A.shape;
+    const n = B.shape[1];
+    // XNNPACK packs the right operand afresh for every new tensor, and packing a tall
+    // [M, N] operand that does not fit in cache costs several times the product itself. Large
+    // M is therefore cut into row chunks whose operands stay small: aᵀ·b = Σ_c a_cᵀ·b_c.
+    const chunk = Math.max(256, Math.floor(CHUNK_FLOATS / Math.max(k, n)));
+    if (m > 2 * chunk) {
+      let acc: Info | null = null;
+      for (let r0 = 0; r0 < m; r0 += chunk) {
+        const rows = Math.min(chunk, m - r0);
+        const ac = rowSlice(backend, A, r0, rows);
+        const bc = rowSlice(backend, B, r0, rows);
+        const act = swapLast(ac);
+        const prod = stockBatchMatMul!({ inputs: { a: act, b: bc } as never, backend: backend as never, attrs: { transposeA: false, transposeB: false } as never }) as Info;
+        free(backend, ac, bc, act);
+        if (acc === null) acc = prod;
+        else {
+          const sum = runKernel('Add', { a: acc, b: prod }, {}, backend);
+          free(backend, acc, prod);
+          acc = sum;
+        }
+      }
+      return reshaped({ dataId: acc!.dataId, shape: [k, n], dtype: acc!.dtype } as Info);
+    }
+    if (n < k && m > 4 * k) {
+      const bt = swapLast(B);
+      const prod = stockBatchMatMul!({ inputs: { a: bt, b: A } as never, backend: backend as never, attrs: { transposeA: false, transposeB: false } as never }) as Info;
+      free(backend, bt);
+      const out = swapLast(prod);
+      free(backend, prod);
+      return reshaped(out);
+    }
+  }
   const a = attrs.transposeA ? swapLast(inputs.a) : inputs.a;
   const b = attrs.transposeB ? swapLast(inputs.b) : inputs.b;
   const out = stockBatchMatMul!({ inputs: { a, b } as never, backend: backend as never, attrs: { transposeA: false, transposeB: false } as never }) as Info;

@@ -76,6 +76,8 @@ describe('wasm transpose, transposed matmul and reduction kernels', () => {
         const y = tf.tensor(randn(r, 512 * 40), [512, 40]);
         const w = tf.tensor(randn(r, 96 * 40), [96, 40]);
         const x4 = tf.tensor(randn(r, 4 * 64 * 16 * 8), [4, 64, 16, 8]);
+        const tall = tf.tensor(randn(r, 9000 * 40), [9000, 40]); // chunked weight-gradient path
+        const tall2 = tf.tensor(randn(r, 9000 * 24), [9000, 24]);
         return [
           tf.transpose(x),
           tf.transpose(x4, [0, 2, 1, 3]),
@@ -84,6 +86,9 @@ describe('wasm transpose, transposed matmul and reduction kernels', () => {
           tf.matMul(x, y, true, false),
           tf.matMul(y, w, false, true),
           tf.matMul(w, x, true, true),
+          tf.matMul(tall, tall2, true, false),
+          tf.matMul(tall.reshape([1, 9000, 40]), tall2.reshape([1, 9000, 24]), true, false),
+          tf.matMul(tall2, tall, true, false),
           tf.sum(x, 0),
           tf.mean(x4, [0, 1, 2]),
           tf.sum(x4, [1, 2], true),
