@@ -67,6 +67,25 @@ describe('sources and 1:1 stages', () => {
     expect(maxInFlight).toBeGreaterThan(1);
   });
 
+  it('mapParallel keeps the pool busy behind a slow head item, holding at most 2 × concurrency', async () => {
+    let headDone = false;
+    const startedBeforeHead: number[] = [];
+    let release!: () => void;
+    const third = new Promise<void>((r) => (release = r));
+    const ds = range(12).mapParallel(async (x) => {
+      if (!headDone && x > 0) startedBeforeHead.push(x);
+      if (x === 3) release();
+      // the head waits until item 3 has started (or 2 s, so a broken pool fails instead of hanging)
+      if (x === 0) await Promise.race([third, sleep(2000)]);
+      await sleep(x === 0 ? 20 : 1);
+      if (x === 0) headDone = true;
+      return x;
+    }, { concurrency: 2 });
+    expect(await ds.toArray()).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    // while item 0 runs, items 1..3 run and wait (hold = 4); item 4 waits for item 0 to be taken
+    expect(startedBeforeHead).toEqual([1, 2, 3]);
+  });
+
   it('mapParallel onError: skip counts, raise throws, order kept', async () => {
     const fn = async (x: number) => {
       await sleep(x % 3);

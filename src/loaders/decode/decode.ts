@@ -14,7 +14,8 @@
  *             frames over 10 s), with the centre `seconds` of audio.
  * Output per item: key, frames uint8 [T, H, W, 3], audio float32 [S] (S = round(seconds·rate)),
  * the window, and meta (the json member or the record). Decodes run `concurrency` at a time as
- * separate ffmpeg processes; order is the input order; at most `concurrency` results are held.
+ * separate ffmpeg processes; order is the input order; at most 2 × `concurrency` clips are held
+ * (running, or finished and waiting for an earlier one), so the pool stays busy behind a slow clip.
  */
 import { promises as fsp, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -223,7 +224,7 @@ export function decodeDataset<T>(ds: Dataset<T>, spec: DecodeSpec): Dataset<Deco
   const onError = spec.onError ?? 'skip';
   return ds.derive(
     (up, ctx: NodeContext) =>
-      new ReadAheadNode<T, DecodedItem>(up, ctx, (x, i, c) => decodeItem(x, spec, c.epoch, i), limit, { kind: 'decode', name: 'decode', onError }),
+      new ReadAheadNode<T, DecodedItem>(up, ctx, (x, i, c) => decodeItem(x, spec, c.epoch, i), limit, { kind: 'decode', name: 'decode', onError, hold: 2 * limit }),
     onError === 'skip' ? null : ds.size,
   );
 }

@@ -20,8 +20,14 @@ export interface MapOptions<T> {
 }
 
 export interface ParallelMapOptions<T = unknown> extends MapOptions<T> {
-  /** Calls in flight at once, which is also the bound on results held (default 4). */
+  /** Calls in flight at once (default 4). */
   concurrency: number;
+  /**
+   * Results held at most, running or finished and waiting for an earlier one (default
+   * 2 × concurrency): finished results beyond the running ones let the pool stay busy while the
+   * head of the line is still running.
+   */
+  hold?: number;
 }
 
 export function describeItem(value: unknown, index: number): string {
@@ -143,7 +149,8 @@ interface Pending<T, U> {
 
 /**
  * Read-ahead node: pulls upstream items one at a time (nodes are not re-entrant), starts `fn` on
- * each, keeps at most `limit` results (running or finished) and hands them out in order.
+ * each with at most `limit` calls running and at most `hold` results held (running or finished),
+ * and hands them out in order.
  */
 export class ReadAheadNode<T, U> implements Node<U> {
   private readonly upstream: Node<T>;
@@ -157,15 +164,19 @@ export class ReadAheadNode<T, U> implements Node<U> {
   private consumed = 0;
   private lastSnap: NodeState;
   private readonly counter: SkipCounter;
+  private running = 0;
+  private closed = false;
+  private readonly hold: number;
 
   constructor(
     factory: NodeFactory<T>,
     private readonly ctx: NodeContext,
     private readonly fn: MapFn<T, U>,
     private readonly limit: number,
-    private readonly opts: MapOptions<T> & { kind: string },
+    private readonly opts: MapOptions<T> & { kind: string; hold?: number },
   ) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`${opts.kind}: the limit must be a positive integer, got ${limit}`);
+    this.hold = Math.max(limit, opts.hold ?? limit);
     this.upstream = factory(ctx);
     this.lastSnap = this.upstream.getState();
     this.counter = new SkipCounter(opts.name ?? opts.kind);
@@ -173,10 +184,10 @@ export class ReadAheadNode<T, U> implements Node<U> {
 
   private fill(): Promise<void> {
     if (this.pump) return this.pump;
-    if (this.upstreamDone || this.queue.length >= this.limit) return Promise.resolve();
+    if (this.closed || this.upstreamDone || this.queue.length >= this.hold || this.running >= this.limit) return Promise.resolve();
     this.pump = (async () => {
       try {
-        while (!this.upstreamDone && this.queue.length < this.limit) {
+        while (!this.closed && !this.upstreamDone && this.queue.length < this.hold && this.running < this.limit) {
           const r = await this.upstream.next();
           if (r.done) {
             this.upstreamDone = true;
@@ -185,9 +196,15 @@ export class ReadAheadNode<T, U> implements Node<U> {
           const snap = this.upstream.getState();
           const index = this.pulled++;
           const input = r.value;
+          this.running++;
           const settled: Promise<Settled<U>> = Promise.resolve()
             .then(() => this.fn(input, index, this.ctx))
-            .then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+            .then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
+            .then((res) => {
+              this.running--;
+              void this.fill();
+              return res;
+            });
           this.queue.push({ settled, snap, index, input });
         }
       } catch (error) {
@@ -261,6 +278,7 @@ export class ReadAheadNode<T, U> implements Node<U> {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.pump) await this.pump;
     await Promise.all(this.queue.map((p) => p.settled));
     this.queue.length = 0;
@@ -278,5 +296,5 @@ export function filterDataset<T>(ds: Dataset<T>, pred: (item: T, index: number) 
 
 export function mapParallelDataset<T, U>(ds: Dataset<T>, fn: MapFn<T, U>, opts: ParallelMapOptions<T>): Dataset<U> {
   const limit = opts.concurrency ?? 4;
-  return ds.derive((up, ctx) => new ReadAheadNode(up, ctx, fn, limit, { ...opts, kind: 'map-parallel' }), opts.onError === 'skip' ? null : ds.size);
+  return ds.derive((up, ctx) => new ReadAheadNode(up, ctx, fn, limit, { ...opts, hold: opts.hold ?? 2 * limit, kind: 'map-parallel' }), opts.onError === 'skip' ? null : ds.size);
 }
