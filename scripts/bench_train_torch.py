@@ -3,7 +3,7 @@
 
 Same architecture (patch or conv towers, temporal layer, 2-layer MLP heads with BatchNorm),
 same symmetric InfoNCE loss, AdamW, same batch size, a given thread count. Prints one JSON line:
-{"samples_per_s": ..., "step_s": ..., "torch": version, "threads": n}.
+{"samples_per_s", "step_s", "cpu_step_s", "samples_per_cpu_s", "torch", "threads", "parameters"}.
 
 Usage: /usr/bin/python3 scripts/bench_train_torch.py SPEC.json --batch 32 --threads 1 --steps 5
 SPEC.json is the resolved `ssl.model` config section (bench-train.ts writes it).
@@ -141,10 +141,13 @@ def main():
     for _ in range(args.warmup):
         step()
     t0 = time.perf_counter()
+    c0 = time.process_time()
     for _ in range(args.steps):
         step()
     dt = (time.perf_counter() - t0) / args.steps
-    print(json.dumps({"samples_per_s": B / dt, "step_s": dt, "torch": torch.__version__, "threads": torch.get_num_threads(),
+    cpu = (time.process_time() - c0) / args.steps
+    print(json.dumps({"samples_per_s": B / dt, "step_s": dt, "cpu_step_s": cpu, "samples_per_cpu_s": B / cpu,
+                      "torch": torch.__version__, "threads": torch.get_num_threads(),
                       "parameters": sum(p.numel() for p in model.parameters())}))
 
 
