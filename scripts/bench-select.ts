@@ -62,14 +62,22 @@ function benchScale(): void {
     { label: 'search + refine (default budget) + leave-one-out order', refine: true, order: 'loo' },
   ];
   for (const r of runs) {
-    const t0 = performance.now();
-    const obj = new MIObjective(p, pairs, { estimator: 'miller-madow', trusted: false });
-    const tBuild = performance.now();
-    const res = searchSubset(obj, { algorithm: 'batch-greedy', target: Math.round(0.2 * n), batchSize: 20, batchPick: 4, rng: new Rng(7), refine: r.refine, order: r.order });
-    const secs = (performance.now() - t0) / 1000;
+    // Best of 3 (1 with refinement): the machine may be shared; CPU seconds are shown beside wall seconds.
+    let best: { secs: number; cpu: number; build: number; res: ReturnType<typeof searchSubset> } | null = null;
+    for (let rep = 0; rep < (r.refine ? 1 : 3); rep++) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const obj = new MIObjective(p, pairs, { estimator: 'miller-madow', trusted: false });
+      const tBuild = performance.now();
+      const res = searchSubset(obj, { algorithm: 'batch-greedy', target: Math.round(0.2 * n), batchSize: 20, batchPick: 4, rng: new Rng(7), refine: r.refine, order: r.order });
+      const secs = (performance.now() - t0) / 1000;
+      const c = process.cpuUsage(c0);
+      if (!best || secs < best.secs) best = { secs, cpu: (c.user + c.system) / 1e6, build: (tBuild - t0) / 1000, res };
+    }
+    const { secs, cpu, build, res } = best!;
     const prec = precisionOf(res.order, p.truth);
     line(
-      `  ${r.label}: ${fmt(secs, 2)} s total (validate+tables ${fmt((tBuild - t0) / 1000, 2)}, search ${fmt(res.seconds.search, 2)}, refine ${fmt(res.seconds.refine, 2)}, order ${fmt(res.seconds.order, 2)}), ${Math.round(n / secs).toLocaleString('en')} pool clips/s, precision ${fmt(prec)}, F ${fmt(res.objective, 4)}` +
+      `  ${r.label}: ${fmt(secs, 2)} s wall, ${fmt(cpu, 2)} s CPU (validate+tables ${fmt(build, 2)}, search ${fmt(res.seconds.search, 2)}, refine ${fmt(res.seconds.refine, 2)}, order ${fmt(res.seconds.order, 2)}), ${Math.round(n / secs).toLocaleString('en')} pool clips/s, precision ${fmt(prec)}, F ${fmt(res.objective, 4)}` +
         (res.refine ? `; refine: ${res.refine.accepted} of ${res.refine.evaluations.toLocaleString('en')} swaps kept, stopped by ${res.refine.stoppedBy}, F ${fmt(res.refine.objectiveBefore, 4)} → ${fmt(res.refine.objectiveAfter, 4)}` : ''),
     );
   }

@@ -154,6 +154,29 @@ interface PartFile {
   seconds: { search: number; refine: number; order: number };
 }
 
+/** The largest partition count of part files on disk that belong to this fingerprint, or null. */
+async function partitionCountOnDisk(partsDir: string, fingerprint: string): Promise<number | null> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(partsDir);
+  } catch {
+    return null;
+  }
+  const counts = [...new Set(names.map((f) => /^part-\d{5}-of-(\d{5})\.json$/.exec(f)?.[1]).filter((c): c is string => c !== undefined).map(Number))];
+  counts.sort((a, b) => b - a);
+  for (const count of counts) {
+    for (const f of names.filter((x) => x.endsWith(`-of-${String(count).padStart(5, '0')}.json`))) {
+      try {
+        const part = JSON.parse(await fsp.readFile(path.join(partsDir, f), 'utf8')) as PartFile;
+        if (part.fingerprint === fingerprint && part.count === count) return count;
+      } catch {
+        /* unreadable: ignore */
+      }
+    }
+  }
+  return null;
+}
+
 function partPath(partsDir: string, index: number, count: number): string {
   return path.join(partsDir, `${shardName(index, count, 'part')}.json`);
 }
@@ -253,7 +276,15 @@ export async function runSelect(config: Config, opts: SelectStageOptions = {}): 
 
   if (opts.scores) return scoreRankedStage(config, pool, params, fingerprint, byId, opts.scores, t0);
 
-  const count = cfg.partitionSize !== undefined ? Math.ceil(pool.matrix.n / cfg.partitionSize) : cfg.partitions === 'auto' ? shard.count : cfg.partitions;
+  let count = cfg.partitionSize !== undefined ? Math.ceil(pool.matrix.n / cfg.partitionSize) : cfg.partitions === 'auto' ? shard.count : cfg.partitions;
+  if (cfg.partitionSize === undefined && cfg.partitions === 'auto' && shard.count === 1 && !opts.force) {
+    // A run without --shard after shard processes: finish (merge) their partitioning.
+    const adopted = await partitionCountOnDisk(files.partsDir, fingerprint);
+    if (adopted !== null && adopted > 1) {
+      log(`select: found partition files of a ${adopted}-shard run for this config; completing and merging those ${adopted} partitions`);
+      count = adopted;
+    }
+  }
   const plan = planPartitions(pool.matrix.n, { count, partitionSize: cfg.partitionSize, ratio: params.ratio, size: params.size });
   const mine = new Set(unitsOfShard(plan.length, shard));
   const results = new Map<number, PartitionResult>();

@@ -84,6 +84,14 @@ describe('select and eval-selection stages', () => {
     ]);
     expect(readFileSync(path.join(sharded.dir, 'selection.csv'), 'utf8')).toBe(csvOne);
 
+    // Shard processes that did not all finish: a run without --shard completes and merges their partitioning.
+    const partial = await makeRun('partial', p, { ...selection, partitions: 'auto' });
+    const r0 = await runSelect(cfgOf(partial.dir, { ...selection, partitions: 'auto' }), { silent: true, shard: { index: 1, count: 3 } });
+    expect(r0).toMatchObject({ csv: null, computed: [1], missing: [0, 2] });
+    const rest = await runSelect(cfgOf(partial.dir, { ...selection, partitions: 'auto' }), { silent: true });
+    expect(rest.computed).toEqual([0, 2]);
+    expect(readFileSync(path.join(partial.dir, 'selection.csv'), 'utf8')).toBe(csvOne);
+
     // A rerun with the same config and clusters skips; a changed parameter recomputes.
     const again = await runSelect(cfgOf(one.dir, selection), { silent: true });
     expect(again.skipped).toBe(true);
