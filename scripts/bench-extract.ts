@@ -71,7 +71,7 @@ function convNet(file: string): void {
 
 async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  const corpus = path.join(dir, 'corpus');
+  const corpus = path.join(dir, `corpus-${clips}x${seconds}s`);
   process.stderr.write(`bench:extract: ${clips} synthetic clips of ${seconds} s in ${corpus}\n`);
   const synth = await synthesize({ out: corpus, clips, classes: 6, mismatch: 0, seconds, seed: 7, silent: true });
   const probe = { duration: seconds, width: 160, height: 120, fps: 12, sampleRate: 16000, videoCodec: 'h264', audioCodec: 'aac' };

@@ -20,7 +20,7 @@ import { decodeClip } from '../../media/decode.js';
 import type { DecodedClip, ProbeInfo } from '../../media/types.js';
 import { cleanStaleTemps } from '../../runtime/atomic.js';
 import { FailureLog } from '../../runtime/jsonl.js';
-import { mapOrdered, defaultConcurrency } from '../../runtime/pool.js';
+import { defaultConcurrency } from '../../runtime/pool.js';
 import { Progress, log } from '../../runtime/progress.js';
 import { shardName, unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
 import { checkBatchResult, ExtractorFatalError, type AnyExtractor } from './extractor.js';
@@ -289,7 +289,7 @@ export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' 
       };
       const failNote = () => (result.failed + unitFailures.length > 0 ? `${result.failed + unitFailures.length} failed` : '');
       let batch: Array<{ rec: ClipRecord; prepared: unknown[] }> = [];
-      for await (const item of mapOrdered(recs, decodeOne, concurrency)) {
+      for await (const item of prefetchOrdered(recs, decodeOne, concurrency, 2 * f.batchSize)) {
         if (item.error || !item.clip) {
           unitFailures.push({ rec: item.rec, reason: item.error ?? 'decode failed' });
           progress.tick(1, failNote());
@@ -367,6 +367,42 @@ export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' 
   result.seconds = (performance.now() - t0) / 1000;
   result.clipsPerSecond = result.seconds > 0 ? (result.clips + result.failed) / result.seconds : 0;
   return result;
+}
+
+/**
+ * Ordered map with read-ahead: keeps `concurrency` calls of `fn` running and up to `ahead` results
+ * waiting, independently of how fast the consumer pulls (unlike a pull-driven pool, decoding goes
+ * on while the consumer awaits inference). Results come out in input order.
+ */
+export async function* prefetchOrdered<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, concurrency: number, ahead: number): AsyncGenerator<R> {
+  const results: Array<Promise<R> | undefined> = new Array(items.length);
+  let next = 0;
+  let consumed = 0;
+  let running = 0;
+  let wake: (() => void) | null = null;
+  const launch = () => {
+    while (next < items.length && running < concurrency && next - consumed < ahead + concurrency) {
+      const i = next++;
+      running++;
+      const p = fn(items[i]);
+      p.catch(() => undefined);
+      results[i] = p;
+      p.finally(() => {
+        running--;
+        launch();
+        wake?.();
+      }).catch(() => undefined);
+    }
+  };
+  launch();
+  for (; consumed < items.length; ) {
+    while (results[consumed] === undefined) await new Promise<void>((r) => (wake = r));
+    const r = await results[consumed]!;
+    results[consumed] = undefined;
+    consumed++;
+    launch();
+    yield r;
+  }
 }
 
 /** Refuse (or delete, with onConfigChange: overwrite) a shard file that does not fit this run. */
