@@ -122,6 +122,12 @@ export async function exportShards(opts: ExportOptions): Promise<ExportResult> {
   const prefix = opts.prefix ?? 'shard';
   const clips = await loadSelection(opts.selection, { manifest: opts.manifest, limit: opts.limit });
   const prepared: Prepared[] = clips.map((clip) => ({ clip, key: sanitizeKey(clip.id) }));
+  const byKey = new Map<string, string>();
+  for (const p of prepared) {
+    const other = byKey.get(p.key);
+    if (other !== undefined) throw new Error(`${opts.selection}: clip ids "${other}" and "${p.clip.id}" map to the same shard key "${p.key}"`);
+    byKey.set(p.key, p.clip.id);
+  }
   const selectionHash = createHash('sha256').update(await fsp.readFile(opts.selection)).digest('hex');
   const settings = {
     selection: path.resolve(opts.selection),
