@@ -25,6 +25,8 @@ export interface RefineOptions {
   maxEvaluations?: number;
   /** Wall-clock bound in seconds (default 60). Hitting it makes the result machine-dependent; it is reported. */
   seconds?: number;
+  /** Called every 65,536 evaluated swaps. */
+  onProgress?: (evaluations: number, accepted: number) => void;
 }
 
 export interface SearchOptions {
@@ -43,6 +45,8 @@ export interface SearchOptions {
   rng: Rng;
   /** Called now and then with the number of clips selected so far. */
   onProgress?: (selected: number, target: number) => void;
+  /** Called now and then during refinement with the swaps evaluated and kept so far. */
+  onRefineProgress?: (evaluations: number, accepted: number) => void;
 }
 
 export interface RefineStats {
@@ -223,7 +227,7 @@ export function searchSubset(obj: MIObjective, opts: SearchOptions): SearchResul
   let refineStats: RefineStats | null = null;
   let selected: Int32Array = pickOrder;
   if (refineOpts.enabled !== false && algorithm !== 'random') {
-    const out = refineSwaps(obj, pickOrder, rng, refineOpts);
+    const out = refineSwaps(obj, pickOrder, rng, { ...refineOpts, onProgress: refineOpts.onProgress ?? opts.onRefineProgress });
     refineStats = out.stats;
     selected = out.selected;
   }
@@ -306,9 +310,12 @@ export function refineSwaps(
       stoppedBy = 'patience';
       break;
     }
-    if ((evaluations & 4095) === 0 && performance.now() > deadline) {
-      stoppedBy = 'time';
-      break;
+    if ((evaluations & 4095) === 0) {
+      if (performance.now() > deadline) {
+        stoppedBy = 'time';
+        break;
+      }
+      if ((evaluations & 65535) === 0) opts.onProgress?.(evaluations, accepted);
     }
   }
   obj.resync();

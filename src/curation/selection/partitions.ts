@@ -123,6 +123,7 @@ export function selectPartition(
   params: SelectionParams,
   part: Partition,
   onProgress?: (selected: number, target: number) => void,
+  onRefineProgress?: (evaluations: number, accepted: number) => void,
 ): PartitionResult {
   const sub = sliceRows(matrix, part.start, part.end);
   const obj = new MIObjective(sub, params.pairs, { estimator: params.estimator, trusted: true });
@@ -136,6 +137,7 @@ export function selectPartition(
     order: params.order,
     rng: partitionRng(params.seed, part.index),
     onProgress,
+    onRefineProgress,
   });
   const order = new Int32Array(result.order.length);
   for (let r = 0; r < order.length; r++) order[r] = result.order[r] + part.start;

@@ -307,7 +307,13 @@ export async function runSelect(config: Config, opts: SelectStageOptions = {}): 
       progress.set(doneBefore);
       continue;
     }
-    const result = selectPartition(pool.matrix, params, part, (selected) => progress.set(doneBefore + selected));
+    const result = selectPartition(
+      pool.matrix,
+      params,
+      part,
+      (selected) => progress.set(doneBefore + selected),
+      (evaluations, accepted) => progress.set(doneBefore + part.target, `partition ${part.index + 1}/${plan.length}: refining, ${evaluations.toLocaleString('en')} swaps tried, ${accepted} kept`),
+    );
     doneBefore += part.target;
     progress.set(doneBefore, `partition ${part.index + 1}/${plan.length}: F = ${result.objective.toFixed(4)}`);
     await writePart(file, fingerprint, plan.length, result);

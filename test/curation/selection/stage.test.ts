@@ -18,6 +18,8 @@ import {
   runSelect,
   summarizeRanking,
   formatSelectionCsv,
+  rankToSelection,
+  writeScoreSelection,
   type PlantedLabels,
 } from '../../../src/curation/selection/index.js';
 
@@ -158,6 +160,21 @@ describe('select and eval-selection stages', () => {
     expect(res.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(path.join(dir, 'selection.csv'))).toBe(false);
   }, 60_000);
+});
+
+describe('score-ranked selections', () => {
+  it('rankToSelection keeps the top scores, ties in pool order, NaN last; writeScoreSelection writes the same CSV format', async () => {
+    expect(Array.from(rankToSelection([0.1, NaN, 0.9, 0.5, 0.9], 4))).toEqual([2, 4, 3, 0]);
+    expect(() => rankToSelection([1, 2], 3)).toThrow(/cannot select 3 clips from 2/);
+    const file = path.join(root, 'scored', 'selection.csv');
+    const clips = ['a', 'b', 'c', 'd'].map((id, i) => ({ id, video_id: `v${id}`, start: i, duration: 2 }));
+    const rows = await writeScoreSelection(file, clips, [0.2, 0.8, 0.4, 0.6], { size: 2 });
+    expect(rows.map((r) => r.id)).toEqual(['b', 'd']);
+    expect(readSelectionCsv(file)).toEqual([
+      { rank: 1, id: 'b', video_id: 'vb', start: 1, end: 3, gain: 0.8, objective: 0.8 },
+      { rank: 2, id: 'd', video_id: 'vd', start: 3, end: 5, gain: 0.6, objective: 0.7 },
+    ]);
+  });
 });
 
 describe('selection.csv and prefix metrics', () => {
