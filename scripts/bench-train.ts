@@ -38,7 +38,7 @@ function args(name: string): string[] {
 }
 
 const batch = Number(arg('batch', '32'));
-const steps = Number(arg('steps', '5'));
+const steps = Number(arg('steps', '7'));
 const cpuSteps = Number(arg('cpu-steps', '1'));
 const threads = Number(arg('threads', '1'));
 const wanted = arg('backends', 'tfjs-node-gpu,tfjs-node,wasm,cpu').split(',');
@@ -83,12 +83,20 @@ async function benchBackend(choice: Exclude<BackendChoice, 'auto'>, timed: numbe
   };
   await step(); // warm-up (kernel setup, XNNPACK operator caches)
   if (timed > 1) await step();
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  for (let i = 0; i < timed; i++) await step();
-  const secs = (performance.now() - t0) / 1000 / timed;
-  const cu = process.cpuUsage(c0);
-  const cpuSecs = (cu.user + cu.system) / 1e6 / timed;
+  // Median over steps of wall and CPU time (the machine may be shared: medians resist outliers).
+  const walls: number[] = [];
+  const cpus: number[] = [];
+  for (let i = 0; i < timed; i++) {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    await step();
+    const cu = process.cpuUsage(c0);
+    walls.push((performance.now() - t0) / 1000);
+    cpus.push((cu.user + cu.system) / 1e6);
+  }
+  const median = (x: number[]) => [...x].sort((a, b) => a - b)[Math.floor(x.length / 2)];
+  const secs = median(walls);
+  const cpuSecs = median(cpus);
   const fwd = model.flopsPerSample().total;
   opt.dispose();
   model.dispose();
@@ -106,7 +114,7 @@ function torchBench(): { samplesPerSec: number; samplesPerCpuSec: number; versio
     const spec = path.join(dir, 'spec.json');
     writeFileSync(spec, JSON.stringify(cfg.model));
     const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bench_train_torch.py');
-    const r = spawnSync(py, [script, spec, '--batch', String(batch), '--threads', String(threads), '--steps', String(Math.max(steps, 5))], {
+    const r = spawnSync(py, [script, spec, '--batch', String(batch), '--threads', String(threads), '--steps', String(Math.max(steps, 7))], {
       encoding: 'utf8',
       timeout: 600_000,
       env: { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },

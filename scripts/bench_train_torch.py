@@ -116,7 +116,7 @@ def main():
     ap.add_argument("spec")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=7)
     ap.add_argument("--warmup", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -140,12 +140,14 @@ def main():
 
     for _ in range(args.warmup):
         step()
-    t0 = time.perf_counter()
-    c0 = time.process_time()
+    walls, cpus = [], []
     for _ in range(args.steps):
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
-    dt = (time.perf_counter() - t0) / args.steps
-    cpu = (time.process_time() - c0) / args.steps
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    dt = sorted(walls)[len(walls) // 2]
+    cpu = sorted(cpus)[len(cpus) // 2]
     print(json.dumps({"samples_per_s": B / dt, "step_s": dt, "cpu_step_s": cpu, "samples_per_cpu_s": B / cpu,
                       "torch": torch.__version__, "threads": torch.get_num_threads(),
                       "parameters": sum(p.numel() for p in model.parameters())}))
