@@ -17,7 +17,8 @@
  * separate ffmpeg processes; order is the input order; at most 2 × `concurrency` clips are held
  * (running, or finished and waiting for an earlier one), so the pool stays busy behind a slow clip.
  */
-import { promises as fsp, mkdtempSync, rmSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { Dataset } from '../core/dataset.js';
@@ -130,16 +131,11 @@ function probeFromMeta(file: string, meta: Record<string, unknown> | null, durat
   };
 }
 
-let scratch: string | null = null;
 let scratchCounter = 0;
 
-function scratchDir(): string {
-  if (!scratch) {
-    scratch = mkdtempSync(path.join(os.tmpdir(), 'avcurate-decode-'));
-    const dir = scratch;
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  }
-  return scratch;
+/** A unique temp file name for one member (removed right after its decode). */
+function scratchFile(ext: string): string {
+  return path.join(os.tmpdir(), `avcurate-decode-${process.pid}-${scratchCounter++}-${randomBytes(4).toString('hex')}.${ext || 'mp4'}`);
 }
 
 function sizeOf(spec: DecodeSpec): [number, number] {
@@ -166,7 +162,7 @@ export async function decodeItem(item: unknown, spec: DecodeSpec, epoch = 0, pos
   let file = input.file;
   let tmp: string | null = null;
   if (input.bytes) {
-    tmp = path.join(scratchDir(), `${process.pid}-${scratchCounter++}.${input.ext || 'mp4'}`);
+    tmp = scratchFile(input.ext);
     await fsp.writeFile(tmp, input.bytes);
     file = tmp;
   }
