@@ -299,7 +299,10 @@ export async function renderReport(results: ExperimentResults, opts: ReportOptio
 
   if (results.timings.length > 0) {
     const total = results.timings.reduce((a, t) => a + t.seconds, 0);
-    parts.push(`<h2>Timings</h2><table id="timings"><tr><th>stage</th><th>seconds</th><th>status</th></tr>${results.timings.map((t) => `<tr><td>${escapeHtml(t.stage)}</td><td>${t.seconds.toFixed(1)}</td><td>${t.status}</td></tr>`).join('')}<tr><th>total</th><th>${total.toFixed(1)}</th><th></th></tr></table>`);
+    const wall = results.wallSeconds !== undefined ? `<tr><th>wall clock of the last run</th><th>${results.wallSeconds.toFixed(1)}</th><th></th></tr>` : '';
+    parts.push(
+      `<h2>Timings</h2><p class="small muted">Stage times as recorded when each stage ran; arm stages run in parallel processes, so they overlap.</p><table id="timings"><tr><th>stage</th><th>seconds</th><th>status</th></tr>${results.timings.map((t) => `<tr><td>${escapeHtml(t.stage)}</td><td>${t.seconds.toFixed(1)}</td><td>${t.status}</td></tr>`).join('')}<tr><th>sum of stages</th><th>${total.toFixed(1)}</th><th></th></tr>${wall}</table>`,
+    );
   }
   parts.push(`<h2>Config</h2><pre id="config">${escapeHtml(YAML.stringify(results.config ?? {}))}</pre>`);
   return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>avcurate: ${escapeHtml(results.name)}</title><style>${CSS}</style></head><body>\n${parts.join('\n')}\n</body></html>\n`;

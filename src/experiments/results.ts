@@ -115,7 +115,10 @@ export interface ExperimentResults {
   arms: ArmSummary[];
   probes: ProbeRecord[];
   clips: ClipPreview[];
+  /** Stage times (arm stages overlap when they run in parallel). */
   timings: StageTiming[];
+  /** Wall-clock seconds of the run that wrote these results (skipped stages cost ~0). */
+  wallSeconds?: number;
   expectations?: ExpectationCheck[];
   notes?: string[];
   /** The resolved config the run used. */

@@ -130,6 +130,8 @@ export function formatResultsTable(r: ExperimentResults): string {
     }
   }
   for (const e of r.expectations ?? []) lines.push(`${e.pass ? 'met    ' : 'NOT met'}  ${e.name}: ${e.value.toFixed(3)} (target ${e.target})`);
+  for (const n of r.notes ?? []) lines.push(`note: ${n}`);
+  if (r.wallSeconds !== undefined) lines.push(`wall clock: ${r.wallSeconds.toFixed(1)} s`);
   return lines.join('\n');
 }
 
@@ -446,7 +448,9 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
     ...(r.audio_class !== undefined ? { audioClass: r.audio_class } : {}),
   });
   const nShow = exp.report.clips;
-  const selectedPreview = curatedRanking.slice(0, nShow).map((id, i) => preview(byId.get(id)!, true, i + 1));
+  // Selected clips spread evenly over the ranking (rank 1 first), so the grid shows its range.
+  const shownRanks = [...new Set(Array.from({ length: Math.min(nShow, curatedRanking.length) }, (_, i) => Math.floor((i * curatedRanking.length) / Math.min(nShow, curatedRanking.length))))];
+  const selectedPreview = shownRanks.map((r) => preview(byId.get(curatedRanking[r])!, true, r + 1));
   const rejected = manifest.filter((r) => !curatedSet.has(r.id));
   const rejectedPreview = sampleIds(rejected.map((r) => r.id), nShow, Rng.derive(config.seed, 'report-rejected'))
     .sort()
@@ -474,7 +478,6 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
   }
 
   const { configFile: _cf, ...resolved } = config;
-  ledger.timings.push({ stage: 'total', seconds: (performance.now() - t0) / 1000, status: 'ran' });
   const results: ExperimentResults = {
     version: RESULTS_VERSION,
     name: config.name,
@@ -492,8 +495,8 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
     probes,
     clips: [...selectedPreview, ...rejectedPreview],
     timings: ledger.timings
-      .filter((t) => t.stage !== 'total')
       .flatMap((t) => (t.stage === 'curate' && curateTimings.length > 0 ? curateTimings.map((c) => ({ stage: `curate: ${c.stage}`, seconds: c.seconds, status: t.status })) : [t])),
+    wallSeconds: (performance.now() - t0) / 1000,
     expectations,
     notes,
     config: resolved,

@@ -35,6 +35,8 @@ describe('experiment configs', () => {
     expect(c.corpus.synth?.mismatch).toBe(0.5);
     expect(c.experiment.arms).toEqual(['curated', 'random', 'contrastive', 'clean', 'pool']);
     expect(c.experiment.seeds).toHaveLength(3);
+    expect(c.ssl.steps).toBe(100);
+    expect(c.probe.modalities).toContain('cross');
   });
 
   it('refuses an unknown arm and a bad dataset kind, naming the key', () => {
