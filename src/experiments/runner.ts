@@ -33,7 +33,7 @@ import { resolveSplits, type SplitProtocol } from '../ssl/probe/splits.js';
 import type { ProbeModality } from '../ssl/probe/embeddings.js';
 import { Rng } from '../runtime/random.js';
 import { Pool, defaultConcurrency } from '../runtime/pool.js';
-import { writeJsonAtomic, writeJsonlAtomic } from '../runtime/atomic.js';
+import { writeFileAtomic, writeJsonAtomic, writeJsonlAtomic } from '../runtime/atomic.js';
 import { log } from '../runtime/progress.js';
 import { StageLedger, stableKey } from './ledger.js';
 import { buildClipTensors, type ClipRef } from '../ssl/probe/clip-tensors.js';
@@ -356,6 +356,7 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
   }
 
   // 7. Pretrain and probe every arm and seed, in parallel processes.
+  const tensorsKey = stableKey({ clips: stableKey(mainClips), dims });
   const jobs: ArmJob[] = [];
   for (const arm of exp.arms) {
     for (const seed of exp.seeds) {
@@ -387,6 +388,15 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
   const armResults = await pool.map(jobs, (job) =>
     ledger.run<ArmResultFile>(`arm-${job.arm}-s${job.seed}`, { ...job, silent: undefined }, async () => {
       const jobFile = path.join(expDir, 'jobs', `${job.arm}-s${job.seed}.json`);
+      // A checkpoint folder left by training with other inputs (ssl config, training set) is not
+      // resumed from: it is removed. The same training killed mid-way resumes from its latest
+      // checkpoint; a change of the probe settings alone re-probes without retraining.
+      const key = stableKey({ arm: job.arm, seed: job.seed, trainIds: job.trainIds, ssl: job.ssl, tensors: tensorsKey });
+      const keyFile = path.join(job.outDir, 'job.key');
+      const previous = existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : null;
+      if (previous !== key && existsSync(job.outDir)) await fsp.rm(job.outDir, { recursive: true, force: true });
+      await fsp.mkdir(job.outDir, { recursive: true });
+      await writeFileAtomic(keyFile, key + '\n');
       await writeJsonAtomic(jobFile, job);
       const result = opts.inProcess ? await runArmJob(job) : await runWorker(jobFile, `${job.arm}/s${job.seed}`, silent);
       return { summary: result, outputs: [job.resultFile] };

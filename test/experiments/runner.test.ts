@@ -6,10 +6,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StageLedger } from '../../src/experiments/ledger.js';
 import { validateResults } from '../../src/experiments/results.js';
-import { formatResultsTable } from '../../src/experiments/runner.js';
+import { formatResultsTable, runExperiment } from '../../src/experiments/runner.js';
 import { holdOut, precisionCurve, sampleIds } from '../../src/experiments/arms.js';
 import { Rng } from '../../src/runtime/random.js';
-import { runTiny } from './tiny-experiment.js';
+import { oracleCurate, runTiny, tinyConfig } from './tiny-experiment.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 let tmp: string;
@@ -128,5 +128,16 @@ describe('experiment runner', () => {
     const third = await runTiny(runDir);
     expect(third.results.timings.every((t) => t.status === 'skipped')).toBe(true);
     expect(third.results.probes).toEqual(second.results.probes);
+
+    // 4. Changing only probe settings re-probes every arm without retraining it.
+    const metrics = readFileSync(path.join(runDir, 'ssl', 'curated-s0', 'metrics.jsonl'), 'utf8');
+    const cfg = tinyConfig(runDir);
+    cfg.probe.lambdas = [0.1];
+    const fourth = await runExperiment(cfg, { silent: true, curate: oracleCurate, inProcess: true });
+    const st4 = Object.fromEntries(fourth.results.timings.map((t) => [t.stage, t.status]));
+    expect(st4['arm-curated-s0']).toBe('ran');
+    expect(st4.tensors).toBe('skipped');
+    expect(readFileSync(path.join(runDir, 'ssl', 'curated-s0', 'metrics.jsonl'), 'utf8')).toBe(metrics);
+    expect(metrics.trim().split('\n')).toHaveLength(6);
   }, 120_000);
 });
