@@ -47,9 +47,11 @@ function spawnWorker(): Worker {
   const entry = new URL(isTs ? './builtin-worker.ts' : './builtin-worker.js', here).href;
   if (!isTs) return new Worker(fileURLToPath(entry));
   const tsxApi = tsxEsmApi(here);
+  // Only dynamic import(): valid whether the eval code is taken as CommonJS or (with
+  // --input-type=module inherited from the parent) as an ES module.
   const boot = `
-const { workerData } = require('node:worker_threads');
-import(workerData.tsxApi).then((m) => { (m.register || m.default.register)(); return import(workerData.entry); })
+import('node:worker_threads')
+  .then(({ workerData }) => import(workerData.tsxApi).then((m) => { (m.register || m.default.register)(); return import(workerData.entry); }))
   .catch((err) => { console.error('avcurate: feature worker failed to start: ' + (err && err.stack || err)); process.exit(1); });
 `;
   return new Worker(boot, { eval: true, workerData: { tsxApi, entry } });

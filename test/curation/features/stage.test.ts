@@ -2,6 +2,8 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { synthesize } from '../../../src/media/synth.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { runExtract } from '../../../src/curation/features/stage.js';
@@ -100,6 +102,40 @@ describe('extract stage', () => {
     const third = await runExtract(cfg, { index: 0, count: 1 }, { silent: true });
     expect(third.written).toEqual([]);
     expect(third.skipped).toHaveLength(3);
+  }, 60_000);
+
+  it('a process killed (SIGKILL) after its first shard, then rerun, matches the uninterrupted run', async () => {
+    const full = await contents(path.join(root, 'full'));
+    const runDir = path.join(root, 'sigkill');
+    writeManifest(runDir);
+    const cfgFile = path.join(root, 'sigkill.yaml');
+    writeFileSync(cfgFile, `name: sigkill\nrunDir: ${JSON.stringify(runDir)}\nfeatures:\n  shardSize: 4\n  batchSize: 1\n  decodeConcurrency: 1\n  descriptorWorkers: 1\n  decode: { fps: 4, width: 32, height: 32 }\n`);
+    // A separate Node process running the stage (the CLI does the same after parsing arguments).
+    const stage = new URL('../../../src/curation/features/stage.ts', import.meta.url).href;
+    const load = new URL('../../../src/config/load.ts', import.meta.url).href;
+    const code = `const { runExtract } = await import(${JSON.stringify(stage)}); const { loadConfig } = await import(${JSON.stringify(load)});` +
+      ` await runExtract(loadConfig(${JSON.stringify(cfgFile)}), { index: 0, count: 1 }, { silent: true });`;
+    const args = ['--import', 'tsx', '--input-type=module', '-e', code];
+    const featDir = path.join(runDir, 'features');
+    const shardsNow = () => (existsSync(featDir) ? readdirSync(featDir).filter((n) => /^shard-.*\.h5$/.test(n)).length : 0);
+    const child = spawn(process.execPath, args, { stdio: 'ignore', cwd: fileURLToPath(new URL('../../../', import.meta.url)) });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let atKill = -1;
+    while (child.exitCode === null) {
+      if (shardsNow() >= 1) {
+        atKill = shardsNow();
+        child.kill('SIGKILL');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await exited;
+    expect(atKill).toBeGreaterThanOrEqual(1);
+    expect(atKill).toBeLessThan(3); // killed mid-way
+    const rerun = spawn(process.execPath, args, { stdio: 'inherit', cwd: fileURLToPath(new URL('../../../', import.meta.url)) });
+    expect(await new Promise((resolve) => rerun.on('exit', resolve))).toBe(0);
+    expect(await contents(runDir)).toEqual(full);
+    expect(readdirSync(featDir).filter((n) => n.includes('.tmp-'))).toEqual([]);
   }, 60_000);
 
   it('shards split the units round-robin and never mix configs', async () => {
