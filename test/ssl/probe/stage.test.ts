@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseConfig } from '../../../src/config/load.js';
 import { synthesize } from '../../../src/media/synth.js';
 import { pretrain } from '../../../src/ssl/trainer.js';
+import { SslSchema } from '../../../src/config/sections/ssl.js';
 import { ArrayBatches } from '../../../src/ssl/data.js';
 import { Rng } from '../../../src/runtime/random.js';
 import { main } from '../../../src/cli/main.js';
@@ -35,7 +36,7 @@ beforeAll(async () => {
   const n = 8;
   const audio = new Float32Array(n * 96 * 64).map(() => rng.normal());
   const frames = new Float32Array(n * 2 * 32 * 32 * 3).map(() => rng.normal());
-  await pretrain({ outDir: checkpoint, config: ssl, seed: 0, data: new ArrayBatches(audio, frames, n, 4, 0), silent: true });
+  await pretrain({ outDir: checkpoint, config: SslSchema.parse(ssl), seed: 0, data: new ArrayBatches(audio, frames, n, 4, 0), silent: true });
 }, 60_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
