@@ -15,7 +15,7 @@
  *   results.json, report.html
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, promises as fsp, readFileSync } from 'node:fs';
+import { existsSync, promises as fsp, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { ArmName } from '../config/sections/experiment.js';
@@ -180,8 +180,8 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
     { labels: corpus.labelsFile ? stableKey(readFileSync(corpus.labelsFile, 'utf8')) : null, heldOut: exp.heldOut, seed: config.seed },
     async () => {
       if (!corpus.labelsFile) {
-        if (exp.heldOut > 0) notes.push('the corpus has no labels.jsonl: no built-in downstream task (add experiment.tasks)');
-        return { summary: { poolFile: config.corpus.source!, heldOutFile: null, pool: 0, heldOut: 0 } };
+        if (!config.corpus.source) throw new Error('config: no corpus (set corpus.synth, corpus.source or experiment.realPairs)');
+        return { summary: { poolFile: config.corpus.source, heldOutFile: null, pool: 0, heldOut: 0 } };
       }
       const base = path.dirname(corpus.labelsFile);
       const rows = readRows(corpus.labelsFile).map((r) => ({ ...r, file: path.resolve(base, r.file) }));
@@ -194,11 +194,13 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
     },
   );
 
+  if (!split.heldOutFile && exp.heldOut > 0) notes.push('the corpus has no labels.jsonl: no built-in downstream task (add experiment.tasks)');
+
   // 3. Curation on the pool: ingest → extract → cluster → select → eval-selection.
   const curationConfig: Config = { ...config, corpus: { source: split.poolFile } };
   const curateStage = await ledger.run<{ stages?: Array<{ stage: string; seconds: number }> }>(
     'curate',
-    { pool: stableKey(readFileSync(split.poolFile, 'utf8')), ingest: config.ingest, features: config.features, clustering: config.clustering, selection: config.selection, seed: config.seed },
+    { pool: statSync(split.poolFile).isFile() ? stableKey(readFileSync(split.poolFile, 'utf8')) : path.resolve(split.poolFile), ingest: config.ingest, features: config.features, clustering: config.clustering, selection: config.selection, seed: config.seed },
     async () => {
       const stages = (await (opts.curate ?? defaultCurate)(curationConfig, { silent })) ?? [];
       const csv = path.join(runDir, 'selection.csv');
