@@ -214,6 +214,7 @@ export async function probeTfjsBackends(): Promise<BackendCandidate[]> {
 type Info = tf.TensorInfo;
 interface WasmBackendLike {
   disposeData(dataId: object, force?: boolean): boolean;
+  incRef(dataId: object): void;
 }
 type Attrs = Record<string, unknown>;
 
@@ -224,7 +225,7 @@ function runKernel(name: string, inputs: Record<string, Info>, attrs: Attrs, bac
 }
 
 function free(backend: unknown, ...infos: Info[]): void {
-  for (const i of infos) (backend as WasmBackendLike).disposeData(i.dataId, true);
+  for (const i of infos) (backend as WasmBackendLike).disposeData(i.dataId);
 }
 
 function pair(v: unknown): [number, number] {
@@ -527,6 +528,21 @@ function reduceWasm(kernelName: string) {
   };
 }
 
+let stockIdentity: tf.KernelFunc | null = null;
+
+/**
+ * Identity shares the input's buffer (reference counted, as the cpu backend does) instead of
+ * copying it. The engine clones every tensor it saves for the backward pass through Identity, so
+ * the stock copy moved every activation once more per training step. Safe because no kernel writes
+ * into its inputs and variables are updated by replacing their buffer.
+ */
+export function identityWasm(args: { inputs: Record<string, Info>; backend: unknown; attrs: Attrs }): Info {
+  const x = args.inputs.x;
+  if (x.dtype === 'string') return stockIdentity!({ inputs: args.inputs as never, backend: args.backend as never, attrs: args.attrs as never }) as Info;
+  (args.backend as WasmBackendLike).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype } as Info;
+}
+
 let kernelsInstalled = false;
 
 /** Register the composed kernels on the wasm backend (idempotent; after the backend is set up). */
@@ -552,6 +568,12 @@ export function installWasmKernels(): void {
     stockBatchMatMul = mm.kernelFunc;
     tf.unregisterKernel('BatchMatMul', 'wasm');
     tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: batchMatMulWasm as unknown as tf.KernelFunc });
+  }
+  const id = tf.getKernel('Identity', 'wasm');
+  if (id) {
+    stockIdentity = id.kernelFunc;
+    tf.unregisterKernel('Identity', 'wasm');
+    tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: identityWasm as unknown as tf.KernelFunc });
   }
   for (const name of ['Sum', 'Mean']) {
     const k = tf.getKernel(name, 'wasm');
