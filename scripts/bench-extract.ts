@@ -7,7 +7,9 @@
  * for the built-in extractors and for ONNX models (a small conv net written here with onnx-proto
  * for visual, the openWakeWord models for audio when the package is installed).
  *
- * Usage: npm run bench:extract -- [--clips 100] [--seconds 4] [--only builtin|onnx] [--dir DIR]
+ * Usage: npm run bench:extract -- [--clips 100] [--seconds 4] [--only builtin|onnx] [--reps 1] [--dir DIR]
+ * With --reps N each figure is the best of N rounds (decode, inference, end-to-end interleaved),
+ * which steadies the numbers on a shared machine.
  */
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -32,6 +34,7 @@ function arg(name: string, def: string): string {
 const clips = Number(arg('clips', '100'));
 const seconds = Number(arg('seconds', '4'));
 const only = arg('only', 'all');
+const reps = Math.max(1, Number(arg('reps', '1')));
 const dir = path.resolve(arg('dir', path.join(os.tmpdir(), 'avcurate-bench-extract')));
 
 /** A small conv net (3 -> 16 -> 32 channels, stride 2, ReLU) with two outputs, random weights. */
@@ -114,26 +117,34 @@ async function main(): Promise<void> {
       const warm = await decodeClip(records[0].source, 0, seconds, opts(records[0]));
       for (const ex of all) await ex.run([ex.prepare(warm)]);
 
-      // decode-only
       const concurrency = f.decodeConcurrency ?? cores;
-      const pool = new Pool(concurrency);
-      let t = performance.now();
-      const decoded: DecodedClip[] = await pool.map(records, (r) => decodeClip(r.source, r.start, seconds, opts(r)));
-      const decodeRate = records.length / ((performance.now() - t) / 1000);
+      let decodeRate = 0;
+      let inferRate = 0;
+      let e2eRate = 0;
+      let r: Awaited<ReturnType<typeof runExtract>> | null = null;
+      for (let rep = 0; rep < reps; rep++) {
+        // decode-only
+        const pool = new Pool(concurrency);
+        let t = performance.now();
+        const decoded: DecodedClip[] = await pool.map(records, (rec) => decodeClip(rec.source, rec.start, seconds, opts(rec)));
+        decodeRate = Math.max(decodeRate, records.length / ((performance.now() - t) / 1000));
 
-      // inference-only on the decoded clips (prepare + run, the stage's batching)
-      t = performance.now();
-      for (let i = 0; i < decoded.length; i += f.batchSize) {
-        const batch = decoded.slice(i, i + f.batchSize);
-        await Promise.all(all.map((ex) => ex.run(batch.map((c) => ex.prepare(c)))));
+        // inference-only on the decoded clips (prepare + run, the stage's batching)
+        t = performance.now();
+        for (let i = 0; i < decoded.length; i += f.batchSize) {
+          const batch = decoded.slice(i, i + f.batchSize);
+          await Promise.all(all.map((ex) => ex.run(batch.map((c) => ex.prepare(c)))));
+        }
+        inferRate = Math.max(inferRate, decoded.length / ((performance.now() - t) / 1000));
+        decoded.length = 0;
+
+        // end-to-end (a fresh features folder each round)
+        rmSync(path.join(runDir, 'features'), { recursive: true, force: true });
+        t = performance.now();
+        r = await runExtract(config, { index: 0, count: 1 }, { silent: true, extractors: set });
+        e2eRate = Math.max(e2eRate, (r.clips + r.failed) / ((performance.now() - t) / 1000));
       }
-      const inferRate = decoded.length / ((performance.now() - t) / 1000);
-      decoded.length = 0;
-
-      // end-to-end
-      t = performance.now();
-      const r = await runExtract(config, { index: 0, count: 1 }, { silent: true, extractors: set });
-      const e2eRate = (r.clips + r.failed) / ((performance.now() - t) / 1000);
+      if (!r) throw new Error('no rounds ran');
       const eff = e2eRate / Math.min(decodeRate, inferRate);
       console.log(`${s.label}`);
       console.log(`  decode-only     ${decodeRate.toFixed(2)} clips/s  (${concurrency} ffmpeg processes)`);
