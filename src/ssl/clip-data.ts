@@ -102,3 +102,34 @@ export async function clipBatches(data: string, cfg: SslConfig, opts: ClipBatche
     state: () => it?.getState(),
   };
 }
+
+export interface DecodedArrays {
+  /** [n, audio.frames, audio.mels] log-mel, row-major. */
+  audio: Float32Array;
+  /** [n, T, H, W, 3] normalised frames. */
+  frames: Float32Array;
+  n: number;
+  ids: string[];
+}
+
+/**
+ * Decode clips (clip records `{id, source, start, duration}` or shard samples) once into arrays
+ * shaped for the model: for small sets that are trained on for many epochs or embedded
+ * (`new ArrayBatches(r.audio, r.frames, r.n, batch, seed)`). Undecodable clips are skipped.
+ */
+export async function decodeClipsToArrays(items: readonly unknown[], cfg: SslConfig, opts: { seed?: number; decoder?: ClipDecoder } = {}): Promise<DecodedArrays> {
+  const { fromArray } = await import('../loaders/sources/array.js');
+  const { data: d, model } = cfg;
+  const ds = decodeDataset(fromArray(items as unknown[]), {
+    fps: model.visual.frames / d.seconds,
+    size: [model.visual.width, model.visual.height],
+    seconds: d.seconds,
+    sampleRate: SAMPLE_RATE,
+    sampling: d.sampling === 'random' ? 'center' : d.sampling,
+    seed: opts.seed ?? 0,
+    concurrency: d.concurrency > 0 ? d.concurrency : defaultConcurrency(),
+    decoder: opts.decoder,
+  }).map((x: DecodedItem) => toTrainItem(x, cfg));
+  const rows = await ds.toArray();
+  return { audio: concat(rows.map((r) => r.audio)), frames: concat(rows.map((r) => r.frames)), n: rows.length, ids: rows.map((r) => r.key) };
+}
