@@ -25,8 +25,8 @@ describe('experiment configs', () => {
   it('real-pairs.yaml builds its corpus from qabcs-data with pretrained presets', () => {
     const c = loadConfig(path.join(root, 'configs', 'real-pairs.yaml'));
     expect(c.experiment.realPairs?.mismatch).toBe(0.5);
-    expect(c.features.visual.map((v) => v.type)).toContain('mobilenet-nsfwjs');
     expect(c.features.audio.map((v) => v.type)).toContain('openwakeword');
+    expect(c.features.visual.map((v) => v.type)).toEqual(['builtin']);
     expect(c.corpus).toEqual({});
   });
 
