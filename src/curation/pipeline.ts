@@ -3,9 +3,14 @@
  * Every stage function skips the work it finds finished (same config, same inputs), so a rerun
  * after a kill resumes where it stopped and a rerun of a finished run only re-evaluates.
  */
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import type { Config } from '../config/schema.js';
+import { writeJsonAtomic } from '../runtime/atomic.js';
 import { log } from '../runtime/progress.js';
-import { runSynth, runIngest } from './manifest/stage.js';
+import { corpusDir, runSynth, runIngest } from './manifest/stage.js';
+import { manifestPath } from './manifest/read.js';
 import { runExtract } from './features/stage.js';
 import { runCluster } from './clustering/stage.js';
 import { runSelect, runEvalSelection, type EvalStageResult, type SelectStageResult } from './selection/stage.js';
@@ -64,8 +69,19 @@ export async function runCuration(config: Config, opts: CurationOptions = {}): P
     return `${r.labels.length} clips (${r.generated} generated, ${r.skipped} already there)`;
   });
   await step('ingest', async () => {
+    // ingest rebuilds a finished manifest from scratch; skip it when the manifest was made by this
+    // pipeline from the same corpus files and ingest config, and is untouched since.
+    const marker = path.join(runDir, '.curate', 'ingest.json');
+    const key = await ingestKey(config);
+    const done = await readMarker(marker);
+    const manifest = manifestPath(runDir);
+    if (done && done.key === key && (await fileStamp(manifest)) === done.output) {
+      return `manifest.jsonl is up to date (${done.note})`;
+    }
     const r = await runIngest(config, { silent });
-    return `${r.clips} clips in the manifest, ${r.failures.length} refused${r.resumed ? `, ${r.resumed} inputs resumed` : ''}`;
+    const note = `${r.clips} clips in the manifest, ${r.failures.length} refused`;
+    await writeJsonAtomic(marker, { key, output: await fileStamp(manifest), note });
+    return note + (r.resumed ? `, ${r.resumed} inputs resumed` : '');
   });
   await step('extract', async () => {
     const r = await runExtract(config, { index: 0, count: 1 }, { silent });
@@ -95,4 +111,52 @@ export async function runCuration(config: Config, opts: CurationOptions = {}): P
   });
   result.seconds = (performance.now() - t0) / 1000;
   return result;
+}
+
+/** Size and modification time of a file ('' when missing). */
+async function fileStamp(file: string): Promise<string> {
+  try {
+    const st = await fsp.stat(file);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return '';
+  }
+}
+
+async function readMarker(file: string): Promise<{ key: string; output: string; note: string } | null> {
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as { key: string; output: string; note: string };
+  } catch {
+    return null;
+  }
+}
+
+/** What the manifest depends on: the ingest config and every file of the corpus (name, size, and time or contents). */
+async function ingestKey(config: Config): Promise<string> {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ ingest: config.ingest, corpus: config.corpus }));
+  const root = corpusDir(config);
+  const walk = async (p: string): Promise<void> => {
+    let st;
+    try {
+      st = await fsp.stat(p);
+    } catch {
+      h.update(`missing ${p}\n`);
+      return;
+    }
+    if (st.isDirectory()) {
+      const names = (await fsp.readdir(p)).filter((n) => !n.startsWith('.')).sort();
+      for (const n of names) await walk(path.join(p, n));
+    } else if (st.size <= 1 << 20) {
+      // Small files (labels.jsonl, CSV lists, synth.json) are rewritten with the same bytes by
+      // their producers: compare contents, not times.
+      h.update(`${path.relative(root, p)} ${st.size} `);
+      h.update(await fsp.readFile(p));
+      h.update('\n');
+    } else {
+      h.update(`${path.relative(root, p)} ${st.size} ${st.mtimeMs}\n`);
+    }
+  };
+  await walk(root);
+  return h.digest('hex');
 }

@@ -42,6 +42,7 @@ describe('curation pipeline', () => {
     const again = await runCuration(parseConfig(raw), { silent: true });
     expect(again.selection!.skipped).toBe(true);
     expect(again.stages.find((s) => s.stage === 'synth')!.note).toMatch(/0 generated, 48 already there/);
+    expect(again.stages.find((s) => s.stage === 'ingest')!.note).toMatch(/manifest\.jsonl is up to date \(48 clips/);
     expect(again.stages.find((s) => s.stage === 'extract')!.note).toMatch(/0 shard\(s\) written, 2 already complete/);
     expect(readFileSync(path.join(raw.runDir, 'selection.csv'), 'utf8')).toBe(csvText);
 
