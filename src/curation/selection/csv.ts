@@ -28,6 +28,8 @@ function quote(field: string): string {
 
 function num(x: number, digits = 12): string {
   if (!Number.isFinite(x)) return '';
+  // Rounding residue of a zero (e.g. ln 2 − ln 2 computed two ways) is written as 0.
+  if (Math.abs(x) < 1e-12) return '0';
   return String(Number(x.toPrecision(digits)));
 }
 
