@@ -13,7 +13,9 @@
  *    k in {8, 32} (8 concepts, batch greedy + refinement, |S| = number of positives), averaged
  *    over seeds; and the effect of refinement.
  *
- * Options: --quick (smaller sizes, for a smoke run), --only scale|dense|estimators, --seeds N.
+ * 4. Pairing modes: precision of bipartite, combination and diagonal pairs on the same pools.
+ *
+ * Options: --quick (smaller sizes, for a smoke run), --only scale|dense|estimators|pairing, --seeds N.
  */
 import { Rng } from '../src/runtime/random.js';
 import {
@@ -293,7 +295,22 @@ function benchEstimators(): void {
   }
 }
 
+function benchPairing(): void {
+  line(`== pairing: bipartite vs combination vs diagonal (Miller–Madow, 800 clips, 8 concepts, k 16, 15 % noise, batch greedy + refinement), mean over ${SEEDS} seeds`);
+  const acc: Record<string, number> = { bipartite: 0, combination: 0, diagonal: 0 };
+  for (let seed = 0; seed < SEEDS; seed++) {
+    const p = plantedLabels({ n: 800, k: 16, concepts: 8, noise: 0.15, seed: 300 + seed });
+    const positives = p.truth.reduce((a, b) => a + b, 0);
+    for (const mode of ['bipartite', 'combination', 'diagonal'] as const) {
+      const r = searchSubset(new MIObjective(p, resolvePairs(p.clusterings, mode)), { target: positives, rng: new Rng(seed), refine: true });
+      acc[mode] += precisionOf(r.order, p.truth) / SEEDS;
+    }
+  }
+  line(`  precision at |S| = positives: bipartite ${fmt(acc.bipartite)}, combination ${fmt(acc.combination)}, diagonal ${fmt(acc.diagonal)}`);
+}
+
 line(`bench:select  node ${process.version}, one thread${quick ? ', --quick' : ''}`);
 if (!only || only === 'scale') benchScale();
 if (!only || only === 'dense') benchDense();
 if (!only || only === 'estimators') benchEstimators();
+if (!only || only === 'pairing') benchPairing();
