@@ -66,12 +66,17 @@ export async function contrastiveScores(
     const w = new Float32Array(rows * cols);
     const std = 1 / Math.sqrt(rows);
     for (let i = 0; i < w.length; i++) w[i] = rng.normal(0, std);
-    return tf.variable(tf.tensor2d(w, [rows, cols]));
+    const t = tf.tensor2d(w, [rows, cols]);
+    const v = tf.variable(t);
+    t.dispose();
+    return v;
   };
   const wa = init(audioDim, p);
   const wv = init(visualDim, p);
-  const ba = tf.variable(tf.zeros([p]));
-  const bv = tf.variable(tf.zeros([p]));
+  const zeros = tf.zeros([p]);
+  const ba = tf.variable(zeros);
+  const bv = tf.variable(zeros);
+  zeros.dispose();
   const params = [
     { name: 'wa', variable: wa, decay: true },
     { name: 'wv', variable: wv, decay: true },

@@ -51,8 +51,10 @@ export class AdamW {
     this.opts = opts;
     this.params = params;
     for (const p of params) {
-      this.m.set(p.name, tf.variable(tf.zerosLike(p.variable), false));
-      this.v.set(p.name, tf.variable(tf.zerosLike(p.variable), false));
+      const zeros = tf.zerosLike(p.variable);
+      this.m.set(p.name, tf.variable(zeros, false));
+      this.v.set(p.name, tf.variable(zeros, false));
+      zeros.dispose();
     }
   }
 

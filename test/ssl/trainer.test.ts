@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
 import path from 'node:path';
 import { SslSchema } from '../../src/config/sections/ssl.js';
@@ -62,6 +63,7 @@ describe('pretrain', () => {
 
   it('resumes from a checkpoint with the same next-step loss as the uninterrupted run', async () => {
     const cfg = smallConfig({ steps: 8, checkpointEvery: 4, learnTemperature: true });
+    const tensorsBefore = tf.memory().numTensors;
     const dims = modelDims(cfg);
     const train = syntheticPairs(64, dims, { seed: 2 });
     const source = () => new ArrayBatches(train.audio, train.frames, train.n, cfg.batchSize, 4); // 4 batches/epoch: crosses epochs
@@ -96,6 +98,7 @@ describe('pretrain', () => {
     await pretrain({ outDir: outC, config: cfg, seed: 1, data: plain(), silent: true, stopAfter: 4 });
     const plainResumed = await pretrain({ outDir: outC, config: cfg, seed: 1, data: plain(), silent: true, resume: true });
     expect(plainResumed.metrics.map((m) => m.loss)).toEqual(fullLoss);
+    expect(tf.memory().numTensors).toBe(tensorsBefore); // nothing leaks across runs
   }, 120_000);
 
   it('refuses batches of the wrong shape, naming the config keys', async () => {
