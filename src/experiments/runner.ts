@@ -437,6 +437,8 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
       curatedRows.filter((_, i) => i % thin === 0 || i === curatedRows.length - 1).map((r) => ({ size: r.rank, objective: r.objective })),
     ),
   );
+  const selectSeconds = curateTimings.find((t) => t.stage === 'select')?.seconds;
+  if (selectSeconds !== undefined) selection[0].seconds = selectSeconds;
   if (armsStage.contrastiveCsv) selection.push(summarise('contrastive', readSelectionCsv(armsStage.contrastiveCsv).map((r) => r.id), armsStage.armSize));
   selection.push(summarise('random', sampleIds(manifest.map((r) => r.id), manifest.length, Rng.derive(config.seed, 'arm-random')), armsStage.armSize));
 
