@@ -2,5 +2,6 @@ export * as curation from './curation/index.js';
 export * as loaders from './loaders/index.js';
 export * as ssl from './ssl/index.js';
 export * as media from './media/index.js';
+export * as experiments from './experiments/index.js';
 export * as runtime from './runtime/index.js';
 export * from './config/index.js';
