@@ -8,7 +8,10 @@
  * (python3-torch), the same architecture in PyTorch on CPU with the same batch and thread count
  * (scripts/bench_train_torch.py), and the ratio.
  *
- * Options: --batch 32 --steps 5 --backends wasm,cpu --arch patch|conv --threads 1 --cpu-steps 1
+ * With --procs N (N > 1) it also runs N wasm trainings as parallel processes (how the experiment
+ * runner uses several cores: wasm has no threads in Node) against PyTorch with N threads.
+ *
+ * Options: --batch 32 --steps 7 --backends wasm,cpu --arch patch|conv --threads 1 --cpu-steps 1 --procs 2
  *          --set key=value (an ssl.model override, e.g. --set visual.height=112)
  */
 import { spawnSync } from 'node:child_process';
@@ -41,6 +44,8 @@ const batch = Number(arg('batch', '32'));
 const steps = Number(arg('steps', '7'));
 const cpuSteps = Number(arg('cpu-steps', '1'));
 const threads = Number(arg('threads', '1'));
+const procs = Number(arg('procs', '1'));
+const worker = process.argv.includes('--worker');
 const wanted = arg('backends', 'tfjs-node-gpu,tfjs-node,wasm,cpu').split(',');
 const modelOverrides: Record<string, unknown> = { arch: arg('arch', 'patch') };
 for (const s of args('set')) {
@@ -104,7 +109,7 @@ async function benchBackend(choice: Exclude<BackendChoice, 'auto'>, timed: numbe
   return { choice, samplesPerSec: sps, samplesPerCpuSec: batch / cpuSecs, stepSec: secs, trainGflops: (3 * fwd * sps) / 1e9, matmulGflops: mm, fwdFlops: fwd };
 }
 
-function torchBench(): { samplesPerSec: number; samplesPerCpuSec: number; version: string; threads: number } | { missing: string } {
+function torchBench(threads: number): { samplesPerSec: number; samplesPerCpuSec: number; version: string; threads: number } | { missing: string } {
   const py = '/usr/bin/python3';
   if (!existsSync(py)) return { missing: `${py} not found` };
   const probe = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
@@ -127,39 +132,76 @@ function torchBench(): { samplesPerSec: number; samplesPerCpuSec: number; versio
   }
 }
 
-const m = cfg.model;
-console.log(
-  `bench:train  model ${m.arch}: audio ${m.audio.frames}x${m.audio.mels} log-mel, visual ${m.visual.frames}x${m.visual.height}x${m.visual.width}x3, ` +
-    `stages ${m.audio.stages.map((s) => s.channels).join('/')} | ${m.visual.stages.map((s) => s.channels).join('/')}, head ${m.head.hidden}→${m.head.dim}; batch ${batch}`,
-);
-const found = await probeTfjsBackends();
-const results: Awaited<ReturnType<typeof benchBackend>>[] = [];
-for (const b of found) {
-  if (!wanted.includes(b.choice)) continue;
-  if (!b.available) {
-    console.log(`  ${b.choice.padEnd(14)} absent: ${b.reason}`);
-    continue;
-  }
-  const r = await benchBackend(b.choice, b.choice === 'cpu' ? cpuSteps : steps);
-  results.push(r);
-  console.log(
-    `  ${r.choice.padEnd(14)} ${r.samplesPerSec.toFixed(1).padStart(7)} samples/s  (${(r.stepSec * 1000).toFixed(0)} ms/step)  ` +
-      `train ${r.trainGflops.toFixed(1)} GFLOP/s = ${((100 * r.trainGflops) / r.matmulGflops).toFixed(0)}% of its matmul ${r.matmulGflops.toFixed(1)} GFLOP/s  ` +
-      `(${(r.fwdFlops / 1e6).toFixed(1)} MFLOP fwd/sample, x3 for fwd+bwd); ${r.samplesPerCpuSec.toFixed(1)} samples per CPU-second`,
-  );
-}
-const t = torchBench();
-if ('missing' in t) {
-  console.log(`  pytorch-cpu    skipped: ${t.missing}`);
+if (worker) {
+  // A child of --procs: one wasm benchmark, one JSON line.
+  await initTfjs('wasm');
+  const r = await benchBackend('wasm', steps);
+  console.log(JSON.stringify(r));
 } else {
-  console.log(
-    `  pytorch-cpu    ${t.samplesPerSec.toFixed(1).padStart(7)} samples/s  (torch ${t.version}, ${t.threads} thread${t.threads === 1 ? '' : 's'}, same model and batch); ` +
-      `${t.samplesPerCpuSec.toFixed(1)} samples per CPU-second`,
+  await main();
+}
+
+/** N wasm trainings at once as separate processes: total samples/s. */
+async function parallelWasm(n: number): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const self = fileURLToPath(import.meta.url);
+  const childArgs = process.argv.slice(2).filter((a, i, all) => a !== '--procs' && all[i - 1] !== '--procs');
+  const runs = Array.from({ length: n }, () =>
+    new Promise<number>((resolve, reject) => {
+      const c = spawn(process.execPath, [...process.execArgv, self, ...childArgs, '--worker'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.on('error', reject);
+      c.on('close', (code) => {
+        if (code !== 0) return reject(new Error(`bench worker exited with ${code}`));
+        resolve((JSON.parse(out.trim().split('\n').slice(-1)[0]) as { samplesPerSec: number }).samplesPerSec);
+      });
+    }),
   );
-  const best = results.filter((r) => r.choice !== 'cpu').sort((a, b) => b.samplesPerSec - a.samplesPerSec)[0] ?? results[0];
-  if (best) {
-    const ratio = best.samplesPerSec / t.samplesPerSec;
-    const cpuRatio = best.samplesPerCpuSec / t.samplesPerCpuSec;
-    console.log(`  ratio ${best.choice}/pytorch-cpu: ${ratio.toFixed(2)}x wall-clock, ${cpuRatio.toFixed(2)}x per CPU-second (target >= 0.5x; the CPU-second ratio is the one to trust on a shared machine)`);
+  return (await Promise.all(runs)).reduce((a, b) => a + b, 0);
+}
+
+async function main(): Promise<void> {
+  const m = cfg.model;
+  console.log(
+    `bench:train  model ${m.arch}: audio ${m.audio.frames}x${m.audio.mels} log-mel, visual ${m.visual.frames}x${m.visual.height}x${m.visual.width}x3, ` +
+      `stages ${m.audio.stages.map((s) => s.channels).join('/')} | ${m.visual.stages.map((s) => s.channels).join('/')}, head ${m.head.hidden}→${m.head.dim}; batch ${batch}`,
+  );
+  const found = await probeTfjsBackends();
+  const results: Awaited<ReturnType<typeof benchBackend>>[] = [];
+  for (const b of found) {
+    if (!wanted.includes(b.choice)) continue;
+    if (!b.available) {
+      console.log(`  ${b.choice.padEnd(14)} absent: ${b.reason}`);
+      continue;
+    }
+    const r = await benchBackend(b.choice, b.choice === 'cpu' ? cpuSteps : steps);
+    results.push(r);
+    console.log(
+      `  ${r.choice.padEnd(14)} ${r.samplesPerSec.toFixed(1).padStart(7)} samples/s  (${(r.stepSec * 1000).toFixed(0)} ms/step)  ` +
+        `train ${r.trainGflops.toFixed(1)} GFLOP/s = ${((100 * r.trainGflops) / r.matmulGflops).toFixed(0)}% of its matmul ${r.matmulGflops.toFixed(1)} GFLOP/s  ` +
+        `(${(r.fwdFlops / 1e6).toFixed(1)} MFLOP fwd/sample, x3 for fwd+bwd); ${r.samplesPerCpuSec.toFixed(1)} samples per CPU-second`,
+    );
+  }
+  const t = torchBench(threads);
+  if ('missing' in t) {
+    console.log(`  pytorch-cpu    skipped: ${t.missing}`);
+  } else {
+    console.log(
+      `  pytorch-cpu    ${t.samplesPerSec.toFixed(1).padStart(7)} samples/s  (torch ${t.version}, ${t.threads} thread${t.threads === 1 ? '' : 's'}, same model and batch); ` +
+        `${t.samplesPerCpuSec.toFixed(1)} samples per CPU-second`,
+    );
+    const best = results.filter((r) => r.choice !== 'cpu').sort((a, b) => b.samplesPerSec - a.samplesPerSec)[0] ?? results[0];
+    if (best) {
+      const ratio = best.samplesPerSec / t.samplesPerSec;
+      const cpuRatio = best.samplesPerCpuSec / t.samplesPerCpuSec;
+      console.log(`  ratio ${best.choice}/pytorch-cpu: ${ratio.toFixed(2)}x wall-clock, ${cpuRatio.toFixed(2)}x per CPU-second (target >= 0.5x; the CPU-second ratio is the one to trust on a shared machine)`);
+    }
+  }
+  if (procs > 1 && results.some((r) => r.choice === 'wasm')) {
+    const total = await parallelWasm(procs);
+    const tp = torchBench(procs);
+    const torchLine = 'missing' in tp ? `pytorch-cpu with ${procs} threads skipped: ${tp.missing}` : `pytorch-cpu with ${procs} threads ${tp.samplesPerSec.toFixed(1)} samples/s → ratio ${(total / tp.samplesPerSec).toFixed(2)}x`;
+    console.log(`  wasm x ${procs} processes: ${total.toFixed(1)} samples/s in total; ${torchLine}`);
   }
 }
