@@ -179,8 +179,10 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
       }
       metrics = await truncateMetrics(metricsFile, step);
       if (!opts.silent) log(`ssl: resumed from ${existing} at step ${step}`);
-    } else if (!opts.resume) {
+    } else {
+      // A fresh start: the folder's earlier metrics and checkpoints belong to another run.
       await fsp.rm(metricsFile, { force: true });
+      await fsp.rm(ckptRoot, { recursive: true, force: true });
     }
 
     // Open the stream at the saved position.
