@@ -137,8 +137,10 @@ export async function saveCheckpoint(root: string, step: number, tensors: Record
   await fsp.rm(final, { recursive: true, force: true });
   await fsp.rename(tmp, final);
   await writeJsonAtomic(path.join(root, 'latest.json'), { step, path: name });
-  // Prune: keep the newest `keep` step folders.
-  const steps = (await fsp.readdir(root)).filter((n) => /^step-\d{8}$/.test(n)).sort();
+  // Prune: keep the newest `keep` step folders; drop temporaries of killed writers.
+  const names = await fsp.readdir(root);
+  for (const stale of names.filter((n) => /^\.step-\d{8}\.tmp-\d+$/.test(n))) await fsp.rm(path.join(root, stale), { recursive: true, force: true });
+  const steps = names.filter((n) => /^step-\d{8}$/.test(n)).sort();
   for (const old of steps.slice(0, Math.max(0, steps.length - keep))) {
     await fsp.rm(path.join(root, old), { recursive: true, force: true });
   }
