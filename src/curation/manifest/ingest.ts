@@ -1,8 +1,9 @@
 /**
  * Ingest: turn a folder of videos, a CSV, or a labels.jsonl into manifest.jsonl. Every file is
  * probed concurrently, long videos are cut into clip windows, labels and ground truth are carried,
- * and pre-filters route unusable clips to failures.jsonl with a reason. Resumable: finished inputs
- * are cached next to the output and skipped on a rerun.
+ * and pre-filters route unusable clips to failures.jsonl with a reason. Resumable: every finished
+ * input is cached next to the output (keyed by path, size, mtime and window), so a rerun after a
+ * kill, or on a grown folder, only probes what is new or changed.
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp, appendFileSync, readFileSync } from 'node:fs';
@@ -337,7 +338,8 @@ export async function ingest(opts: IngestOptions): Promise<IngestResult> {
   }
   const now = new Date().toISOString();
   await writeFileAtomic(failuresFile, kept + failures.map((f) => JSON.stringify({ ...f, time: now }) + '\n').join(''));
-  await fsp.rm(cacheFile, { force: true });
+  // Keep the cache (compacted to this input's entries) so that a rerun only probes what changed.
+  await writeFileAtomic(cacheFile, results.map((r) => JSON.stringify(r) + '\n').join(''));
   progress.finish(`${records.length} clips, ${failures.length} refused`);
   return { manifest: path.resolve(out), failuresFile, clips: records.length, failures, inputs: items.length, resumed, seconds: (performance.now() - t0) / 1000 };
 }

@@ -139,7 +139,13 @@ describe('ingest', () => {
     const r = await ingest({ input: path.join(corpus, 'labels.jsonl'), out, silent: true });
     expect(await fsp.readFile(out, 'utf8')).toBe(first);
     expect(r.clips).toBe(8);
-    await expect(fsp.access(cache)).rejects.toThrow();
+    expect(r.resumed).toBe(0);
+    // The compacted cache makes a third run probe nothing, with the same output.
+    const cached = (await fsp.readFile(cache, 'utf8')).trim().split('\n');
+    expect(cached).toHaveLength(8);
+    const again = await ingest({ input: path.join(corpus, 'labels.jsonl'), out, silent: true });
+    expect(again.resumed).toBe(8);
+    expect(await fsp.readFile(out, 'utf8')).toBe(first);
   }, 60_000);
 
   it('times out on a hanging ffprobe and records it', async () => {
