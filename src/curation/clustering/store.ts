@@ -18,6 +18,7 @@
  */
 import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { produceFileAtomic } from '../../runtime/atomic.js';
+import { loadH5 } from '../../runtime/h5.js';
 
 const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -87,21 +88,7 @@ export async function readClustersAttrs(path: string): Promise<{ n: number; d: n
   }
 }
 
-type H5 = typeof import('h5wasm/node');
-let h5Promise: Promise<H5['default']> | null = null;
-
-/** h5wasm, loaded once (the WASM module must be ready before any File is opened). */
-export async function loadH5(): Promise<H5['default']> {
-  if (!h5Promise) {
-    h5Promise = (async () => {
-      const mod = (await import('h5wasm/node')) as unknown as { default: H5['default'] };
-      const h5 = mod.default;
-      await h5.ready;
-      return h5;
-    })();
-  }
-  return h5Promise;
-}
+export { loadH5 } from '../../runtime/h5.js';
 
 function validate(c: ClusterFile): void {
   if (c.ids.length !== c.n) throw new Error(`clusters: ${c.ids.length} ids but n = ${c.n}`);

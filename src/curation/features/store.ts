@@ -13,6 +13,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { produceFileAtomic } from '../../runtime/atomic.js';
 import { shardName } from '../../runtime/shard.js';
+import { withH5, type H5 } from '../../runtime/h5.js';
 
 export type FeatureModality = 'audio' | 'visual';
 
@@ -32,30 +33,6 @@ export interface FeatureShard {
 
 /** File name pattern of a complete shard under runDir/features. */
 export const FEATURE_SHARD_PATTERN = /^shard-\d{5}-of-\d{5}\.h5$/;
-
-type H5 = typeof import('h5wasm/node').default;
-let h5Promise: Promise<H5> | null = null;
-
-/** Load h5wasm (node build) once. */
-async function loadH5(): Promise<H5> {
-  if (!h5Promise) {
-    h5Promise = (async () => {
-      const mod = await import('h5wasm/node');
-      const h5 = mod.default;
-      await h5.ready;
-      return h5;
-    })();
-  }
-  return h5Promise;
-}
-
-/** Serialise h5wasm access: the library keeps global state and is not re-entrant. */
-let h5Queue: Promise<unknown> = Promise.resolve();
-function withH5<T>(fn: (h5: H5) => T | Promise<T>): Promise<T> {
-  const next = h5Queue.then(async () => fn(await loadH5()));
-  h5Queue = next.catch(() => undefined);
-  return next;
-}
 
 function checkShard(file: string, shard: FeatureShard): void {
   const n = shard.ids.length;

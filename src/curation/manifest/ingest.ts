@@ -20,7 +20,7 @@ import { IngestSchema } from '../../config/sections/ingest.js';
 import { clipWindows, type ClipWindow } from './windows.js';
 import { contentStats } from './prefilter.js';
 import type { ClipRecord } from './types.js';
-import { parseCsv } from './csv.js';
+import { parseCsvRecords } from '../../runtime/csv.js';
 
 export const MEDIA_EXTENSIONS = new Set([
   '.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.flv', '.ts', '.wmv', '.ogv', '.3gp',
@@ -178,7 +178,7 @@ export async function discoverInputs(input: string): Promise<{ items: InputItem[
   const ext = path.extname(input).toLowerCase();
   if (ext === '.jsonl') return { items: readLabelsJsonl(input), failures };
   if (ext === '.csv' || ext === '.tsv') {
-    const rows = parseCsv(await fsp.readFile(input, 'utf8'), ext === '.tsv' ? '\t' : ',');
+    const rows = parseCsvRecords(await fsp.readFile(input, 'utf8'), input, ext === '.tsv' ? '\t' : ',');
     const base = path.dirname(input);
     return { items: rows.map((r, i) => itemFromRow(base, r, `${input}:${i + 2}`)), failures };
   }

@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../runtime/atomic.js';
+import { csvField as quote, parseCsv } from '../../runtime/csv.js';
 
 export const SELECTION_COLUMNS = ['rank', 'id', 'video_id', 'start', 'end', 'gain', 'objective'] as const;
 
@@ -20,10 +21,6 @@ export interface SelectionRow {
   end: number;
   gain: number;
   objective: number;
-}
-
-function quote(field: string): string {
-  return /[",\r\n]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field;
 }
 
 function num(x: number, digits = 12): string {
@@ -45,44 +42,20 @@ export async function writeSelectionCsv(file: string, rows: Iterable<SelectionRo
   await writeFileAtomic(file, formatSelectionCsv(rows));
 }
 
-/** Split one CSV line into fields (RFC 4180 quoting). */
-function splitCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quoted) {
-      if (ch === '"') {
-        if (line[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      out.push(field);
-      field = '';
-    } else field += ch;
-  }
-  out.push(field);
-  return out;
-}
-
 /** Parse selection.csv text; errors name the file and line. */
 export function parseSelectionCsv(text: string, file = 'selection.csv'): SelectionRow[] {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  const lines = parseCsv(text, file).filter((r) => !(r.length === 1 && r[0].trim() === ''));
   if (lines.length === 0) throw new Error(`${file}: empty (expected the header ${SELECTION_COLUMNS.join(',')})`);
-  const header = splitCsvLine(lines[0]).map((h) => h.trim());
+  const header = lines[0].map((h) => h.trim());
   const col = (name: string): number => {
     const i = header.indexOf(name);
-    if (i < 0) throw new Error(`${file}: missing column "${name}" (header: ${lines[0]})`);
+    if (i < 0) throw new Error(`${file}: missing column "${name}" (header: ${lines[0].join(',')})`);
     return i;
   };
   const ci = { rank: col('rank'), id: col('id'), video_id: col('video_id'), start: col('start'), end: col('end'), gain: header.indexOf('gain'), objective: header.indexOf('objective') };
   const rows: SelectionRow[] = [];
   for (let l = 1; l < lines.length; l++) {
-    const f = splitCsvLine(lines[l]);
+    const f = lines[l];
     const rank = Number(f[ci.rank]);
     if (!Number.isInteger(rank) || rank < 1) throw new Error(`${file}:${l + 1}: rank "${f[ci.rank]}" is not a positive integer`);
     const id = f[ci.id];

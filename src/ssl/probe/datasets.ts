@@ -11,7 +11,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { headerIndex, parseCsv } from './csv.js';
+import { headerIndex, parseCsv } from '../../runtime/csv.js';
 import type { ProbeSplit } from './splits.js';
 
 export interface ProbeItem {

@@ -22,6 +22,6 @@ export {
   type DatasetSpec,
   type SynthLabelRow,
 } from './datasets.js';
-export { parseCsv } from './csv.js';
+export { parseCsv } from '../../runtime/csv.js';
 export { buildClipTensors, loadClipTensors, selectRows, clipToTensors, type ClipRef, type ClipTensors, type TensorDims } from './clip-tensors.js';
 export { runProbe, formatProbe, type ProbeFile, type ProbeStageOptions } from './stage.js';

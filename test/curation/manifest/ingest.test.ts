@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ingest, videoIdFor, discoverInputs } from '../../../src/curation/manifest/ingest.js';
 import { clipWindows } from '../../../src/curation/manifest/windows.js';
 import { readManifest } from '../../../src/curation/manifest/read.js';
-import { parseCsv } from '../../../src/curation/manifest/csv.js';
+import { parseCsvRecords } from '../../../src/runtime/csv.js';
 import { readJsonl } from '../../../src/runtime/jsonl.js';
 import { synthesize } from '../../../src/media/synth.js';
 import { makeClip, tempDir } from '../../helpers/media.js';
@@ -59,7 +59,7 @@ describe('ids and CSV', () => {
     expect(videoIdFor('x/a.mp4')).not.toBe(videoIdFor('y/a.mp4'));
   });
   it('parses quoted CSV fields', () => {
-    expect(parseCsv('path,label\n"a, b.mp4","say ""hi"""\r\nc.mp4,x\n')).toEqual([
+    expect(parseCsvRecords('path,label\n"a, b.mp4","say ""hi"""\r\nc.mp4,x\n')).toEqual([
       { path: 'a, b.mp4', label: 'say "hi"' },
       { path: 'c.mp4', label: 'x' },
     ]);

@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Rng } from '../../../src/runtime/random.js';
-import { parseCsv } from '../../../src/ssl/probe/csv.js';
+import { parseCsv } from '../../../src/runtime/csv.js';
 import { loadCsvDataset, loadEsc50, loadFolderDataset, loadKineticsCsv, loadProbeDataset, loadSynthDataset, loadUcf101 } from '../../../src/ssl/probe/datasets.js';
 import { resolveSplits } from '../../../src/ssl/probe/splits.js';
 

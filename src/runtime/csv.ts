@@ -1,10 +1,11 @@
 /**
- * A small RFC 4180 CSV reader (quoted fields, doubled quotes, CRLF or LF, a UTF-8 BOM), enough for
- * dataset metadata files; no dependency.
+ * One small RFC 4180 CSV reader for every CSV the project reads (ingest lists, selection.csv,
+ * dataset metadata): quoted fields with separators, doubled quotes and newlines inside, CRLF or LF,
+ * a UTF-8 BOM; errors name the file and line. No dependency.
  */
 
 /** Parse CSV text into rows of fields. Blank lines are dropped. */
-export function parseCsv(text: string, file = '<csv>'): string[][] {
+export function parseCsv(text: string, file = '<csv>', sep = ','): string[][] {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const rows: string[][] = [];
   let row: string[] = [];
@@ -37,7 +38,7 @@ export function parseCsv(text: string, file = '<csv>'): string[][] {
       if (field.length > 0) throw new Error(`${file}:${line}: a quote inside an unquoted field`);
       inQuotes = true;
       fieldStarted = true;
-    } else if (ch === ',') {
+    } else if (ch === sep) {
       row.push(field);
       field = '';
       fieldStarted = true;
@@ -66,4 +67,18 @@ export function headerIndex(first: string[], columns: Record<string, string[]>, 
     if (idx >= 0) out[key] = idx;
   }
   return required.every((k) => k in out) ? out : null;
+}
+
+/** Rows keyed by the (trimmed) header of the first row; values trimmed; missing cells are ''. */
+export function parseCsvRecords(text: string, file = '<csv>', sep = ','): Array<Record<string, string>> {
+  const rows = parseCsv(text, file, sep);
+  if (rows.length === 0) return [];
+  const header = rows[0].map((h) => h.trim());
+  return rows.slice(1).map((r) => Object.fromEntries(header.map((h, j) => [h, (r[j] ?? '').trim()])));
+}
+
+/** Quote a CSV field when it holds a separator, a quote or a line break. */
+export function csvField(value: unknown): string {
+  const s = value === undefined || value === null ? '' : String(value);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
