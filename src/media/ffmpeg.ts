@@ -48,6 +48,7 @@ function locate(tool: 'ffmpeg' | 'ffprobe'): ToolLocation {
       return loc;
     }
   }
+  let bundledNote = '';
   try {
     const pkg = tool === 'ffmpeg' ? '@ffmpeg-installer/ffmpeg' : '@ffprobe-installer/ffprobe';
     const p = (require(pkg) as { path: string }).path;
@@ -55,6 +56,9 @@ function locate(tool: 'ffmpeg' | 'ffprobe'): ToolLocation {
       const loc: ToolLocation = { path: p, source: 'bundled' };
       cache.set(tool, loc);
       return loc;
+    }
+    if (p && existsSync(p)) {
+      bundledNote = ` (the bundled ${p} is not executable: its install script, a chmod, did not run; "chmod +x" it or allow the script)`;
     }
   } catch {
     // package absent for this platform: fall through to PATH
@@ -67,7 +71,7 @@ function locate(tool: 'ffmpeg' | 'ffprobe'): ToolLocation {
   }
   throw new Error(
     `${tool} not found: set AVCURATE_${tool.toUpperCase()}, install the npm package ` +
-      `${tool === 'ffmpeg' ? '@ffmpeg-installer/ffmpeg' : '@ffprobe-installer/ffprobe'}, or put ${tool} on the PATH`,
+      `${tool === 'ffmpeg' ? '@ffmpeg-installer/ffmpeg' : '@ffprobe-installer/ffprobe'}, or put ${tool} on the PATH${bundledNote}`,
   );
 }
 
