@@ -72,13 +72,16 @@ async function* batchesOf(audio: Float32Array, frames: Float32Array, ids: string
 export async function runArmJob(job: ArmJob): Promise<ArmResultFile> {
   const ssl = SslSchema.parse(job.ssl);
   const tensors = await loadClipTensors(job.tensorsDir);
-  const train = selectRows(tensors, job.trainIds);
+  // The `untrained` diagnostic: the model initialised from the seed and checkpointed at step 0,
+  // without reading any data.
+  const untrained = job.arm === 'untrained';
+  const train = selectRows(tensors, untrained ? [] : job.trainIds);
   const n = train.ids.length;
-  if (n < 2) throw new Error(`arm ${job.arm}: ${n} training clip(s); a contrastive batch needs at least 2`);
-  const batchSize = Math.min(ssl.batchSize, n);
-  const data = new ArrayBatches(train.audio, train.frames, n, batchSize, job.seed, Infinity, train.ids);
+  if (!untrained && n < 2) throw new Error(`arm ${job.arm}: ${n} training clip(s); a contrastive batch needs at least 2`);
+  const batchSize = untrained ? ssl.batchSize : Math.min(ssl.batchSize, n);
+  const data = untrained ? [] : new ArrayBatches(train.audio, train.frames, n, batchSize, job.seed, Infinity, train.ids);
   const t0 = performance.now();
-  const result = await pretrain({ outDir: job.outDir, config: { ...ssl, batchSize }, seed: job.seed, data, resume: true, silent: job.silent });
+  const result = await pretrain({ outDir: job.outDir, config: { ...ssl, batchSize }, seed: job.seed, data, resume: true, silent: job.silent, stopAfter: untrained ? 0 : undefined });
   const pretrainSeconds = (performance.now() - t0) / 1000;
   const out: ArmResultFile = {
     arm: job.arm,

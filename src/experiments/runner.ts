@@ -66,6 +66,7 @@ const ARM_DESCRIPTIONS: Record<ArmName, string> = {
   contrastive: 'contrastive-selection baseline, same size',
   clean: 'only truly corresponding clips (stand-in for a manually curated set), same size',
   pool: 'the whole uncurated pool',
+  untrained: 'diagnostic: encoders at initialisation, no pretraining (0 steps)',
 };
 
 /** The default curation: synth → ingest → extract → cluster → select → eval-selection. */
@@ -271,6 +272,9 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
           case 'pool':
             members = ids.slice();
             break;
+          case 'untrained':
+            members = [];
+            break;
         }
         const file = path.join(expDir, 'arms', `${arm}.json`);
         await writeJsonAtomic(file, { arm, ids: members });
@@ -298,15 +302,26 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
       const index = new Map(classes.map((c, i) => [c, i]));
       const labels = usable.map((r) => index.get(String(r[key]))!);
       const splits = resolveSplits({ labels }, exp.taskProtocol as SplitProtocol, Rng.derive(config.seed, 'task-splits', 'heldout'));
-      tasks.push({
-        name: `heldout-${exp.taskLabel}`,
+      const base = {
         tensorsDir: path.join(runDir, 'tensors'),
         ids: usable.map((r) => `heldout:${r.id}`),
         labels,
         classes: classes.length,
-        splits,
         clips: usable.map((r) => ({ id: `heldout:${r.id}`, file: r.file, start: 0, duration: byIdSeconds })),
-      });
+      };
+      tasks.push({ name: `heldout-${exp.taskLabel}`, ...base, splits });
+      // The same clips with few labelled examples per class (the same embeddings, other splits).
+      const perClass = classes.map((_, c) => labels.filter((l) => l === c).length);
+      for (const shots of exp.fewShot?.shots ?? []) {
+        const fewest = Math.min(...perClass);
+        if (fewest <= shots) {
+          notes.push(`${shots}-shot task skipped: class ${classes[perClass.indexOf(fewest)]} has ${fewest} corresponding held-out clip(s); it needs more than ${shots}`);
+          continue;
+        }
+        const protocol: SplitProtocol = { kind: 'fewshot', shots, episodes: exp.fewShot!.episodes };
+        const fs = resolveSplits({ labels }, protocol, Rng.derive(config.seed, 'task-splits', 'heldout', `${shots}shot`));
+        tasks.push({ name: `heldout-${exp.taskLabel}-${shots}shot`, ...base, ids: base.ids.slice(), labels: labels.slice(), splits: fs });
+      }
     } else notes.push(`held-out task skipped: ${usable.length} corresponding held-out clips in ${classes.length} class(es)`);
   }
   const baseDir = config.configFile ? path.dirname(config.configFile) : process.cwd();
@@ -330,7 +345,12 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
   // 6. Decode every clip once into the model's input shapes.
   const dims = modelDims(config.ssl);
   const trainClips: ClipRef[] = manifest.map((r: ClipRecord) => ({ id: r.id, file: r.source, start: r.start, duration: r.duration }));
-  const mainClips = [...trainClips, ...tasks.filter((t) => t.tensorsDir === path.join(runDir, 'tensors')).flatMap((t) => t.clips)];
+  const seenClips = new Set<string>();
+  const mainClips = [...trainClips, ...tasks.filter((t) => t.tensorsDir === path.join(runDir, 'tensors')).flatMap((t) => t.clips)].filter((c) => {
+    if (seenClips.has(c.id)) return false;
+    seenClips.add(c.id);
+    return true;
+  });
   const tensorGroups: Array<{ dir: string; clips: ClipRef[] }> = [{ dir: path.join(runDir, 'tensors'), clips: mainClips }];
   for (const t of tasks) if (t.tensorsDir !== path.join(runDir, 'tensors')) tensorGroups.push({ dir: t.tensorsDir, clips: t.clips });
   for (const g of tensorGroups) {

@@ -139,5 +139,31 @@ describe('experiment runner', () => {
     expect(st4.tensors).toBe('skipped');
     expect(readFileSync(path.join(runDir, 'ssl', 'curated-s0', 'metrics.jsonl'), 'utf8')).toBe(metrics);
     expect(metrics.trim().split('\n')).toHaveLength(6);
+
+    // 5. The untrained diagnostic and a 1-shot task. The tiny held-out set has a class with one
+    //    corresponding clip: the 1-shot task is skipped with a note, and nothing is retrained.
+    const cfg5 = tinyConfig(runDir);
+    cfg5.experiment.arms = ['curated', 'untrained'];
+    cfg5.experiment.fewShot = { shots: [1], episodes: 3 };
+    const skipped = await runExperiment(cfg5, { silent: true, curate: oracleCurate, inProcess: true });
+    expect((skipped.results.notes ?? []).some((n) => /^1-shot task skipped: class \S+ has 1 corresponding held-out clip/.test(n))).toBe(true);
+    expect(Object.fromEntries(skipped.results.timings.map((t) => [t.stage, t.status])).tensors).toBe('skipped');
+    expect(readFileSync(path.join(runDir, 'ssl', 'curated-s0', 'metrics.jsonl'), 'utf8')).toBe(metrics);
+    //    With half the corpus held out every class has enough clips: the untrained arm is the
+    //    seed's initialisation (0 steps, no training clips); the 1-shot task probes the same
+    //    held-out clips with one labelled clip per class.
+    cfg5.experiment.heldOut = 0.5;
+    const fifth = await runExperiment(cfg5, { silent: true, curate: oracleCurate, inProcess: true });
+    const untrained = fifth.results.arms.find((a) => a.arm === 'untrained')!;
+    expect(untrained.size).toBe(0);
+    expect(untrained.steps).toBe(0);
+    expect(existsSync(path.join(runDir, 'ssl', 'untrained-s0', 'metrics.jsonl'))).toBe(false);
+    const tasks5 = [...new Set(fifth.results.probes.map((p) => p.task))];
+    expect(tasks5).toEqual(['heldout-visual', 'heldout-visual-1shot']);
+    expect(fifth.results.probes).toHaveLength(2 * 2 * 4); // 2 arms x 2 tasks x 4 modalities
+    const oneShot = JSON.parse(readFileSync(path.join(runDir, 'probe', 'untrained-s0.json'), 'utf8')).tasks['heldout-visual-1shot'].audio;
+    expect(oneShot.splits).toHaveLength(3);
+    expect(oneShot.splits.every((s: { trainSize: number }) => s.trainSize === 3)).toBe(true); // 1 clip x 3 classes
+    expect(fifth.table).toContain('probe task "heldout-visual-1shot"');
   }, 120_000);
 });

@@ -9,8 +9,10 @@ import { ProbeDatasetSchema, ProbeProtocolSchema } from './probe.js';
  *   clean        only clips whose audio truly corresponds (the stand-in for a manually curated
  *                set), the same size; needs ground truth
  *   pool         the whole uncurated pool (its own size)
+ *   untrained    a diagnostic, not a pretraining arm: the encoders at initialisation (0 steps),
+ *                probed the same way; what the probes read without any pretraining
  */
-export const ArmNameSchema = z.enum(['curated', 'random', 'contrastive', 'clean', 'pool']);
+export const ArmNameSchema = z.enum(['curated', 'random', 'contrastive', 'clean', 'pool', 'untrained']);
 
 /** An extra downstream task probed for every arm and seed. */
 export const ExperimentTaskSchema = z
@@ -55,6 +57,15 @@ export const ExperimentSchema = z
     taskLabel: z.enum(['visual', 'audio']).default('visual'),
     /** Protocol of the built-in task. */
     taskProtocol: ProbeProtocolSchema.default({ kind: 'folds', k: 5 }),
+    /**
+     * Also probe the built-in task with few labelled clips: one more task per entry of `shots`
+     * (`heldout-<label>-<n>shot`), each `episodes` episodes of n training clips per class with
+     * every other held-out clip tested.
+     */
+    fewShot: z
+      .object({ shots: z.array(z.number().int().min(1)).min(1).default([1]), episodes: z.number().int().min(1).default(10) })
+      .strict()
+      .optional(),
     /** More downstream tasks (ESC-50, UCF101, ...), probed for every arm and seed. */
     tasks: z.array(ExperimentTaskSchema).default([]),
     /** Clips per equal-size arm (default: as many as the curated selection holds). */

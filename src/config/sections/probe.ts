@@ -33,6 +33,8 @@ export const ProbeProtocolSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('predefined') }).strict(),
   /** One stratified hold-out. */
   z.object({ kind: z.literal('holdout'), testFraction: z.number().gt(0).lt(1).default(0.3) }).strict(),
+  /** Few-shot episodes: `shots` random training items per class, every other item tested. */
+  z.object({ kind: z.literal('fewshot'), shots: z.number().int().min(1).default(1), episodes: z.number().int().min(1).default(10) }).strict(),
 ]);
 
 /** The `probe` section: linear probes on frozen SSL embeddings. */

@@ -1,7 +1,7 @@
 /**
  * Evaluation protocols as lists of train/test index sets: k folds (ESC-50 style, from the
  * dataset's own fold column or stratified at random), the dataset's predefined splits (UCF101
- * trainlist/testlist files, a CSV split column), or one stratified hold-out.
+ * trainlist/testlist files, a CSV split column), one stratified hold-out, or few-shot episodes.
  */
 import { Rng } from '../../runtime/random.js';
 
@@ -17,7 +17,12 @@ export type SplitProtocol =
   /** The splits the dataset defines (UCF101 lists, a train/test column). */
   | { kind: 'predefined' }
   /** One stratified random hold-out of `testFraction` of each class. */
-  | { kind: 'holdout'; testFraction: number };
+  | { kind: 'holdout'; testFraction: number }
+  /**
+   * Few-shot episodes: in each of `episodes` episodes, `shots` random items of every class are the
+   * training rows and all the other items are the test rows.
+   */
+  | { kind: 'fewshot'; shots: number; episodes: number };
 
 /** Group indices by label, in index order. */
 function byLabel(labels: ArrayLike<number>, indices: ArrayLike<number>): Map<number, number[]> {
@@ -116,5 +121,35 @@ export function resolveSplits(ds: SplittableDataset, protocol: SplitProtocol, rn
       const { train, held } = stratifiedHoldout(ds.labels, all, protocol.testFraction, rng);
       return [{ name: 'holdout', train, test: held }];
     }
+    case 'fewshot':
+      return fewShotSplits(ds.labels, protocol.shots, protocol.episodes, rng);
   }
+}
+
+/**
+ * `episodes` few-shot splits: in each, `shots` items of every class drawn at random are the
+ * training rows and every other item is a test row. Every class needs more than `shots` items.
+ */
+export function fewShotSplits(labels: ArrayLike<number>, shots: number, episodes: number, rng: Rng): ProbeSplit[] {
+  if (!(Number.isInteger(shots) && shots >= 1)) throw new Error(`few-shot protocol: shots must be a positive integer, got ${shots}`);
+  if (!(Number.isInteger(episodes) && episodes >= 1)) throw new Error(`few-shot protocol: episodes must be a positive integer, got ${episodes}`);
+  const all = Array.from({ length: labels.length }, (_, i) => i);
+  const groups = byLabel(labels, all);
+  for (const [label, g] of groups) {
+    if (g.length <= shots) throw new Error(`few-shot protocol: class ${label} has ${g.length} item(s); ${shots}-shot episodes need more than ${shots} per class`);
+  }
+  const out: ProbeSplit[] = [];
+  for (let e = 0; e < episodes; e++) {
+    const train: number[] = [];
+    const test: number[] = [];
+    for (const g of groups.values()) {
+      const order = rng.shuffle(g.slice());
+      train.push(...order.slice(0, shots));
+      test.push(...order.slice(shots));
+    }
+    train.sort((a, b) => a - b);
+    test.sort((a, b) => a - b);
+    out.push({ name: `episode${e}`, train, test });
+  }
+  return out;
 }

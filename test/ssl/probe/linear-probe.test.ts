@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/runtime/random.js';
 import { Standardizer, fitLogReg, predictScores, topKAccuracy, toMatrix, type Matrix } from '../../../src/ssl/probe/logreg.js';
 import { crossModalProbe, linearProbe } from '../../../src/ssl/probe/linear-probe.js';
-import { foldsToSplits, resolveSplits, stratifiedFolds, stratifiedHoldout } from '../../../src/ssl/probe/splits.js';
+import { fewShotSplits, foldsToSplits, resolveSplits, stratifiedFolds, stratifiedHoldout } from '../../../src/ssl/probe/splits.js';
 import { modalityMatrix, probeModalities } from '../../../src/ssl/probe/embeddings.js';
 
 /** n points in d dims, labelled by argmax of a random linear map (a linearly separable labelling). */
@@ -217,5 +217,34 @@ describe('splits', () => {
     expect(splits.map((s) => s.test)).toEqual([[0, 1], [2, 3], [4, 5]]);
     expect(() => resolveSplits({ labels, folds }, { kind: 'folds', k: 5 }, new Rng(0))).toThrow(/defines 3 folds/);
     expect(() => resolveSplits({ labels }, { kind: 'predefined' }, new Rng(0))).toThrow(/defines no splits/);
+  });
+
+  it('few-shot episodes train on exactly n items per class and test on all the others', () => {
+    const y = Int32Array.from({ length: 40 }, (_, i) => i % 4);
+    const splits = resolveSplits({ labels: y }, { kind: 'fewshot', shots: 2, episodes: 6 }, new Rng(3));
+    expect(splits).toHaveLength(6);
+    for (const s of splits) {
+      expect([0, 1, 2, 3].map((c) => s.train.filter((i) => y[i] === c).length)).toEqual([2, 2, 2, 2]);
+      expect([...s.train, ...s.test].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    }
+    // episodes differ, and the same seed gives the same episodes
+    expect(new Set(splits.map((s) => s.train.join(','))).size).toBeGreaterThan(1);
+    expect(fewShotSplits(y, 2, 6, new Rng(3))).toEqual(splits);
+    expect(() => fewShotSplits([0, 0, 1], 1, 2, new Rng(0))).toThrow(/class 1 has 1 item/);
+  });
+
+  it('a 1-shot probe recovers well-separated classes and reads chance on shuffled labels', () => {
+    const rng = new Rng(11);
+    const n = 200;
+    const d = 4; // one informative feature per class (the standardisation is fitted on 4 rows)
+    const y = Int32Array.from({ length: n }, (_, i) => i % 4);
+    const x = new Float64Array(n * d);
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) x[i * d + j] = (j === y[i] ? 8 : 0) + rng.normal();
+    const m = { data: x, rows: n, cols: d };
+    const splits = resolveSplits({ labels: y }, { kind: 'fewshot', shots: 1, episodes: 5 }, new Rng(1));
+    expect(linearProbe(m, y, 4, splits, { seed: 0 }).top1).toBeGreaterThan(0.95);
+    const shuffled = new Rng(2).shuffle(Int32Array.from(y));
+    const chance = linearProbe(m, shuffled, 4, resolveSplits({ labels: shuffled }, { kind: 'fewshot', shots: 1, episodes: 20 }, new Rng(1)), { seed: 0 }).top1;
+    expect(Math.abs(chance - 0.25)).toBeLessThan(0.1);
   });
 });
