@@ -297,6 +297,19 @@ async function fitModel(config: Config, files: string[], fingerprint: string, si
   return { fingerprint, seed: config.seed, clusterings };
 }
 
+/** The per-clustering entries of a clusters file, from the fitted model and an inertia per clustering. */
+function clusteringEntries(model: ClusterModel, inertia: (d: number) => number): ClusterFile['clusterings'] {
+  return model.clusterings.map((c, d) => ({
+    modality: c.modality,
+    layer: c.layer,
+    k: c.k,
+    dim: c.centroidDim,
+    centroids: c.centroids,
+    inertia: inertia(d),
+    iterations: c.iterations,
+  }));
+}
+
 /** Assign the clips of one feature shard with a fitted model. */
 export async function assignShard(model: ClusterModel, file: string, kernel: KernelOptions = {}): Promise<ClusterFile> {
   const shard = await readFeatureShard(file);
@@ -327,15 +340,7 @@ export async function assignShard(model: ClusterModel, file: string, kernel: Ker
     labels,
     n,
     d: D,
-    clusterings: model.clusterings.map((c, d) => ({
-      modality: c.modality,
-      layer: c.layer,
-      k: c.k,
-      dim: c.centroidDim,
-      centroids: c.centroids,
-      inertia: inertias[d],
-      iterations: c.iterations,
-    })),
+    clusterings: clusteringEntries(model, (d) => inertias[d]),
     attrs: { fingerprint: model.fingerprint, source: path.basename(file) },
   };
 }
@@ -397,15 +402,7 @@ async function mergeParts(runDir: string, parts: string[], model: ClusterModel, 
     labels,
     n,
     d: D,
-    clusterings: model.clusterings.map((c, d) => ({
-      modality: c.modality,
-      layer: c.layer,
-      k: c.k,
-      dim: c.centroidDim,
-      centroids: c.centroids,
-      inertia: loaded.reduce((s, p) => s + p.clusterings[d].inertia, 0),
-      iterations: c.iterations,
-    })),
+    clusterings: clusteringEntries(model, (d) => loaded.reduce((s, p) => s + p.clusterings[d].inertia, 0)),
     attrs: { fingerprint: model.fingerprint, parts: parts.length, seed: model.seed },
   };
   await writeClusters(out, merged);

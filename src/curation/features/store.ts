@@ -101,6 +101,14 @@ function attrValue(v: unknown): string | number {
   return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? Number(x) : x));
 }
 
+function openForReading(h5: H5, file: string): InstanceType<H5['File']> {
+  try {
+    return new h5.File(file, 'r');
+  } catch (err) {
+    throw new Error(`${file}: not a readable HDF5 file (${(err as Error).message})`);
+  }
+}
+
 /** Read a whole shard into memory. Errors name the file and what is wrong. */
 export async function readFeatureShard(file: string): Promise<FeatureShard> {
   try {
@@ -109,12 +117,7 @@ export async function readFeatureShard(file: string): Promise<FeatureShard> {
     throw new Error(`${file}: feature shard not found`);
   }
   return withH5((h5) => {
-    let f: InstanceType<H5['File']>;
-    try {
-      f = new h5.File(file, 'r');
-    } catch (err) {
-      throw new Error(`${file}: not a readable HDF5 file (${(err as Error).message})`);
-    }
+    const f = openForReading(h5, file);
     try {
       const idsDs = f.get('ids');
       if (!(idsDs instanceof h5.Dataset)) throw new Error(`${file}: no "ids" dataset`);
@@ -158,12 +161,7 @@ export async function readFeatureShard(file: string): Promise<FeatureShard> {
 /** Read only the root attributes of a shard (cheap: no datasets are read). */
 export async function readFeatureShardAttrs(file: string): Promise<Record<string, string | number>> {
   return withH5((h5) => {
-    let f: InstanceType<H5['File']>;
-    try {
-      f = new h5.File(file, 'r');
-    } catch (err) {
-      throw new Error(`${file}: not a readable HDF5 file (${(err as Error).message})`);
-    }
+    const f = openForReading(h5, file);
     try {
       const attrs: Record<string, string | number> = {};
       for (const [k, a] of Object.entries(f.attrs)) attrs[k] = attrValue(a.value);
