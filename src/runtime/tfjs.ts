@@ -543,6 +543,15 @@ export function identityWasm(args: { inputs: Record<string, Info>; backend: unkn
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype } as Info;
 }
 
+/** Swap a stock wasm kernel for ours; returns the stock one (which ours falls back to), or null when absent. */
+function replaceWasmKernel(name: string, impl: unknown): tf.KernelFunc | null {
+  const stock = tf.getKernel(name, 'wasm');
+  if (!stock) return null;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: impl as tf.KernelFunc });
+  return stock.kernelFunc;
+}
+
 let kernelsInstalled = false;
 
 /** Register the composed kernels on the wasm backend (idempotent; after the backend is set up). */
@@ -557,30 +566,12 @@ export function installWasmKernels(): void {
     tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
   }
   tf.registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInputWasm as unknown as tf.KernelFunc });
-  const t = tf.getKernel('Transpose', 'wasm');
-  if (t) {
-    stockTranspose = t.kernelFunc;
-    tf.unregisterKernel('Transpose', 'wasm');
-    tf.registerKernel({ kernelName: 'Transpose', backendName: 'wasm', kernelFunc: transposeWasm as unknown as tf.KernelFunc });
-  }
-  const mm = tf.getKernel('BatchMatMul', 'wasm');
-  if (mm) {
-    stockBatchMatMul = mm.kernelFunc;
-    tf.unregisterKernel('BatchMatMul', 'wasm');
-    tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: batchMatMulWasm as unknown as tf.KernelFunc });
-  }
-  const id = tf.getKernel('Identity', 'wasm');
-  if (id) {
-    stockIdentity = id.kernelFunc;
-    tf.unregisterKernel('Identity', 'wasm');
-    tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: identityWasm as unknown as tf.KernelFunc });
-  }
+  stockTranspose = replaceWasmKernel('Transpose', transposeWasm) ?? stockTranspose;
+  stockBatchMatMul = replaceWasmKernel('BatchMatMul', batchMatMulWasm) ?? stockBatchMatMul;
+  stockIdentity = replaceWasmKernel('Identity', identityWasm) ?? stockIdentity;
   for (const name of ['Sum', 'Mean']) {
-    const k = tf.getKernel(name, 'wasm');
-    if (!k) continue;
-    stockReduce.set(name, k.kernelFunc);
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: reduceWasm(name) as unknown as tf.KernelFunc });
+    const stock = replaceWasmKernel(name, reduceWasm(name));
+    if (stock) stockReduce.set(name, stock);
   }
   kernelsInstalled = true;
 }

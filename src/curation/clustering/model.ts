@@ -13,7 +13,7 @@
  *       pca_eigenvalues float64 [centroidDim]
  */
 import { produceFileAtomic } from '../../runtime/atomic.js';
-import { loadH5, hasHdf5Signature, type Modality } from './store.js';
+import { loadH5, hasHdf5Signature, writeClusteringAttrs, type Modality } from './store.js';
 import type { FeatureTransform } from './preprocess.js';
 import { existsSync } from 'node:fs';
 
@@ -56,14 +56,9 @@ export async function writeClusterModel(path: string, m: ClusterModel): Promise<
       const g = f.create_group('clusterings');
       m.clusterings.forEach((c, j) => {
         const cg = g.create_group(String(j));
-        cg.create_attribute('modality', c.modality);
-        cg.create_attribute('layer', c.layer);
-        cg.create_attribute('k', c.k, null, '<i');
-        cg.create_attribute('dim', c.dim, null, '<i');
+        writeClusteringAttrs(cg, c);
         cg.create_attribute('centroidDim', c.centroidDim, null, '<i');
         cg.create_attribute('l2', c.transform.l2 ? 1 : 0, null, '<i');
-        cg.create_attribute('inertia', c.inertia, null, '<d');
-        cg.create_attribute('iterations', c.iterations, null, '<i');
         cg.create_attribute('fitPoints', c.fitPoints, null, '<i8');
         cg.create_dataset({ name: 'centroids', data: c.centroids, shape: [c.k, c.centroidDim], dtype: '<f' });
         cg.create_dataset({ name: 'history', data: Float64Array.from(c.history.length ? c.history : [c.inertia]), dtype: '<d' });

@@ -90,6 +90,19 @@ export async function readClustersAttrs(path: string): Promise<{ n: number; d: n
 
 export { loadH5 } from '../../runtime/h5.js';
 
+/** The attributes every clustering group carries, in clusters.h5 and in clusters.model.h5. */
+export function writeClusteringAttrs(
+  group: { create_attribute: (name: string, value: string | number, shape?: null, dtype?: string) => unknown },
+  c: { modality: string; layer: string; k: number; dim: number; inertia: number; iterations: number },
+): void {
+  group.create_attribute('modality', c.modality);
+  group.create_attribute('layer', c.layer);
+  group.create_attribute('k', c.k, null, '<i');
+  group.create_attribute('dim', c.dim, null, '<i');
+  group.create_attribute('inertia', c.inertia, null, '<d');
+  group.create_attribute('iterations', c.iterations, null, '<i');
+}
+
 function validate(c: ClusterFile): void {
   if (c.ids.length !== c.n) throw new Error(`clusters: ${c.ids.length} ids but n = ${c.n}`);
   if (c.clusterings.length !== c.d) throw new Error(`clusters: ${c.clusterings.length} clusterings but d = ${c.d}`);
@@ -130,12 +143,7 @@ export async function writeClusters(path: string, c: ClusterFile): Promise<void>
       const g = f.create_group('clusterings');
       c.clusterings.forEach((cl, j) => {
         const cg = g.create_group(String(j));
-        cg.create_attribute('modality', cl.modality);
-        cg.create_attribute('layer', cl.layer);
-        cg.create_attribute('k', cl.k, null, '<i');
-        cg.create_attribute('dim', cl.dim, null, '<i');
-        cg.create_attribute('inertia', cl.inertia, null, '<d');
-        cg.create_attribute('iterations', cl.iterations, null, '<i');
+        writeClusteringAttrs(cg, cl);
         cg.create_dataset({ name: 'centroids', data: cl.centroids, shape: [cl.k, cl.dim], dtype: '<f' });
       });
     } finally {

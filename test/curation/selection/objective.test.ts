@@ -10,14 +10,8 @@ import {
   type Estimator,
   type LabelMatrix,
 } from '../../../src/curation/selection/index.js';
+import { randomMatrix } from './helpers.js';
 
-function randomMatrix(n: number, ks: number[], seed: number): LabelMatrix {
-  const rng = new Rng(seed);
-  const d = ks.length;
-  const labels = new Int32Array(n * d);
-  for (let x = 0; x < n; x++) for (let c = 0; c < d; c++) labels[x * d + c] = rng.int(ks[c]);
-  return { labels, n, d, ks: Int32Array.from(ks) };
-}
 
 const meta = (ks: number[], audio: number) => ks.map((k, i) => ({ modality: i < audio ? 'audio' : 'visual', layer: `l${i}`, k }));
 
