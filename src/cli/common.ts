@@ -1,8 +1,7 @@
 /** Options shared by stage commands, and the config loading they all do. */
 import type { Argv } from 'yargs';
-import { loadConfig, snapshotConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { resolveShard, type ShardSpec } from '../runtime/shard.js';
+import type { ShardSpec } from '../runtime/shard.js';
 
 export interface StageArgs {
   config: string;
@@ -22,6 +21,8 @@ export function withStageOptions<T>(y: Argv<T>): Argv<T & StageArgs> {
 /** Load and validate the config (before any work), apply --quiet, snapshot it into the run folder. */
 export async function prepareStage(args: StageArgs): Promise<{ config: Config; shard: ShardSpec }> {
   if (args.quiet) process.env.AVCURATE_QUIET = '1';
+  // Loaded here, not at the top, so that `--help` and argument errors never load yaml and zod.
+  const [{ loadConfig, snapshotConfig }, { resolveShard }] = await Promise.all([import('../config/load.js'), import('../runtime/shard.js')]);
   const config = loadConfig(args.config, args.set ?? []);
   const shard = resolveShard(args.shard);
   await snapshotConfig(config);

@@ -2,22 +2,20 @@
  * The avcurate command line. Each command lives in ./commands/<name>.ts and exports
  * `command: CommandModule`; this file finds them, so adding a stage never edits this file.
  * Commands are thin: parse arguments, load the config, call the stage function.
+ *
+ * Start-up stays fast because every command module keeps its top-level imports light (yargs
+ * types, ../common.js, ../errors.js): stage code and heavy packages (tfjs, onnxruntime-node,
+ * h5wasm, vega, yaml, zod) are loaded with `await import()` inside the handler that needs them.
+ * test/cli/startup.test.ts fails when a command's static imports reach a package.
  */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import yargs, { type CommandModule } from 'yargs';
 import { ConfigError } from '../config/errors.js';
+import { UserError } from './errors.js';
 
-/** Errors a user can act on: printed without a stack trace. */
-export class UserError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
-    super(message);
-    this.name = 'UserError';
-    this.exitCode = exitCode;
-  }
-}
+export { UserError };
 
 async function loadCommands(): Promise<CommandModule[]> {
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'commands');
@@ -39,6 +37,7 @@ async function loadCommands(): Promise<CommandModule[]> {
 export async function main(argv: string[]): Promise<number> {
   const commands = await loadCommands();
   let failure: unknown = null;
+  let hint = '';
   const parser = yargs(argv)
     .scriptName('avcurate')
     .usage('$0 <command> [options]\n\nCurate audio-visual clips by mutual information, load them, pretrain on them.')
@@ -46,8 +45,16 @@ export async function main(argv: string[]): Promise<number> {
     .demandCommand(1, 'name a command (see --help)')
     .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns ?? 100))
+    // Throw: a fail callback that returns lets yargs go on and run the handler anyway
+    // (a missing required option then surfaced as an error from inside the stage).
+    // yargs reports a command suggestion first and the unknown argument next: keep the
+    // suggestion and print both together.
     .fail((msg, err) => {
-      failure = err ?? new UserError(msg, 2);
+      if (!err && /^Did you mean /.test(msg)) {
+        hint = msg;
+        return;
+      }
+      throw err ?? new UserError(hint ? `${msg}. ${hint}` : msg, 2);
     })
     .help()
     .alias('h', 'help')

@@ -1,8 +1,7 @@
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { withStageOptions, prepareStage, type StageArgs } from '../common.js';
-import { UserError } from '../main.js';
-import { runCluster, ClusterStageError } from '../../curation/clustering/stage.js';
+import { UserError } from '../errors.js';
 
 interface Args extends StageArgs {
   'fit-only': boolean;
@@ -19,6 +18,7 @@ export const command: CommandModule<object, Args> = {
     }) as never,
   handler: async (a) => {
     const { config, shard } = await prepareStage(a);
+    const { runCluster, ClusterStageError } = await import('../../curation/clustering/stage.js');
     try {
       const r = await runCluster(config, shard, { fitOnly: a['fit-only'], silent: a.quiet });
       const rel = (p: string) => path.relative(process.cwd(), p) || p;

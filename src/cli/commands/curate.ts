@@ -1,9 +1,14 @@
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { prepareStage, withStageOptions, type StageArgs } from '../common.js';
-import { UserError } from '../main.js';
-import { CURATION_STAGES, runCuration, type CurationStage } from '../../curation/pipeline.js';
-import { SelectionInputError } from '../../curation/selection/index.js';
+import { UserError } from '../errors.js';
+import type { CurationStage } from '../../curation/pipeline.js';
+
+/** The stages of curation/pipeline.ts in order, spelled here so that `--help` does not load the pipeline. */
+const STAGES = ['synth', 'ingest', 'extract', 'cluster', 'select', 'eval'] as const satisfies readonly CurationStage[];
+/** Fails to type-check when the pipeline gains a stage this list lacks. */
+const everyStage: Exclude<CurationStage, (typeof STAGES)[number]> extends never ? true : false = true;
+void everyStage;
 
 interface Args extends StageArgs {
   until?: CurationStage;
@@ -15,11 +20,12 @@ export const command: CommandModule<object, Args> = {
   describe: 'run the curation path of a config: synth → ingest → extract → cluster → select → eval-selection (resumes)',
   builder: (y) =>
     withStageOptions(y)
-      .option('until', { type: 'string', choices: CURATION_STAGES, describe: 'stop after this stage' })
+      .option('until', { type: 'string', choices: STAGES, describe: 'stop after this stage' })
       .option('force-select', { type: 'boolean', default: false, describe: 'recompute the selection even if a finished one exists' }) as never,
   handler: async (a) => {
     const { config, shard } = await prepareStage(a);
     if (shard.count > 1) throw new UserError('curate runs every stage in one process; run the stage commands with --shard to split the work');
+    const [{ runCuration }, { SelectionInputError }] = await Promise.all([import('../../curation/pipeline.js'), import('../../curation/selection/index.js')]);
     let r;
     try {
       r = await runCuration(config, { silent: a.quiet, until: a.until, forceSelect: a['force-select'] });

@@ -1,7 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { prepareStage, withStageOptions, type StageArgs } from '../common.js';
-import { UserError } from '../main.js';
-import { runEvalSelection, SelectionInputError } from '../../curation/selection/index.js';
+import { UserError } from '../errors.js';
 
 interface Args extends StageArgs {
   truth?: string;
@@ -21,6 +20,7 @@ export const command: CommandModule<object, Args> = {
       .option('ratio', { type: 'number', default: 0.2, describe: 'also report the top this fraction of the pool' }) as never,
   handler: async (a) => {
     const { config } = await prepareStage(a);
+    const { runEvalSelection, SelectionInputError } = await import('../../curation/selection/index.js');
     try {
       const r = await runEvalSelection(config, { truth: a.truth, selection: a.selection, out: a.out, ratio: a.ratio, silent: a.quiet });
       process.stdout.write(`${r.text}\n  → ${r.file}\n`);

@@ -1,7 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { loadConfig, snapshotConfig } from '../../config/load.js';
-import { UserError } from '../main.js';
-import { runExperiment } from '../../experiments/runner.js';
+import { UserError } from '../errors.js';
 
 interface Args {
   file?: string;
@@ -28,6 +26,7 @@ export const command: CommandModule<object, Args> = {
     if (!file) throw new UserError('name the experiment config: avcurate experiment configs/x.yaml', 2);
     if (a.quiet) process.env.AVCURATE_QUIET = '1';
     if (a.parallel !== undefined && (!Number.isInteger(a.parallel) || a.parallel < 1)) throw new UserError(`--parallel must be a positive integer, got ${a.parallel}`, 2);
+    const [{ loadConfig, snapshotConfig }, { runExperiment }] = await Promise.all([import('../../config/load.js'), import('../../experiments/runner.js')]);
     const config = loadConfig(file, a.set ?? []);
     await snapshotConfig(config);
     const out = await runExperiment(config, { silent: a.quiet, parallel: a.parallel, inProcess: a['in-process'] });

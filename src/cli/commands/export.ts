@@ -1,13 +1,8 @@
 /** `avcurate export`: a selection → WebDataset tar shards with shards.json (src/loaders/export). */
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { UserError } from '../main.js';
-import { loadConfig, snapshotConfig } from '../../config/load.js';
-import { LoaderSchema } from '../../config/sections/loader.js';
+import { UserError } from '../errors.js';
 import type { Config } from '../../config/schema.js';
-import { exportShards } from '../../loaders/export/export.js';
-import { dumpShards } from '../../loaders/export/interop.js';
-import { log } from '../../runtime/progress.js';
 
 interface Args {
   config?: string;
@@ -62,6 +57,13 @@ export const command: CommandModule<object, Args> = {
       }) as never,
   handler: async (a) => {
     if (a.quiet) process.env.AVCURATE_QUIET = '1';
+    const [{ loadConfig, snapshotConfig }, { LoaderSchema }, { exportShards }, { dumpShards }, { log }] = await Promise.all([
+      import('../../config/load.js'),
+      import('../../config/sections/loader.js'),
+      import('../../loaders/export/export.js'),
+      import('../../loaders/export/interop.js'),
+      import('../../runtime/progress.js'),
+    ]);
     let config: Config | null = null;
     if (a.config) {
       config = loadConfig(a.config, a.set ?? []);

@@ -1,9 +1,7 @@
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { withStageOptions, prepareStage, type StageArgs } from '../common.js';
-import { UserError } from '../main.js';
-import { runExtract } from '../../curation/features/stage.js';
-import { MissingPackageError } from '../../curation/features/pretrained.js';
+import { UserError } from '../errors.js';
 
 export const command: CommandModule<object, StageArgs> = {
   command: 'extract',
@@ -11,6 +9,7 @@ export const command: CommandModule<object, StageArgs> = {
   builder: (y) => withStageOptions(y) as never,
   handler: async (a) => {
     const { config, shard } = await prepareStage(a);
+    const [{ runExtract }, { MissingPackageError }] = await Promise.all([import('../../curation/features/stage.js'), import('../../curation/features/pretrained.js')]);
     const controller = new AbortController();
     const stop = () => {
       if (controller.signal.aborted) process.exit(130);

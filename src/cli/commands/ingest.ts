@@ -1,9 +1,6 @@
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { ingest } from '../../curation/manifest/ingest.js';
-import { loadConfig } from '../../config/load.js';
-import { IngestSchema, type IngestConfig } from '../../config/sections/ingest.js';
-import { ConfigError, formatIssues } from '../../config/errors.js';
+import type { IngestConfig } from '../../config/sections/ingest.js';
 
 interface Args {
   input: string;
@@ -34,6 +31,12 @@ export const command: CommandModule<object, Args> = {
       .option('content-filters', { type: 'boolean', default: true, describe: 'decode-based silent/frozen checks (--no-content-filters to skip)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false }) as never,
   handler: async (a) => {
+    const [{ ingest }, { loadConfig }, { IngestSchema }, { ConfigError, formatIssues }] = await Promise.all([
+      import('../../curation/manifest/ingest.js'),
+      import('../../config/load.js'),
+      import('../../config/sections/ingest.js'),
+      import('../../config/errors.js'),
+    ]);
     const base: Record<string, unknown> = a.config ? { ...loadConfig(a.config).ingest } : {};
     const set = (k: string, v: unknown) => {
       if (v !== undefined) base[k] = v;

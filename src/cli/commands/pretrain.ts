@@ -2,7 +2,7 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { prepareStage, withStageOptions, type StageArgs } from '../common.js';
-import { UserError } from '../main.js';
+import { UserError } from '../errors.js';
 
 interface Args extends StageArgs {
   data: string;

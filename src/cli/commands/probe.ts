@@ -1,7 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { prepareStage, withStageOptions, type StageArgs } from '../common.js';
-import { UserError } from '../main.js';
-import { formatProbe, runProbe } from '../../ssl/probe/stage.js';
+import { UserError } from '../errors.js';
 
 interface Args extends StageArgs {
   checkpoint: string;
@@ -18,6 +17,7 @@ export const command: CommandModule<object, Args> = {
   handler: async (a) => {
     const { config } = await prepareStage(a);
     if (!config.probe.dataset) throw new UserError(`${a.config}: set probe.dataset (kind and path) to say what to probe`, 2);
+    const { formatProbe, runProbe } = await import('../../ssl/probe/stage.js');
     const { file, probe } = await runProbe(config, { checkpoint: a.checkpoint, arm: a.arm, silent: a.quiet });
     process.stdout.write(`${formatProbe(probe)}\nwritten: ${file}\n`);
   },

@@ -1,11 +1,8 @@
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { prepareStage, withStageOptions, type StageArgs } from '../common.js';
-import { UserError } from '../main.js';
+import { UserError } from '../errors.js';
 import type { Config } from '../../config/schema.js';
-import { readAllFeatures } from '../../curation/features/store.js';
-import { runSelect, SelectionInputError } from '../../curation/selection/index.js';
-import { log } from '../../runtime/progress.js';
 
 interface Args extends StageArgs {
   method?: 'mi' | 'random' | 'contrastive';
@@ -22,6 +19,7 @@ interface Args extends StageArgs {
  */
 async function contrastiveClipScores(config: Config, quiet: boolean): Promise<{ ids: string[]; scores: Float32Array }> {
   const cfg = config.selection.contrastive;
+  const [{ readAllFeatures }, { log }] = await Promise.all([import('../../curation/features/store.js'), import('../../runtime/progress.js')]);
   const features = await readAllFeatures(config.runDir!);
   const pick = (modality: 'audio' | 'visual', name: string | undefined) => {
     const layers = features.layers.filter((l) => l.modality === modality);
@@ -64,6 +62,7 @@ export const command: CommandModule<object, Args> = {
     if (a.ratio !== undefined) sets.push(`selection.ratio=${a.ratio}`);
     if (a.size !== undefined) sets.push(`selection.size=${a.size}`);
     const { config, shard } = await prepareStage({ ...a, set: sets });
+    const { runSelect, SelectionInputError } = await import('../../curation/selection/index.js');
     try {
       let scores: { ids: string[]; scores: ArrayLike<number> } | undefined;
       if (config.selection.method === 'contrastive') {

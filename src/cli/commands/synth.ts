@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { synthesize, MAX_CLASSES } from '../../media/synth.js';
-import { UserError } from '../main.js';
+import { UserError } from '../errors.js';
 
 interface Args {
   out: string;
@@ -26,7 +25,7 @@ export const command: CommandModule<object, Args> = {
     y
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
       .option('clips', { type: 'number', default: 200, describe: 'number of clips' })
-      .option('classes', { type: 'number', default: 6, describe: `number of classes (2..${MAX_CLASSES})` })
+      .option('classes', { type: 'number', default: 6, describe: 'number of classes (2 up to the number of built-in sound/picture families)' })
       .option('mismatch', { type: 'number', default: 0.5, describe: 'fraction of clips whose audio comes from another class' })
       .option('seconds', { type: 'number', default: 4, describe: 'clip length in seconds' })
       .option('seed', { type: 'number', default: 0, describe: 'random seed (same seed, identical bytes)' })
@@ -39,6 +38,7 @@ export const command: CommandModule<object, Args> = {
       .option('force', { type: 'boolean', default: false, describe: 'replace a corpus made with other settings' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false }) as never,
   handler: async (a) => {
+    const { synthesize } = await import('../../media/synth.js');
     try {
       const r = await synthesize({
         out: a.out, clips: a.clips, classes: a.classes, mismatch: a.mismatch, seconds: a.seconds, seed: a.seed,
