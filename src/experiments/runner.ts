@@ -569,8 +569,9 @@ function installExitHook(): void {
 /** Run one arm job in a worker process; its progress lines are prefixed with the arm name. */
 async function runWorker(jobFile: string, label: string, silent: boolean): Promise<ArmResultFile> {
   installExitHook();
-  const loader = import.meta.resolve('tsx');
-  const child = spawn(process.execPath, ['--import', loader, ARM_WORKER_FILE, jobFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(silent ? { AVCURATE_QUIET: '1' } : {}) } });
+  // From sources the worker file is TypeScript and needs tsx (a dev dependency); compiled, plain node runs it.
+  const loader = ARM_WORKER_FILE.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
+  const child = spawn(process.execPath, [...loader, ARM_WORKER_FILE, jobFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(silent ? { AVCURATE_QUIET: '1' } : {}) } });
   running.add(child);
   let tail = '';
   const relay = (chunk: Buffer, stream: NodeJS.WriteStream) => {
