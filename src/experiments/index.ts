@@ -3,7 +3,7 @@
  * ledger, and the report.
  */
 export { runExperiment, formatResultsTable, type ExperimentOptions, type ExperimentOutcome } from './runner.js';
-export { StageLedger, stableKey, type StageRecord, type StageResult } from './ledger.js';
+export { StageLedger, stableKey, type StageRecord, type StageResult } from '../run/ledger.js';
 export { runArmJob, type ArmJob, type ArmResultFile, type ArmTaskJob } from './arm-worker.js';
 export { holdOut, sampleIds, precisionOf, precisionCurve, precisionAt, type LabelledClip } from './arms.js';
 export { renderReport, writeReport, reportPlots, renderSvg, clipImages, type ReportOptions, type ReportPlot } from './report.js';

@@ -90,12 +90,8 @@ export interface ClipPreview {
   audioClass?: string | number;
 }
 
-export interface StageTiming {
-  stage: string;
-  seconds: number;
-  /** 'skipped' when a finished output was found and the stage did not run again. */
-  status: 'ran' | 'skipped';
-}
+export type { StageTiming } from '../run/ledger.js';
+import type { StageTiming } from '../run/ledger.js';
 
 /** A target the experiment was meant to reach, checked against the figures. */
 export interface ExpectationCheck {

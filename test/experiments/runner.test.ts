@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { StageLedger } from '../../src/experiments/ledger.js';
+import { StageLedger } from '../../src/run/ledger.js';
 import { validateResults } from '../../src/experiments/results.js';
 import { formatResultsTable, runExperiment } from '../../src/experiments/runner.js';
 import { holdOut, precisionCurve, sampleIds } from '../../src/experiments/arms.js';

@@ -12,7 +12,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { runIngest } from '../../src/curation/manifest/stage.js';
 import { readManifest, manifestPath } from '../../src/curation/manifest/read.js';
-import { writeSelectionCsv } from '../../src/curation/selection/csv.js';
+import { writeSelectionCsv } from '../../src/run/selection.js';
 import { runExperiment, type ExperimentOutcome } from '../../src/experiments/runner.js';
 
 export function tinyConfig(runDir: string, overrides: Record<string, unknown> = {}): Config {

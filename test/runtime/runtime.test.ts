@@ -6,7 +6,8 @@ import { parseShard, resolveShard, shardRange, unitsOfShard, shardName, ShardErr
 import { writeFileAtomic, produceFileAtomic, cleanStaleTemps, tempPathFor } from '../../src/runtime/atomic.js';
 import { Progress, formatDuration } from '../../src/runtime/progress.js';
 import { Pool, mapOrdered } from '../../src/runtime/pool.js';
-import { FailureLog, readJsonl } from '../../src/runtime/jsonl.js';
+import { readJsonl } from '../../src/runtime/jsonl.js';
+import { FailureLog } from '../../src/run/failures.js';
 import { tempDir } from '../helpers/media.js';
 
 describe('shards', () => {

@@ -19,7 +19,8 @@ import { readManifest, manifestPath } from '../manifest/read.js';
 import { decodeClip } from '../../media/decode.js';
 import type { DecodedClip, ProbeInfo } from '../../media/types.js';
 import { cleanStaleTemps } from '../../runtime/atomic.js';
-import { FailureLog } from '../../runtime/jsonl.js';
+import { FailureLog } from '../../run/failures.js';
+import { stableKey } from '../../run/hash.js';
 import { defaultConcurrency } from '../../runtime/pool.js';
 import { Progress, log } from '../../runtime/progress.js';
 import { shardName, unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
@@ -111,14 +112,6 @@ export async function buildExtractors(features: FeaturesConfig, opts: BuildExtra
   return set;
 }
 
-function stable(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value as object).sort().filter((k) => (value as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${stable((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /**
  * Hash of everything that changes the numbers in a shard: decoding, shard size, and each
  * extractor's name, version, layers and settings (model digests, preprocessing). Batch size,
@@ -127,7 +120,7 @@ function stable(value: unknown): string {
 export function featuresConfigHash(features: FeaturesConfig, set: Pick<ExtractorSet, 'audio' | 'visual'>): string {
   const describe = (e: AnyExtractor) => ({ name: e.name, version: e.version, modality: e.modality, layers: e.layers.map((l) => [l.name, l.dim]), settings: e.settings });
   const payload = { format: FEATURE_FORMAT, decode: features.decode, shardSize: features.shardSize, audio: set.audio.map(describe), visual: set.visual.map(describe) };
-  return createHash('sha256').update(stable(payload)).digest('hex').slice(0, 16);
+  return stableKey(payload);
 }
 
 function idsHash(ids: string[]): string {

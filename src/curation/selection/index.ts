@@ -6,6 +6,6 @@ export * from './algorithms.js';
 export * from './partitions.js';
 export * from './planted.js';
 export * from './rank.js';
-export * from './csv.js';
+export { SELECTION_COLUMNS, formatSelectionCsv, parseSelectionCsv, readSelectionCsv, writeSelectionCsv, type SelectionRow } from '../../run/selection.js';
 export * from './evaluate.js';
 export * from './stage.js';

@@ -26,7 +26,7 @@ import { readClusters, type ClusterFile } from '../clustering/store.js';
 import { readManifest, manifestPath } from '../manifest/read.js';
 import type { ClipRecord } from '../manifest/types.js';
 import type { Algorithm, RefineStats } from './algorithms.js';
-import { readSelectionCsv, writeSelectionCsv, type SelectionRow } from './csv.js';
+import { readSelectionCsv, writeSelectionCsv, type SelectionRow } from '../../run/selection.js';
 import { formatSummary, prefixCurves, summarizeRanking, type EvalSummary } from './evaluate.js';
 import { SelectionInputError, validateLabels, type LabelMatrix } from './objective.js';
 import { clusteringName, resolvePairs, type ClusteringMeta } from './pairs.js';

@@ -26,7 +26,8 @@ import { cutClip, type CutOptions } from '../../media/cut.js';
 import { writeJsonAtomic, tempPathFor, cleanStaleTemps } from '../../runtime/atomic.js';
 import { mapOrdered, defaultConcurrency } from '../../runtime/pool.js';
 import { Progress, log } from '../../runtime/progress.js';
-import { FailureLog, exists } from '../../runtime/jsonl.js';
+import { exists } from '../../runtime/jsonl.js';
+import { FailureLog } from '../../run/failures.js';
 
 export interface ExportOptions {
   selection: string;

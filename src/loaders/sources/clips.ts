@@ -6,18 +6,11 @@
 import path from 'node:path';
 import { Dataset } from '../core/dataset.js';
 import { fromArray } from './array.js';
-import { readManifest } from '../../curation/manifest/read.js';
-import { readSelectionCsv } from '../../curation/selection/csv.js';
-import type { ClipRecord } from '../../curation/manifest/types.js';
+import { ManifestIndex, readManifest, type ClipRecord } from '../../run/manifest.js';
+import { joinSelection, readSelectionCsv, type SelectedClip } from '../../run/selection.js';
+import { MANIFEST_NAME } from '../../run/layout.js';
 
-export type { ClipRecord };
-
-/** A selected clip: its manifest record, with the window and scores from selection.csv. */
-export interface SelectedClip extends ClipRecord {
-  rank: number;
-  gain: number;
-  objective: number;
-}
+export type { ClipRecord, SelectedClip };
 
 export interface ClipSourceOptions {
   /** Folder that relative source paths are relative to (default: the manifest's folder). */
@@ -25,9 +18,7 @@ export interface ClipSourceOptions {
 }
 
 export async function loadManifest(file: string, opts: ClipSourceOptions = {}): Promise<ClipRecord[]> {
-  const rows = await readManifest(file);
-  const root = opts.root ?? path.dirname(path.resolve(file));
-  return rows.map((r) => (path.isAbsolute(r.source) ? r : { ...r, source: path.resolve(root, r.source) }));
+  return readManifest(file, { resolveSources: true, root: opts.root });
 }
 
 export interface SelectionSourceOptions extends ClipSourceOptions {
@@ -40,22 +31,9 @@ export interface SelectionSourceOptions extends ClipSourceOptions {
 /** Read selection.csv and join each row with its manifest record; rows come in rank order. */
 export async function loadSelection(csv: string, opts: SelectionSourceOptions = {}): Promise<SelectedClip[]> {
   const rows = readSelectionCsv(csv);
-  const manifestFile = opts.manifest ?? path.join(path.dirname(path.resolve(csv)), 'manifest.jsonl');
-  const records = await loadManifest(manifestFile, opts);
-  const byId = new Map(records.map((r) => [r.id, r]));
-  const out: SelectedClip[] = [];
-  const seen = new Set<string>();
-  for (const row of rows.slice(0, opts.limit ?? rows.length)) {
-    const rec = byId.get(row.id);
-    if (!rec) throw new Error(`${csv}: rank ${row.rank}: clip id "${row.id}" is not in ${manifestFile}`);
-    if (seen.has(row.id)) throw new Error(`${csv}: rank ${row.rank}: clip id "${row.id}" is listed twice`);
-    seen.add(row.id);
-    const start = Number.isFinite(row.start) ? row.start : rec.start;
-    const end = Number.isFinite(row.end) ? row.end : rec.start + rec.duration;
-    if (!(end > start)) throw new Error(`${csv}: rank ${row.rank}: empty window ${start}–${end} s for "${row.id}"`);
-    out.push({ ...rec, start, duration: end - start, rank: row.rank, gain: row.gain, objective: row.objective });
-  }
-  return out;
+  const manifestFile = opts.manifest ?? path.join(path.dirname(path.resolve(csv)), MANIFEST_NAME);
+  const manifest = await ManifestIndex.read(manifestFile, { resolveSources: true, root: opts.root });
+  return joinSelection(rows, manifest, csv, opts.limit ?? rows.length);
 }
 
 /** A dataset of the manifest's clip records, in file order. */

@@ -8,8 +8,9 @@
  * the mean score of the prefix).
  */
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../../runtime/atomic.js';
-import { csvField as quote, parseCsv } from '../../runtime/csv.js';
+import { writeFileAtomic } from '../runtime/atomic.js';
+import { csvField as quote, parseCsv } from '../runtime/csv.js';
+import type { ClipRecord, ManifestIndex } from './manifest.js';
 
 export const SELECTION_COLUMNS = ['rank', 'id', 'video_id', 'start', 'end', 'gain', 'objective'] as const;
 
@@ -75,4 +76,27 @@ export function readSelectionCsv(file: string): SelectionRow[] {
     throw new Error(`${file}: cannot read the selection (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); run "avcurate select" first`);
   }
   return parseSelectionCsv(text, file);
+}
+
+/** A selected clip: its manifest record, with the window and scores of its selection row. */
+export type SelectedClip = ClipRecord & { rank: number; gain: number; objective: number };
+
+/**
+ * Join selection rows with the manifest (the one join; see ManifestIndex): rows in rank order,
+ * each with its record, the row's window (the record's when the row has none), and its scores.
+ * `file` names the selection in errors; an id listed twice or an empty window is an error.
+ */
+export function joinSelection(rows: SelectionRow[], manifest: ManifestIndex, file: string, limit = rows.length): SelectedClip[] {
+  const out: SelectedClip[] = [];
+  const seen = new Set<string>();
+  for (const row of rows.slice(0, limit)) {
+    const rec = manifest.get(row.id, `${file}: rank ${row.rank}`);
+    if (seen.has(row.id)) throw new Error(`${file}: rank ${row.rank}: clip id "${row.id}" is listed twice`);
+    seen.add(row.id);
+    const start = Number.isFinite(row.start) ? row.start : rec.start;
+    const end = Number.isFinite(row.end) ? row.end : rec.start + rec.duration;
+    if (!(end > start)) throw new Error(`${file}: rank ${row.rank}: empty window ${start}–${end} s for "${row.id}"`);
+    out.push({ ...rec, start, duration: end - start, rank: row.rank, gain: row.gain, objective: row.objective });
+  }
+  return out;
 }

@@ -1,0 +1,57 @@
+/**
+ * failures.jsonl: one line per clip (or input file) a stage could not use, with the stage and the
+ * reason. Appends are single write calls of one line (O_APPEND), so concurrent shard processes
+ * share the file without interleaving lines.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { exists, iterJsonl } from '../runtime/jsonl.js';
+
+export const FailureRecordSchema = z
+  .object({
+    /** The clip id, or the input's name when no clip was made. */
+    id: z.string(),
+    /** The stage that refused it: ingest, extract, export, ... */
+    stage: z.string().min(1),
+    reason: z.string(),
+    /** The file involved, when there is one. */
+    file: z.string().optional(),
+    /** ISO time the line was written. */
+    time: z.string().optional(),
+  })
+  .loose();
+
+export type FailureRecord = z.infer<typeof FailureRecordSchema>;
+
+/** Read failures.jsonl (all stages, or one); a missing file is no failures; a bad line names the file and line. */
+export async function readFailures(file: string, stage?: string): Promise<FailureRecord[]> {
+  if (!(await exists(file))) return [];
+  const out: FailureRecord[] = [];
+  let line = 0;
+  for await (const raw of iterJsonl<unknown>(file, (n) => (line = n))) {
+    const r = FailureRecordSchema.safeParse(raw);
+    if (!r.success) throw new Error(`${file}:${line}: not a failure record (${r.error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; ')})`);
+    if (stage === undefined || r.data.stage === stage) out.push(r.data);
+  }
+  return out;
+}
+
+export class FailureLog {
+  readonly file: string;
+  count = 0;
+  constructor(file: string) {
+    this.file = file;
+  }
+
+  record(failure: FailureRecord): void {
+    mkdirSync(path.dirname(this.file), { recursive: true });
+    appendFileSync(this.file, JSON.stringify({ ...failure, time: new Date().toISOString() }) + '\n');
+    this.count++;
+  }
+
+  /** Failures recorded so far (all stages, or one stage). */
+  read(stage?: string): Promise<FailureRecord[]> {
+    return readFailures(this.file, stage);
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The one canonical-JSON hash of the project: object keys sorted, undefined members dropped, so
+ * the same value always gives the same key whatever order its keys were built in. Used for the
+ * stage ledger's keys and for every fingerprint a stage stores in its outputs.
+ */
+import { createHash } from 'node:crypto';
+
+/** Canonical JSON text of a JSON-serialisable value (keys sorted, undefined members dropped). */
+export function canonicalJson(value: unknown): string {
+  const canon = (v: unknown): unknown => {
+    if (v && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON: () => unknown }).toJSON();
+    if (Array.isArray(v)) return v.map(canon);
+    if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      return Object.fromEntries(
+        Object.keys(o)
+          .sort()
+          .filter((k) => o[k] !== undefined)
+          .map((k) => [k, canon(o[k])]),
+      );
+    }
+    return v;
+  };
+  return JSON.stringify(canon(value)) ?? 'null';
+}
+
+/** A stable 16-hex-digit hash of any JSON-serialisable value (SHA-256 of its canonical JSON). */
+export function stableKey(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,13 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, stableKey } from '../../src/run/hash.js';
+
+describe('canonical JSON and stableKey', () => {
+  it('ignores key order and undefined members, keeps array order', () => {
+    expect(canonicalJson({ b: 1, a: { d: [2, 1], c: undefined } })).toBe('{"a":{"d":[2,1]},"b":1}');
+    expect(stableKey({ x: 1, y: [1, 2] })).toBe(stableKey({ y: [1, 2], x: 1, z: undefined }));
+    expect(stableKey({ y: [2, 1], x: 1 })).not.toBe(stableKey({ y: [1, 2], x: 1 }));
+    expect(stableKey({ a: 1 })).toMatch(/^[0-9a-f]{16}$/);
+    expect(canonicalJson(new Date(0))).toBe('"1970-01-01T00:00:00.000Z"');
+    expect(canonicalJson(undefined)).toBe('null');
+  });
+});
