@@ -34,7 +34,7 @@ export async function clipPipeline(source: string | readonly string[], loader: L
   let ds: Dataset<unknown>;
   if (one?.endsWith('.csv')) ds = await fromSelection(one);
   else if (one?.endsWith('.jsonl')) ds = await fromManifest(one);
-  else ds = await fromShards(source, { onError: loader.onError, shuffleShards: training && loader.shuffleShards ? opts.seed : undefined });
+  else ds = await fromShards(source, { onError: loader.onError, maxMemberBytes: loader.maxMemberBytes, shuffleShards: training && loader.shuffleShards ? opts.seed : undefined });
   if (world > 1) ds = ds.splitByRank(opts.rank ?? 0, world, { policy: loader.splitPolicy });
   if (training && loader.shuffleBuffer > 0) ds = ds.shuffle(loader.shuffleBuffer, opts.seed);
   let decoded = ds.decode({

@@ -49,6 +49,8 @@ export const LoaderSchema = z
     concurrency: z.number().int().min(0).default(0),
     /** What to do with an unreadable shard or clip: skip it (counted, reported) or stop. */
     onError: z.enum(['skip', 'raise']).default('skip'),
+    /** Largest tar member read into memory (bytes); a sample with a larger one is refused and reported (reliab). */
+    maxMemberBytes: z.number().int().min(1).max(2 ** 32 - 1).default(2 ** 30),
     /** How the last uneven part of an epoch is split across ranks: pad (repeat from the start) or drop. */
     splitPolicy: z.enum(['pad', 'drop']).default('pad'),
     dropRemainder: z.boolean().default(false),

@@ -4,10 +4,19 @@
  * owner and mtime) so the same samples give byte-identical shards. The reader streams entries from a
  * ByteReader, checks header checksums, understands pax ('x', 'g') and GNU long names ('L'), and
  * reports truncation and corrupt headers with the shard and byte offset.
+ *
+ * Hostile input is bounded: extended headers (pax, GNU long names) over MAX_EXTENDED_HEADER_BYTES
+ * and sizes that are not plain non-negative integers are corrupt headers; a member name longer than
+ * MAX_MEMBER_NAME_BYTES comes back with a `problem` (its sample is refused, the shard goes on); name
+ * splitting is linear in the name length. See docs/reliability.md.
  */
 import type { ByteReader } from '../io/bytes.js';
 
 export const BLOCK = 512;
+/** Longest member name (bytes) a sample may use; longer ones are refused (Linux PATH_MAX). */
+export const MAX_MEMBER_NAME_BYTES = 4096;
+/** Largest pax / GNU long-name header read into memory. */
+export const MAX_EXTENDED_HEADER_BYTES = 1 << 20;
 
 export class TarError extends Error {
   constructor(readonly url: string, readonly offset: number, readonly reason: 'truncated' | 'corrupt' | 'unsafe', detail: string) {
@@ -110,6 +119,8 @@ export interface TarEntry {
   offset: number;
   /** Offset of its data. */
   dataOffset: number;
+  /** Why this member cannot be a sample member (name over MAX_MEMBER_NAME_BYTES); undefined when fine. */
+  problem?: string;
 }
 
 function cstring(buf: Buffer, start: number, width: number): string {
@@ -119,7 +130,8 @@ function cstring(buf: Buffer, start: number, width: number): string {
 
 function parseNumber(buf: Buffer, start: number, width: number): number {
   if (buf[start] & 0x80) {
-    // base-256 (GNU): big-endian two's complement, positive only here
+    // base-256 (GNU): big-endian two's complement; a negative value (0xff lead byte) is corrupt
+    if (buf[start] === 0xff) return NaN;
     let v = buf[start] & 0x7f;
     for (let i = 1; i < width; i++) v = v * 256 + buf[start + i];
     return v;
@@ -147,8 +159,9 @@ function isZero(h: Buffer): boolean {
   return true;
 }
 
+/** pax records as a null-prototype map (a record named __proto__ is just a key). */
 function parsePax(data: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   let i = 0;
   while (i < data.length) {
     const sp = data.indexOf(0x20, i);
@@ -167,7 +180,7 @@ function parsePax(data: Buffer): Record<string, string> {
 export class TarReader {
   private dataLeft = 0;
   private padLeft = 0;
-  private global: Record<string, string> = {};
+  private global: Record<string, string> = Object.create(null) as Record<string, string>;
 
   constructor(readonly bytes: ByteReader) {}
 
@@ -208,7 +221,7 @@ export class TarReader {
   /** The next regular file, or null at the end of the archive. */
   async next(): Promise<TarEntry | null> {
     await this.settle();
-    let pax: Record<string, string> = {};
+    let pax: Record<string, string> = Object.create(null) as Record<string, string>;
     let longName: string | null = null;
     let start = -1;
     for (;;) {
@@ -221,20 +234,27 @@ export class TarReader {
       let size = parseNumber(h, 124, 12);
       if (!Number.isFinite(size)) throw new TarError(this.url, at, 'corrupt', 'corrupt tar header (bad size field)');
       if (type === 'x' || type === 'g' || type === 'L') {
+        if (size > MAX_EXTENDED_HEADER_BYTES) throw new TarError(this.url, at, 'corrupt', `corrupt tar header (extended header of ${size} bytes; the limit is ${MAX_EXTENDED_HEADER_BYTES})`);
         const data = await this.readExactly(size, 'extended header');
         await this.bytes.skip(pad(size));
-        if (type === 'x') pax = { ...pax, ...parsePax(data) };
-        else if (type === 'g') this.global = { ...this.global, ...parsePax(data) };
+        if (type === 'x') pax = Object.assign(Object.create(null) as Record<string, string>, pax, parsePax(data));
+        else if (type === 'g') this.global = Object.assign(Object.create(null) as Record<string, string>, this.global, parsePax(data));
         else longName = cstring(data, 0, data.length);
         continue;
       }
-      const ext = { ...this.global, ...pax };
-      if (ext.size !== undefined) size = Number(ext.size);
+      const ext = Object.assign(Object.create(null) as Record<string, string>, this.global, pax);
+      if (ext.size !== undefined) {
+        // pax sizes are decimal digits only: no sign, fraction, exponent or NaN
+        if (!/^[0-9]{1,16}$/.test(ext.size) || Number(ext.size) > Number.MAX_SAFE_INTEGER) {
+          throw new TarError(this.url, at, 'corrupt', `corrupt tar header (bad pax size "${ext.size.slice(0, 32)}")`);
+        }
+        size = Number(ext.size);
+      }
       if (type !== '0' && type !== '7') {
         // directories, links, devices: not samples
         await this.skipExactly(size, 'entry data');
         await this.bytes.skip(pad(size));
-        pax = {};
+        pax = Object.create(null) as Record<string, string>;
         longName = null;
         start = -1;
         continue;
@@ -245,6 +265,11 @@ export class TarReader {
       if (!ext.path && !longName && prefix) name = `${prefix}/${name}`;
       this.dataLeft = size;
       this.padLeft = pad(size);
+      const nameBytes = Buffer.byteLength(name);
+      if (nameBytes > MAX_MEMBER_NAME_BYTES) {
+        const shown = name.slice(0, 64);
+        return { name: shown, size, offset: start, dataOffset: this.bytes.position, problem: `member name of ${nameBytes} bytes ("${shown}…") is over the limit of ${MAX_MEMBER_NAME_BYTES}` };
+      }
       return { name, size, offset: start, dataOffset: this.bytes.position };
     }
   }
@@ -279,12 +304,27 @@ export class TarReader {
 
 /**
  * WebDataset member naming: the key is the path up to the first dot of the file name, the
- * extension the rest (lower-cased). Names without an extension are not sample members.
+ * extension the rest (lower-cased). Names without an extension (or with an empty one, or a file
+ * name starting with a dot) are not sample members. Linear in the name length.
  */
 export function splitMemberName(name: string): { key: string; ext: string } | null {
-  const m = /^((?:.*\/|)[^.]+)[.]([^/]*)$/.exec(name);
-  if (!m) return null;
-  return { key: m[1], ext: m[2].toLowerCase() };
+  const slash = name.lastIndexOf('/');
+  const dot = name.indexOf('.', slash + 1);
+  if (dot <= slash + 1 || dot === name.length - 1) return null;
+  return { key: name.slice(0, dot), ext: name.slice(dot + 1).toLowerCase() };
+}
+
+const OBJECT_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/**
+ * Why a member extension cannot be a field of a sample object, or null when it can: names with
+ * a leading or trailing "__" are reserved (`__key__`, `__url__`, `__proto__`, ...), and names of
+ * Object.prototype (`constructor`, `toString`, ...) would shadow or replace what code expects.
+ */
+export function reservedMemberExt(ext: string): string | null {
+  if (ext.startsWith('__') || ext.endsWith('__')) return `member extension "${ext}" is reserved`;
+  if (OBJECT_NAMES.has(ext)) return `member extension "${ext}" is an object property name`;
+  return null;
 }
 
 /** True when a member path could escape a folder if extracted (absolute, drive, or '..' parts). */

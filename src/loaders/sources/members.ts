@@ -6,6 +6,7 @@
  */
 import type { Sample } from './shards.js';
 import { decodeNpy } from '../formats/npy.js';
+import { reservedMemberExt } from '../formats/tar.js';
 import type { NdArray } from '../formats/ndarray.js';
 
 export interface ParsedSample {
@@ -32,11 +33,18 @@ export function parseMember(ext: string, bytes: Buffer): unknown {
   return bytes;
 }
 
-/** Parse every member of a sample by extension. */
+/**
+ * Parse every member of a sample by extension, into a null-prototype object. Reserved and
+ * Object.prototype names (which the shard reader already refuses) are never copied.
+ */
 export function parseSample(sample: Sample): ParsedSample {
-  const out: ParsedSample = { __key__: sample.__key__, __url__: sample.__url__ };
+  const out = Object.create(null) as ParsedSample;
+  out.__key__ = sample.__key__;
+  out.__url__ = sample.__url__;
   for (const [ext, v] of Object.entries(sample)) {
     if (ext === '__key__' || ext === '__url__') continue;
+    const reserved = reservedMemberExt(ext);
+    if (reserved) throw new Error(`sample "${sample.__key__}": ${reserved}`);
     out[ext] = Buffer.isBuffer(v) ? parseMember(ext, v) : v;
   }
   return out;

@@ -10,13 +10,20 @@
  * 'skip' they are counted and reported, the reader moves to the next shard (truncation, open
  * failure), re-synchronises on the next valid header (corrupt header) or drops the sample (unsafe
  * name).
+ *
+ * Refused samples (dropped with the reason, the shard goes on): a member name over the length cap,
+ * a reserved or Object.prototype extension (`__key__`, `__proto__`, `constructor`, ...), a duplicate
+ * member, a member over `maxMemberBytes` (never read into memory). Samples are null-prototype
+ * objects. A shard listed in shards.json is checked against its size and sha256 before it is read
+ * and against its sample count after; index names must stay beside the index (docs/reliability.md).
  */
-import { promises as fsp } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Dataset } from '../core/dataset.js';
 import { DONE, SkipCounter, errorMessage, expectKind, item, type Node, type NodeContext, type NodeState, type OnError, type StageReport } from '../core/node.js';
 import { isUrl, openBytes } from '../io/bytes.js';
-import { TarError, TarReader, isUnsafeMemberName, splitMemberName, type TarEntry } from '../formats/tar.js';
+import { TarError, TarReader, isUnsafeMemberName, reservedMemberExt, splitMemberName, type TarEntry } from '../formats/tar.js';
 import { Rng } from '../../runtime/random.js';
 
 /** One sample: its key, the shard it came from, and one Buffer per member extension. */
@@ -48,7 +55,37 @@ export interface ShardsOptions {
   onError?: OnError;
   /** Shuffle the shard order with this seed, differently each epoch (default: keep the order). */
   shuffleShards?: number;
+  /** Largest member read into memory; a sample with a larger member is refused and reported (default 1 GiB). */
+  maxMemberBytes?: number;
+  /**
+   * Check local shards against their index entry (size and sha256, once per process and file
+   * version) before reading them; a mismatch skips the shard with the reason (default true).
+   */
+  verify?: boolean;
 }
+
+const verified = new Map<string, string>();
+
+/** Size and sha256 of a local shard against its index entry; the reason of a mismatch, or null. */
+async function verifyShard(info: ShardInfo): Promise<string | null> {
+  if (isUrl(info.url) || (info.bytes === undefined && info.sha256 === undefined)) return null;
+  const st = await fsp.stat(info.url).catch(() => null);
+  if (!st) return null; // the open reports it
+  if (info.bytes !== undefined && st.size !== info.bytes) return `shard is ${st.size} bytes, its index says ${info.bytes}`;
+  if (info.sha256 === undefined) return null;
+  const tag = `${info.url}|${st.size}|${st.mtimeMs}|${st.ino}`;
+  let digest = verified.get(tag);
+  if (digest === undefined) {
+    const h = createHash('sha256');
+    for await (const chunk of createReadStream(info.url)) h.update(chunk as Buffer);
+    digest = h.digest('hex');
+    verified.set(tag, digest);
+  }
+  return digest === info.sha256.toLowerCase() ? null : `sha256 ${digest.slice(0, 12)}… does not match its index (${info.sha256.slice(0, 12)}…)`;
+}
+
+/** Default member size cap: far above any clip, below Buffer's 4 GiB limit. */
+export const DEFAULT_MAX_MEMBER_BYTES = 1 << 30;
 
 class ShardNode implements Node<Sample> {
   private readonly order: number[];
@@ -84,29 +121,59 @@ class ShardNode implements Node<Sample> {
     this.inShard = 0;
   }
 
-  /** Read (or with materialize=false, pass over) one sample of the current shard; null at its end. */
+  /** Sample-member view of an entry: its key and extension, or null for entries that are not sample members. */
+  private static parts(entry: TarEntry): { key: string; ext: string } | null {
+    if (entry.problem) return { key: entry.name, ext: '' };
+    return splitMemberName(entry.name);
+  }
+
+  /** Why a member cannot go into the sample, or null. */
+  private memberProblem(entry: TarEntry, key: string, ext: string, seen: Set<string>): string | null {
+    if (entry.problem) return entry.problem;
+    if (isUnsafeMemberName(entry.name)) return `unsafe member name in sample "${key}" (absolute path or '..' part)`;
+    const reserved = reservedMemberExt(ext);
+    if (reserved) return `sample "${key}": ${reserved}`;
+    if (seen.has(ext)) return `sample "${key}": duplicate member "${key}.${ext}"`;
+    seen.add(ext);
+    const cap = this.opts.maxMemberBytes ?? DEFAULT_MAX_MEMBER_BYTES;
+    if (entry.size > cap) return `sample "${key}": member "${ext}" is ${entry.size} bytes, over the limit of ${cap} (loader.maxMemberBytes)`;
+    return null;
+  }
+
+  /**
+   * Read (or with materialize=false, pass over) one sample of the current shard; null at its end.
+   * A sample with a refused member (unsafe or over-long name, reserved extension, duplicate,
+   * over the size cap) is read past without loading its data and raised as an 'unsafe' TarError
+   * naming every reason, so under 'skip' it is dropped and reported and the shard goes on.
+   */
   private async readSample(materialize: boolean): Promise<Sample | null> {
     const reader = this.reader!;
     let entry = this.pending ?? (await reader.next());
     this.pending = null;
-    while (entry && !splitMemberName(entry.name)) entry = await reader.next();
+    while (entry && !ShardNode.parts(entry)) entry = await reader.next();
     if (!entry) {
       this.offset = reader.bytes.position;
       return null;
     }
     const start = entry.offset;
-    const key = splitMemberName(entry.name)!.key;
-    const sample: Sample = { __key__: key, __url__: this.url };
-    let unsafe = false;
+    const key = ShardNode.parts(entry)!.key;
+    // A null-prototype object: member extensions can never reach Object.prototype.
+    const sample = Object.create(null) as Sample;
+    sample.__key__ = key;
+    sample.__url__ = this.url;
+    const problems: string[] = [];
+    const seen = new Set<string>();
+    const refuse = (): TarError => new TarError(this.url, start, 'unsafe', [...new Set(problems)].join('; '));
     while (entry) {
-      const parts = splitMemberName(entry.name);
+      const parts = ShardNode.parts(entry);
       if (parts) {
         if (parts.key !== key) {
           this.pending = entry;
           break;
         }
-        if (isUnsafeMemberName(entry.name)) unsafe = true;
-        if (materialize && !unsafe) sample[parts.ext] = await reader.readData(entry);
+        const problem = this.memberProblem(entry, key, parts.ext, seen);
+        if (problem) problems.push(problem);
+        else if (materialize && problems.length === 0) sample[parts.ext] = await reader.readData(entry);
       }
       const at = reader.bytes.position;
       try {
@@ -116,12 +183,12 @@ class ShardNode implements Node<Sample> {
         if (!(err instanceof TarError)) throw err;
         this.deferred = err;
         this.offset = at;
-        if (unsafe) throw new TarError(this.url, start, 'unsafe', `unsafe member name in sample "${key}" (absolute path or '..' part)`);
+        if (problems.length > 0) throw refuse();
         return sample;
       }
     }
     this.offset = this.pending ? this.pending.offset : reader.bytes.position;
-    if (unsafe) throw new TarError(this.url, start, 'unsafe', `unsafe member name in sample "${key}" (absolute path or '..' part)`);
+    if (problems.length > 0) throw refuse();
     return sample;
   }
 
@@ -134,6 +201,10 @@ class ShardNode implements Node<Sample> {
           throw e;
         }
         if (!this.reader) {
+          if (this.opts.verify ?? true) {
+            const bad = await verifyShard(this.shards[this.order[this.pos]]);
+            if (bad) throw new Error(`${this.url}: ${bad}`);
+          }
           this.reader = new TarReader(await openBytes(this.url, this.offset));
           this.pending = null;
         }
@@ -142,6 +213,8 @@ class ShardNode implements Node<Sample> {
           this.inShard++;
           return s;
         }
+        const expected = this.shards[this.order[this.pos]].count;
+        if (expected !== undefined && this.inShard !== expected) this.counter.record(`${this.url}: ${this.inShard} samples, its index says ${expected}`);
         await this.nextShard();
       } catch (err) {
         if ((this.opts.onError ?? 'skip') === 'raise') throw err;
@@ -227,13 +300,32 @@ async function readText(spec: string): Promise<string> {
   return fsp.readFile(spec, 'utf8');
 }
 
+export interface ShardIndexOptions {
+  /** Accept shard names that are absolute paths, contain '..' or are URLs (default false). */
+  allowExternal?: boolean;
+}
+
+/** Why a shard name in an index is refused, or null: names must stay beside the index. */
+function externalName(name: unknown): string | null {
+  if (typeof name !== 'string' || name === '') return 'no name';
+  if (isUrl(name) || /^[a-z][a-z0-9+.-]*:/i.test(name)) return 'a URL';
+  if (path.isAbsolute(name) || name.startsWith('\\') || /^[A-Za-z]:/.test(name)) return 'an absolute path';
+  if (name.split(/[\\/]/).includes('..')) return "a '..' part";
+  if (name.includes('\0')) return 'a NUL byte';
+  return null;
+}
+
 function resolveNear(base: string, name: string): string {
   if (isUrl(name) || path.isAbsolute(name)) return name;
   return isUrl(base) ? new URL(name, base).toString() : path.join(path.dirname(base), name);
 }
 
-/** Read a shards.json index (local or URL) into shard infos with resolved URLs. */
-export async function readShardIndex(spec: string): Promise<{ index: ShardIndex; shards: ShardInfo[] }> {
+/**
+ * Read a shards.json index (local or URL) into shard infos with resolved URLs. Shard names must
+ * be relative paths inside the index's folder (no absolute path, '..' or URL) unless
+ * allowExternal; counts, sizes and hashes must be well-formed (they are checked again on read).
+ */
+export async function readShardIndex(spec: string, opts: ShardIndexOptions = {}): Promise<{ index: ShardIndex; shards: ShardInfo[] }> {
   let index: ShardIndex;
   try {
     index = JSON.parse(await readText(spec)) as ShardIndex;
@@ -241,6 +333,18 @@ export async function readShardIndex(spec: string): Promise<{ index: ShardIndex;
     throw new Error(`cannot read the shard index ${spec}: ${errorMessage(err)}`);
   }
   if (index?.format !== 'avcurate-shards' || !Array.isArray(index.shards)) throw new Error(`${spec} is not a shard index (format "avcurate-shards")`);
+  index.shards.forEach((s, i) => {
+    const where = `${spec}: shards[${i}]`;
+    if (typeof s !== 'object' || s === null) throw new Error(`${where}: not an object`);
+    const ext = externalName(s.name);
+    if (ext && !(opts.allowExternal && typeof s.name === 'string' && s.name !== '')) {
+      throw new Error(`${where}: the name ${JSON.stringify(s.name)} is ${ext}; shard names must stay inside the index's folder (allow with allowExternal)`);
+    }
+    for (const k of ['count', 'bytes'] as const) {
+      if (s[k] !== undefined && !(Number.isSafeInteger(s[k]) && s[k] >= 0)) throw new Error(`${where}: ${k} ${JSON.stringify(s[k])} is not a non-negative integer`);
+    }
+    if (s.sha256 !== undefined && !(typeof s.sha256 === 'string' && /^[0-9a-f]{64}$/i.test(s.sha256))) throw new Error(`${where}: sha256 is not 64 hex digits`);
+  });
   return { index, shards: index.shards.map((s) => ({ url: resolveNear(spec, s.name), count: s.count, bytes: s.bytes, sha256: s.sha256 })) };
 }
 
