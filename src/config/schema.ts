@@ -12,6 +12,7 @@ import { LoaderSchema } from './sections/loader.js';
 import { SslSchema } from './sections/ssl.js';
 import { ProbeSchema } from './sections/probe.js';
 import { ExperimentSchema } from './sections/experiment.js';
+import { LaunchSchema } from './sections/launch.js';
 
 export const ConfigSchema = z
   .object({
@@ -28,10 +29,11 @@ export const ConfigSchema = z
     ssl: SslSchema.default(SslSchema.parse({})),
     probe: ProbeSchema.default(ProbeSchema.parse({})),
     experiment: ExperimentSchema.default(ExperimentSchema.parse({})),
+    launch: LaunchSchema.default(LaunchSchema.parse({})),
     /** Set by loadConfig: the absolute path of the file read. */
     configFile: z.string().optional(),
   })
   .strict();
 
 export type Config = z.infer<typeof ConfigSchema>;
-export { CorpusSchema, IngestSchema, FeaturesSchema, ClusteringSchema, SelectionSchema, LoaderSchema, SslSchema, ProbeSchema, ExperimentSchema };
+export { CorpusSchema, IngestSchema, FeaturesSchema, ClusteringSchema, SelectionSchema, LoaderSchema, SslSchema, ProbeSchema, ExperimentSchema, LaunchSchema };

@@ -5,22 +5,40 @@ import { UserError } from '../errors.js';
 
 interface Args extends StageArgs {
   'fit-only': boolean;
+  'sample-only': boolean;
+  merge: boolean;
 }
 
 export const command: CommandModule<object, Args> = {
   command: 'cluster',
   describe: 'k-means per (modality, layer): fit on a sample of clips, assign every clip, write clusters.h5',
   builder: (y) =>
-    withStageOptions(y).option('fit-only', {
-      type: 'boolean',
-      default: false,
-      describe: 'fit clusters.model.h5 and stop (run once before a --shard array so shards only assign)',
-    }) as never,
+    withStageOptions(y)
+      .option('fit-only', {
+        type: 'boolean',
+        default: false,
+        describe: 'fit clusters.model.h5 and stop (run once before a --shard array so shards only assign); merges the shard samples when a complete set exists',
+      })
+      .option('sample-only', {
+        type: 'boolean',
+        default: false,
+        describe: "write this shard's seeded fitting sample to clusters/sample/ and stop (an array before --fit-only, so the fit reads no feature shard)",
+      })
+      .option('merge', { type: 'boolean', default: true, describe: 'merge into clusters.h5 when every part is present (--no-merge: leave it to a merge job)' })
+      .check((a) => {
+        if (a['fit-only'] && a['sample-only']) throw new UserError('--fit-only and --sample-only are two different steps: give one', 2);
+        return true;
+      }) as never,
   handler: async (a) => {
     const { config, shard } = await prepareStage(a);
-    const { runCluster, ClusterStageError } = await import('../../curation/clustering/stage.js');
+    const { runCluster, runClusterSample, ClusterStageError } = await import('../../curation/clustering/stage.js');
     try {
-      const r = await runCluster(config, shard, { fitOnly: a['fit-only'], silent: a.quiet });
+      if (a['sample-only']) {
+        const s = await runClusterSample(config, shard, { silent: a.quiet });
+        process.stdout.write(`sample ${shard.index}/${shard.count}: ${s.skipped ? 'up to date' : 'wrote'} ${path.relative(process.cwd(), s.file) || s.file} (${s.clips} clips)\n`);
+        return;
+      }
+      const r = await runCluster(config, shard, { fitOnly: a['fit-only'], merge: a.merge, silent: a.quiet });
       const rel = (p: string) => path.relative(process.cwd(), p) || p;
       process.stdout.write(`model: ${rel(r.modelPath)} (${r.fitted ? 'fitted now' : 'up to date'})\n`);
       for (const c of r.clusterings) {

@@ -23,7 +23,9 @@ import { Rng, hashSeed } from '../../runtime/random.js';
 import { Progress, log } from '../../runtime/progress.js';
 import { unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
 import { iterJsonl } from '../../runtime/jsonl.js';
-import { listFeatureShards, readFeatureShard, readFeatureShardAttrs, type FeatureShard } from '../features/store.js';
+import { listFeatureShards, readFeatureShard, readFeatureShardAttrs, writeFeatureShard, type FeatureShard } from '../features/store.js';
+import { shardName } from '../../runtime/shard.js';
+import { promises as fsp } from 'node:fs';
 import { kmeans, KMeansInputError } from './kmeans.js';
 import { NearestCentroid, type KernelOptions } from './kernel.js';
 import { fitTransform, applyTransform, transformedDim } from './preprocess.js';
@@ -134,7 +136,7 @@ async function fingerprintOf(config: Config, files: string[]): Promise<string> {
  * Fitting sample: the m clips with the smallest seeded hash of their id. The choice depends only
  * on the seed and the ids (not on shard order), and one streaming pass finds it.
  */
-class SampleReservoir {
+export class SampleReservoir {
   private readonly keys: Array<{ key: number; id: string; slot: number }> = []; // max-heap on (key, id)
   readonly rows: Float32Array[];
   private capacityRows = 0;
@@ -199,6 +201,10 @@ class SampleReservoir {
   get size(): number {
     return this.keys.length;
   }
+  /** Keys and ids in (key, id) order (the order of `ordered`). */
+  orderedKeys(): Array<{ key: number; id: string }> {
+    return [...this.keys].sort((a, b) => (this.less(a, b) ? -1 : 1)).map(({ key, id }) => ({ key, id }));
+  }
   /** The sample of layer j in (key, id) order: deterministic whatever order clips came in. */
   ordered(j: number): Float32Array {
     const order = [...this.keys].sort((a, b) => (this.less(a, b) ? -1 : 1));
@@ -209,24 +215,41 @@ class SampleReservoir {
   }
 }
 
-async function fitModel(config: Config, files: string[], fingerprint: string, silent: boolean): Promise<ClusterModel> {
-  const cfg = config.clustering;
-  const first = await readFeatureShard(files[0]);
-  const specs = planClusterings(cfg, first.layers, files[0]);
-  // One sample of clips shared by every layer: sized for the largest k.
+/** The layers the fit samples (one sample shared by every clustering of the config). */
+export function sampleLayers(specs: ClusteringSpec[]): Array<{ modality: Modality; layer: string; dim: number }> {
   const layerKeys: Array<{ modality: Modality; layer: string; dim: number }> = [];
-  for (const s of specs) if (!layerKeys.some((l) => l.modality === s.modality && l.layer === s.layer)) layerKeys.push(s);
+  for (const s of specs) if (!layerKeys.some((l) => l.modality === s.modality && l.layer === s.layer)) layerKeys.push({ modality: s.modality, layer: s.layer, dim: s.dim });
+  return layerKeys;
+}
+
+/** Size of the fitting sample: fitPointsPerCentroid × the largest k (0 = every clip). */
+export function sampleSize(cfg: ClusteringConfig, specs: ClusteringSpec[]): number {
   const maxK = Math.max(...specs.map((s) => s.k));
-  const m = cfg.fitPointsPerCentroid > 0 ? cfg.fitPointsPerCentroid * maxK : Number.MAX_SAFE_INTEGER;
-  let fitFiles = files;
+  return cfg.fitPointsPerCentroid > 0 ? cfg.fitPointsPerCentroid * maxK : Number.MAX_SAFE_INTEGER;
+}
+
+/** The feature shards the fitting sample is drawn from (all, or a seeded subset of fitMaxShards). */
+export function fitFileSet(config: Config, files: string[]): string[] {
+  const cfg = config.clustering;
   if (cfg.fitMaxShards > 0 && files.length > cfg.fitMaxShards) {
     const perm = Rng.derive(config.seed, 'cluster-fit-shards').permutation(files.length);
-    fitFiles = Array.from(perm.subarray(0, cfg.fitMaxShards)).sort((a, b) => a - b).map((i) => files[i]);
+    return Array.from(perm.subarray(0, cfg.fitMaxShards)).sort((a, b) => a - b).map((i) => files[i]);
   }
-  const reservoir = new SampleReservoir(m, layerKeys.map((l) => l.dim));
-  const prog = new Progress('cluster: sampling clips to fit', { total: fitFiles.length, unit: 'shards', silent });
-  for (const file of fitFiles) {
-    const shard = file === files[0] ? first : await readFeatureShard(file);
+  return files;
+}
+
+/** Offer every clip of the given feature shards to a reservoir (the sampling pass of the fit). */
+export async function sampleFeatureShards(
+  config: Config,
+  reservoir: SampleReservoir,
+  layerKeys: Array<{ modality: Modality; layer: string; dim: number }>,
+  files: string[],
+  silent: boolean,
+  cached?: { file: string; shard: FeatureShard },
+): Promise<void> {
+  const prog = new Progress('cluster: sampling clips to fit', { total: files.length, unit: 'shards', silent });
+  for (const file of files) {
+    const shard = cached && file === cached.file ? cached.shard : await readFeatureShard(file);
     const datas = layerKeys.map((l) => {
       const data = layerOf(shard, file, l.modality, l.layer, l.dim);
       checkFinite(file, shard.ids, l.modality, l.layer, data, l.dim);
@@ -238,6 +261,113 @@ async function fitModel(config: Config, files: string[], fingerprint: string, si
     prog.tick();
   }
   prog.finish();
+}
+
+export const SAMPLE_FORMAT = 'avcurate.cluster-sample';
+
+export function samplePath(runDir: string, index: number, count: number): string {
+  return path.join(clusterPaths(runDir).partsDir, 'sample', `${shardName(index, count, 'sample')}.h5`);
+}
+
+/** Offer the rows of one shard's sample file to the fit's reservoir (refusing another config's). */
+async function mergeSampleFile(file: string, reservoir: SampleReservoir, layerKeys: Array<{ modality: Modality; layer: string; dim: number }>, fingerprint: string, seed?: number): Promise<void> {
+  const s = await readFeatureShard(file);
+  if (s.attrs.format !== SAMPLE_FORMAT || s.attrs.fingerprint !== fingerprint) {
+    throw new ClusterStageError(`${file}: a fitting sample made with another config or other features (fingerprint ${String(s.attrs.fingerprint)}, now ${fingerprint}); rerun "cluster --sample-only" for that shard`);
+  }
+  const datas = layerKeys.map((l) => layerOf(s, file, l.modality, l.layer, l.dim));
+  const keySeed = seed ?? Number(s.attrs.seed);
+  s.ids.forEach((id, r) => {
+    reservoir.offer(hashSeed(keySeed, 'cluster-fit', id), id, (j) => datas[j].subarray(r * layerKeys[j].dim, (r + 1) * layerKeys[j].dim));
+  });
+}
+
+/**
+ * The sample files of a complete set for this fingerprint (every index of one count present and
+ * current), or null. The fit uses them instead of reading every feature shard.
+ */
+async function completeSampleSet(runDir: string, fingerprint: string): Promise<string[] | null> {
+  const dir = path.join(clusterPaths(runDir).partsDir, 'sample');
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return null;
+  }
+  const counts = [...new Set(names.map((n) => /^sample-\d{5}-of-(\d{5})\.h5$/.exec(n)?.[1]).filter((c): c is string => c !== undefined).map(Number))].sort((a, b) => b - a);
+  for (const count of counts) {
+    const files = Array.from({ length: count }, (_, i) => samplePath(runDir, i, count));
+    let ok = true;
+    for (const f of files) {
+      if (!existsSync(f)) {
+        ok = false;
+        break;
+      }
+      try {
+        const a = await readFeatureShardAttrs(f);
+        if (a.format !== SAMPLE_FORMAT || a.fingerprint !== fingerprint) ok = false;
+      } catch {
+        ok = false;
+      }
+      if (!ok) break;
+    }
+    if (ok) return files;
+  }
+  return null;
+}
+
+/**
+ * `cluster --sample-only --shard i/n`: the seeded reservoir of this shard's feature shards (the
+ * clips of smallest seeded hash, as many as the fit uses), written to clusters/sample/. The fit
+ * merges the n files; the result equals sampling every shard in one process.
+ */
+export async function runClusterSample(config: Config, shard: Pick<ShardSpec, 'index' | 'count'>, opts: { silent?: boolean } = {}): Promise<{ file: string; clips: number; skipped: boolean }> {
+  const runDir = config.runDir ?? path.join('runs', config.name);
+  const silent = opts.silent ?? process.env.AVCURATE_QUIET === '1';
+  const files = await listFeatureShards(runDir);
+  if (files.length === 0) throw new ClusterStageError(`${path.join(runDir, 'features')}: no feature shards (run "avcurate extract" first)`);
+  const fingerprint = await fingerprintOf(config, files);
+  const out = samplePath(runDir, shard.index, shard.count);
+  if (existsSync(out)) {
+    try {
+      const a = await readFeatureShardAttrs(out);
+      if (a.format === SAMPLE_FORMAT && a.fingerprint === fingerprint) return { file: out, clips: Number(a.clips), skipped: true };
+    } catch {
+      /* unreadable: rewrite */
+    }
+  }
+  const first = await readFeatureShard(files[0]);
+  const specs = planClusterings(config.clustering, first.layers, files[0]);
+  const layerKeys = sampleLayers(specs);
+  const reservoir = new SampleReservoir(sampleSize(config.clustering, specs), layerKeys.map((l) => l.dim));
+  const fitSet = new Set(fitFileSet(config, files));
+  const mine = unitsOfShard(files.length, shard).map((u) => files[u]).filter((f) => fitSet.has(f));
+  await sampleFeatureShards(config, reservoir, layerKeys, mine, silent, { file: files[0], shard: first });
+  const ids = reservoir.orderedKeys().map((k) => k.id);
+  await writeFeatureShard(out, {
+    ids,
+    layers: layerKeys.map((l, j) => ({ modality: l.modality, layer: l.layer, dim: l.dim, data: reservoir.ordered(j) })),
+    attrs: { format: SAMPLE_FORMAT, fingerprint, seed: config.seed, index: shard.index, count: shard.count, clips: ids.length, shards: mine.length },
+  });
+  return { file: out, clips: ids.length, skipped: false };
+}
+
+async function fitModel(config: Config, files: string[], fingerprint: string, silent: boolean, samples: string[] | null): Promise<ClusterModel> {
+  const cfg = config.clustering;
+  const first = await readFeatureShard(files[0]);
+  const specs = planClusterings(cfg, first.layers, files[0]);
+  // One sample of clips shared by every layer: sized for the largest k.
+  const layerKeys = sampleLayers(specs);
+  const m = sampleSize(cfg, specs);
+  const reservoir = new SampleReservoir(m, layerKeys.map((l) => l.dim));
+  if (samples) {
+    // Each shard's reservoir holds the m smallest keys of its clips; the m smallest of their
+    // union are the m smallest of all clips: the same sample as one pass over every shard.
+    if (!silent) log(`cluster: merging ${samples.length} shard samples`);
+    for (const f of samples) await mergeSampleFile(f, reservoir, layerKeys, fingerprint, config.seed);
+  } else {
+    await sampleFeatureShards(config, reservoir, layerKeys, fitFileSet(config, files), silent, { file: files[0], shard: first });
+  }
   const n = reservoir.size;
   if (n === 0) {
     throw new ClusterStageError(
@@ -430,8 +560,9 @@ export async function runCluster(
   let model = await readClusterModel(paths.model).catch(() => null);
   let fitted = false;
   if (!model || model.fingerprint !== fingerprint) {
-    if (!silent) log(`cluster: fitting ${model ? '(config or features changed) ' : ''}on a sample of clips from ${files.length} feature shards`);
-    model = await fitModel(config, files, fingerprint, silent);
+    const samples = await completeSampleSet(runDir, fingerprint);
+    if (!silent) log(`cluster: fitting ${model ? '(config or features changed) ' : ''}on a sample of clips from ${files.length} feature shards${samples ? ` (merging ${samples.length} shard samples)` : ''}`);
+    model = await fitModel(config, files, fingerprint, silent, samples);
     await writeClusterModel(paths.model, model);
     fitted = true;
   }

@@ -1,0 +1,137 @@
+/**
+ * `avcurate status`: what each step of a launched run has done, from the task records in
+ * launch/state (see task.ts): complete (done with this config), running (a heartbeat younger than
+ * STALE_SECONDS), failed (the recorded reason, or a heartbeat gone silent: killed, out of memory,
+ * node lost) with the tail of its log, and missing (never started, or done with another config).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { Config } from '../config/schema.js';
+import { LaunchError, arraySyntax, launchPaths, readPlan, runFingerprint, stepByName, taskCount, type PlanFile, type StepName } from './plan.js';
+import { STALE_SECONDS, heartbeatAge, readTaskRecord } from './task.js';
+
+export type TaskState = 'complete' | 'running' | 'failed' | 'missing';
+
+export interface TaskStatus {
+  index: number;
+  state: TaskState;
+  reason?: string;
+  host?: string;
+  job?: string;
+  logTail?: string[];
+}
+
+export interface StepStatus {
+  step: StepName;
+  stage: string;
+  array: boolean;
+  tasks: number;
+  complete: number;
+  running: number;
+  failed: number;
+  missing: number;
+  /** Indices to resubmit (failed + missing), in sbatch --array syntax ('' when none). */
+  resubmit: string;
+  detail: TaskStatus[];
+}
+
+export interface RunStatus {
+  runDir: string;
+  shards: number;
+  fingerprint: string;
+  /** True when the config on disk is no longer the one launched. */
+  configChanged: boolean;
+  steps: StepStatus[];
+  complete: boolean;
+}
+
+function tail(file: string, lines: number): string[] {
+  if (!existsSync(file)) return [];
+  const text = readFileSync(file, 'utf8');
+  return text.trimEnd().split('\n').slice(-lines);
+}
+
+export function stepStatus(runDir: string, plan: PlanFile, step: StepName, fingerprint: string, now = Date.now(), tailLines = 12): StepStatus {
+  const s = stepByName(step);
+  const n = taskCount(s, plan.shards);
+  const paths = launchPaths(runDir);
+  const detail: TaskStatus[] = [];
+  for (let i = 0; i < n; i++) {
+    const file = paths.state(step, i);
+    const r = readTaskRecord(file);
+    let t: TaskStatus;
+    if (!r) t = { index: i, state: 'missing' };
+    else if (r.state === 'done') {
+      t = r.fingerprint === fingerprint ? { index: i, state: 'complete', host: r.host, job: r.job } : { index: i, state: 'missing', reason: `done with another config (${r.fingerprint})` };
+    } else if (r.state === 'running') {
+      const age = heartbeatAge(file, r, now);
+      t =
+        age <= STALE_SECONDS
+          ? { index: i, state: 'running', host: r.host, job: r.job }
+          : { index: i, state: 'failed', host: r.host, job: r.job, reason: `no heartbeat for ${Math.round(age)} s: the task died without a record (killed, out of memory, or its node was lost)` };
+    } else t = { index: i, state: 'failed', host: r.host, job: r.job, reason: r.reason ?? 'failed' };
+    if (t.state === 'failed') {
+      // The task's own log, plus what only Slurm saw (cancellation, time limit, out of memory).
+      const slurmOnly = tail(paths.log(step, i).replace(/\.log$/, '.slurm.out'), 40).filter((l) => /slurmstepd|CANCELLED|TIME LIMIT|oom|Killed|error:/i.test(l) && !l.startsWith('avcurate:'));
+      t.logTail = [...tail(paths.log(step, i), tailLines), ...slurmOnly.slice(-4)];
+    }
+    detail.push(t);
+  }
+  const count = (st: TaskState) => detail.filter((t) => t.state === st).length;
+  return {
+    step,
+    stage: s.stage,
+    array: s.array,
+    tasks: n,
+    complete: count('complete'),
+    running: count('running'),
+    failed: count('failed'),
+    missing: count('missing'),
+    resubmit: arraySyntax(detail.filter((t) => t.state === 'failed' || t.state === 'missing').map((t) => t.index)),
+    detail,
+  };
+}
+
+export function runStatus(config: Config, now = Date.now()): RunStatus {
+  const runDir = config.runDir!;
+  if (!existsSync(runDir)) throw new LaunchError(`run folder ${runDir} does not exist (is the shared storage mounted here? was the run launched?)`, 3);
+  const plan = readPlan(runDir);
+  if (!plan) throw new LaunchError(`${launchPaths(runDir).plan}: no launch plan; "avcurate status" reports runs started with "avcurate launch slurm|k8s"`, 3);
+  const fingerprint = runFingerprint(config);
+  const steps = plan.steps.map((s) => stepStatus(runDir, plan, s.name, plan.fingerprint, now));
+  return {
+    runDir,
+    shards: plan.shards,
+    fingerprint: plan.fingerprint,
+    configChanged: fingerprint !== plan.fingerprint,
+    steps,
+    complete: steps.every((s) => s.complete === s.tasks),
+  };
+}
+
+/** A step name of the plan, or a user stage name meaning its last step (select → select-merge). */
+export function resolveStepName(plan: PlanFile, name: string): StepName {
+  const exact = plan.steps.find((s) => s.name === name);
+  if (exact) return exact.name;
+  const ofStage = plan.steps.filter((s) => s.stage === name);
+  if (ofStage.length > 0) return ofStage[ofStage.length - 1].name;
+  throw new LaunchError(`"${name}" is neither a step nor a stage of this launch (steps: ${plan.steps.map((s) => s.name).join(', ')})`, 2);
+}
+
+export function formatStatus(st: RunStatus): string {
+  const lines: string[] = [];
+  lines.push(`run ${st.runDir}: ${st.shards} shard(s), config ${st.fingerprint}${st.configChanged ? ' (the config file has CHANGED since the launch)' : ''}`);
+  lines.push(`  ${'step'.padEnd(14)} ${'tasks'.padStart(5)} ${'complete'.padStart(8)} ${'running'.padStart(7)} ${'failed'.padStart(6)} ${'missing'.padStart(7)}  resubmit`);
+  for (const s of st.steps) {
+    lines.push(
+      `  ${s.step.padEnd(14)} ${String(s.tasks).padStart(5)} ${String(s.complete).padStart(8)} ${String(s.running).padStart(7)} ${String(s.failed).padStart(6)} ${String(s.missing).padStart(7)}  ${s.resubmit || '-'}`,
+    );
+  }
+  for (const s of st.steps) {
+    for (const t of s.detail.filter((x) => x.state === 'failed')) {
+      lines.push(`\n${s.step} ${t.index}${t.job ? ` (job ${t.job}` : ''}${t.host ? `${t.job ? ', ' : ' ('}${t.host})` : t.job ? ')' : ''}: FAILED: ${t.reason}`);
+      for (const l of t.logTail ?? []) lines.push(`    | ${l}`);
+    }
+  }
+  lines.push(st.complete ? '\nall steps complete' : '');
+  return lines.join('\n').trimEnd() + '\n';
+}
