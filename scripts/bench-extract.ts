@@ -20,7 +20,7 @@ import { decodeClip } from '../src/media/decode.js';
 import type { DecodedClip } from '../src/media/types.js';
 import { parseConfig } from '../src/config/load.js';
 import { Pool, defaultConcurrency } from '../src/runtime/pool.js';
-import { buildExtractors, runExtract, type ExtractorSet } from '../src/curation/features/stage.js';
+import { buildExtractors, resolveDecode, runExtract, type ExtractorSet } from '../src/curation/features/stage.js';
 import { findPackageDir } from '../src/curation/features/pretrained.js';
 import type { ClipRecord } from '../src/curation/manifest/types.js';
 
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     const set: ExtractorSet = await buildExtractors(f, { baseDir: dir });
     try {
       const all = [...set.audio, ...set.visual];
-      const d = f.decode;
+      const d = resolveDecode(f).decode;
       const opts = (r: ClipRecord) => ({
         fps: d.fps, width: d.width, height: d.height, sampleRate: d.sampleRate, fit: d.fit,
         audio: set.audio.length ? ('require' as const) : ('skip' as const), video: set.visual.length ? ('require' as const) : ('skip' as const),

@@ -82,6 +82,13 @@ describe('progress', () => {
     expect(out).not.toContain('\r');
     expect(formatDuration(3725)).toBe('1h02m');
     expect(formatDuration(75)).toBe('1m15s');
+    // rounding happens once: never "1m60s" or "60s"
+    expect(formatDuration(119.6)).toBe('2m00s');
+    expect(formatDuration(59.6)).toBe('1m00s');
+    expect(formatDuration(9.97)).toBe('10s');
+    expect(formatDuration(3599.7)).toBe('1h00m');
+    expect(formatDuration(7199)).toBe('2h00m');
+    for (let s = 0; s < 8000; s += 0.37) expect(formatDuration(s)).not.toMatch(/(^|\D)60[sm]/);
   });
 });
 

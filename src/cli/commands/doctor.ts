@@ -50,6 +50,8 @@ export const command: CommandModule<object, Args> = {
     checks.push({ name: 'node', ok: true, detail: `${process.version} on ${process.platform}-${process.arch}` });
     checks.push(...(await mediaChecks()));
     checks.push(await onnxCheck());
+    const { listExecutionProviders } = await import('../../runtime/onnx.js');
+    for (const p of await listExecutionProviders()) checks.push({ name: `onnxruntime ${p.name}`, ok: p.available, detail: p.detail });
     const { probeTfjsBackends, initTfjs } = await import('../../runtime/tfjs.js');
     let chosen = 'none';
     try {

@@ -5,8 +5,13 @@ const DecodeSchema = z
   .object({
     /** Frame rate of the decoded frames (the built-in motion layer compares consecutive frames). */
     fps: z.number().positive().max(120).default(8),
-    width: z.number().int().min(8).max(4096).default(128),
-    height: z.number().int().min(8).max(4096).default(128),
+    /**
+     * Frame size. Default: the largest size the visual extractors resize to (128 for the built-in
+     * descriptors), so no extractor sees upscaled frames; a set size smaller than an extractor
+     * needs is kept, with a warning.
+     */
+    width: z.number().int().min(8).max(4096).optional(),
+    height: z.number().int().min(8).max(4096).optional(),
     /** 'cover' scales the short side and centre-crops; 'stretch' ignores the aspect ratio. */
     fit: z.enum(['cover', 'stretch']).default('cover'),
     sampleRate: z.number().int().min(8000).max(192000).default(16000),
@@ -21,10 +26,28 @@ const OnnxOutputSchema = z
   .object({
     output: z.string().min(1),
     layer: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" or "-"').optional(),
+    /** Pooling over the time steps of a clip (frames, examples, patches, views and the output's T axis). */
     pool: PoolingSchema.default('mean'),
+    /** Legacy: the channel axis, every other axis but the batch averaged. Prefer `axes`. */
     channelAxis: z.number().int().optional(),
+    /**
+     * What each axis of the output is, one letter per axis, the batch first: N batch, C channels
+     * (kept), T time (pooled with `pool`), L tokens (reduced with `tokens`), H W F S space or
+     * frequency (reduced with `spatial`). Default from the rank and the input layout (rank 3 must
+     * be given: tokens NLC or a 1-D conv NCT).
+     */
+    axes: z.string().regex(/^N[CTLHWFS]*$/, 'N then letters C, T, L, H, W, F, S').optional(),
+    /** Token outputs (an L axis): cls (the first token), mean (all tokens), patches (mean of the tokens after prefixTokens), both (cls then patches). */
+    tokens: z.enum(['cls', 'mean', 'patches', 'both']).optional(),
+    /** Tokens before the patch tokens (class, distillation, registers). Default 1. */
+    prefixTokens: z.number().int().nonnegative().default(1),
+    /** Reduction over the spatial / frequency axes. */
+    spatial: z.enum(['mean', 'max']).default('mean'),
   })
   .strict();
+
+const Triple = z.tuple([z.number(), z.number(), z.number()]);
+const PerProvider = z.object({ cpu: z.number().int().positive().optional(), cuda: z.number().int().positive().optional() }).strict();
 
 const BuiltinSchema = z
   .object({
@@ -44,17 +67,50 @@ const OnnxSchema = z
     model: z.string().min(1),
     input: z.string().optional(),
     outputs: z.array(OnnxOutputSchema).min(1),
+    /** Execution provider: cpu, cuda (fails with a message when CUDA cannot be used), auto (CUDA when it works, else CPU). */
+    device: z.enum(['cpu', 'cuda', 'auto']).default('auto'),
+    /** Items per session.run: one number, or per provider ({ cpu: 32, cuda: 256 }). */
+    maxBatchItems: z.union([z.number().int().positive(), PerProvider]).default(32),
+    /** onnxruntime intra-op threads: one number or per provider (default: onnxruntime's choice). */
+    threads: z.union([z.number().int().positive(), PerProvider]).optional(),
+    // visual
     layout: z.enum(['NCHW', 'NHWC', 'NCTHW', 'NTHWC']).default('NCHW'),
+    /** Frames per view. */
     frames: z.number().int().positive().default(8),
-    crop: z.number().int().positive().default(224),
+    /** Decoded frames between two sampled frames (default: spread evenly over the view). */
+    frameStride: z.number().int().positive().optional(),
+    /** Windows of `frames` frames per clip (multi-view). */
+    views: z.number().int().positive().default(1),
+    /** mean: pool every view's time steps together; concat: pool each view alone and store them side by side (dim x views). */
+    viewPool: z.enum(['mean', 'concat']).default('mean'),
+    /** A named bundle of the preprocessing keys below (each key given overrides it). */
+    preset: z.enum(['imagenet', 'kinetics', 'torchvision-video', 'clip', 'siglip', 'unit', 'signed', 'raw']).default('imagenet'),
+    mean: Triple.optional(),
+    std: Triple.optional(),
+    /** Multiplies 0..255 pixel values before mean/std (1/255 for [0, 1] inputs, 1 for raw). */
+    scale: z.number().positive().optional(),
+    interpolation: z.enum(['bilinear', 'bicubic', 'area']).optional(),
+    /** short: short side to `short` (default the crop); exact: to `size` [height, width]; none. */
+    resize: z.enum(['short', 'exact', 'none']).optional(),
     short: z.number().int().positive().optional(),
-    preset: z.enum(['imagenet', 'kinetics', 'clip', 'unit', 'signed', 'raw']).default('imagenet'),
+    size: z.tuple([z.number().int().positive(), z.number().int().positive()]).optional(),
+    /** Square centre crop; 0 = none. */
+    crop: z.number().int().nonnegative().optional(),
+    channels: z.enum(['RGB', 'BGR']).optional(),
+    // audio
     audioInput: z.enum(['logmel', 'waveform']).default('logmel'),
     logmelLayout: z.enum(['NCHW', 'NHW', 'NHWC']).default('NCHW'),
+    /** Log-mel bands (VGGish: 64). */
+    melBands: z.number().int().min(8).max(256).default(64),
+    /** Log-mel normalisation (x - mean) / std after the log (AST-style models); default none. */
+    melMean: z.number().optional(),
+    melStd: z.number().positive().optional(),
+    /** Patches of this many seconds (log-mel: 0.96 = 96 frames; waveform: default the whole clip). */
+    patchSeconds: z.number().positive().optional(),
+    /** Hop between patches (default: patchSeconds, no overlap). */
+    hopSeconds: z.number().positive().optional(),
     sampleRate: z.number().int().positive().default(16000),
     waveformScale: z.number().positive().default(1),
-    maxBatchItems: z.number().int().positive().default(32),
-    threads: z.number().int().positive().optional(),
   })
   .strict();
 

@@ -14,6 +14,7 @@
  * session call costs more than the work), where onnxruntime cannot load, or on request.
  */
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import { createOnnxSession, onnxRuntimeError, tryLoadOnnxRuntime } from '../../runtime/onnx.js';
 import { buildModel, node, valueInfo, int64Const, floatConst, FLOAT, INT64 } from './onnx-graph.js';
 
 export type KernelBackend = 'auto' | 'onnx' | 'js';
@@ -43,26 +44,11 @@ export interface AssignResult {
   backend: 'onnx' | 'js';
 }
 
-type Ort = typeof import('onnxruntime-node');
-let ortPromise: Promise<Ort | null> | null = null;
-let ortLoadError: string | null = null;
-
 /** onnxruntime-node, or null when it cannot load on this machine (the JS path is used then). */
-export function loadOrt(): Promise<Ort | null> {
-  if (!ortPromise) {
-    ortPromise = import('onnxruntime-node').then(
-      (m) => ((m as unknown as { default?: Ort }).default?.InferenceSession ? (m as unknown as { default: Ort }).default : (m as Ort)),
-      (err: unknown) => {
-        ortLoadError = (err as Error).message;
-        return null;
-      },
-    );
-  }
-  return ortPromise;
-}
+export const loadOrt = tryLoadOnnxRuntime;
 
 export function ortError(): string | null {
-  return ortLoadError;
+  return onnxRuntimeError();
 }
 
 const sessions = new Map<string, Promise<InferenceSession>>();
@@ -73,13 +59,9 @@ async function session(key: string, threads: number | undefined, build: () => Ui
   if (!s) {
     s = (async () => {
       const ort = await loadOrt();
-      if (!ort) throw new Error(`onnxruntime-node is not available: ${ortLoadError}`);
-      const opts: InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionMode: 'sequential', logSeverityLevel: 3 };
-      if (threads && threads > 0) {
-        opts.intraOpNumThreads = threads;
-        opts.interOpNumThreads = 1;
-      }
-      return ort.InferenceSession.create(build(), opts);
+      if (!ort) throw new Error(`onnxruntime-node is not available: ${onnxRuntimeError()}`);
+      const extra: InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionMode: 'sequential', logSeverityLevel: 3 };
+      return (await createOnnxSession(build(), { device: 'cpu', threads, extra, label: 'k-means kernel graph' })).session;
     })();
     sessions.set(fullKey, s);
     s.catch(() => sessions.delete(fullKey));
@@ -212,7 +194,7 @@ export class NearestCentroid {
     if (b === 'auto' && n * this.k * this.dim < this.opts.jsBelow) return 'js';
     const ort = await loadOrt();
     if (!ort) {
-      if (b === 'onnx') throw new Error(`onnxruntime-node is not available: ${ortLoadError}`);
+      if (b === 'onnx') throw new Error(`onnxruntime-node is not available: ${onnxRuntimeError()}`);
       return 'js';
     }
     return 'onnx';

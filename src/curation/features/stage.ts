@@ -27,7 +27,8 @@ import { shardName, unitsOfShard, type ShardSpec } from '../../runtime/shard.js'
 import { checkBatchResult, ExtractorFatalError, type AnyExtractor } from './extractor.js';
 import { BuiltinAudioExtractor } from './builtin-audio.js';
 import { BuiltinVisualExtractor } from './builtin-visual.js';
-import { OnnxExtractor } from './onnx.js';
+import { OnnxExtractor, onnxFramePreprocess } from './onnx.js';
+import { neededFrameSize } from './preprocess.js';
 import { MobileNetExtractor, OpenWakeWordExtractor } from './pretrained.js';
 import { DescriptorWorkers, defaultDescriptorWorkers } from './workers.js';
 import { FEATURE_SHARD_PATTERN, readFeatureShardAttrs, writeFeatureShard, type FeatureLayer } from './store.js';
@@ -64,29 +65,32 @@ export async function buildExtractors(features: FeaturesConfig, opts: BuildExtra
       await workers?.close();
     },
   };
-  const onnx = (e: Extract<AudioExtractorConfig | VisualExtractorConfig, { type: 'onnx' }>, modality: 'audio' | 'visual') => {
+  const onnx = async (e: Extract<AudioExtractorConfig | VisualExtractorConfig, { type: 'onnx' }>, modality: 'audio' | 'visual', index: number) => {
     const model = path.resolve(baseDir, e.model);
-    return OnnxExtractor.create({
+    const ex = await OnnxExtractor.create({
       ...e,
       name: e.name ?? `onnx:${path.basename(model).replace(/\.onnx$/i, '')}`,
       modality,
       model,
+      configKey: `features.${modality}[${index}]`,
       outputs: e.outputs.map((o) => ({ ...o })),
     });
+    for (const note of ex.loadNotes) log(`extract: ${note}`);
+    return ex;
   };
   try {
-    for (const e of features.audio) {
+    for (const [i, e] of features.audio.entries()) {
       let ex: AnyExtractor;
       if (e.type === 'builtin') ex = new BuiltinAudioExtractor(workers);
-      else if (e.type === 'onnx') ex = await onnx(e, 'audio');
+      else if (e.type === 'onnx') ex = await onnx(e, 'audio', i);
       else ex = await OpenWakeWordExtractor.create({ packageDir: e.packageDir ? path.resolve(baseDir, e.packageDir) : undefined, threads: e.threads });
       made.push(ex);
       set.audio.push(ex);
     }
-    for (const e of features.visual) {
+    for (const [i, e] of features.visual.entries()) {
       let ex: AnyExtractor;
       if (e.type === 'builtin') ex = new BuiltinVisualExtractor({ frames: e.frames, maxSize: e.maxSize }, workers);
-      else if (e.type === 'onnx') ex = await onnx(e, 'visual');
+      else if (e.type === 'onnx') ex = await onnx(e, 'visual', i);
       else ex = await MobileNetExtractor.create({ layers: e.layers, frames: e.frames, packageDir: e.packageDir ? path.resolve(baseDir, e.packageDir) : undefined, backend: e.backend });
       made.push(ex);
       set.visual.push(ex);
@@ -112,6 +116,60 @@ export async function buildExtractors(features: FeaturesConfig, opts: BuildExtra
   return set;
 }
 
+export interface ResolvedDecode {
+  /** The decode settings with width and height filled in. */
+  decode: FeaturesConfig['decode'] & { width: number; height: number };
+  /** One line per visual extractor that would see upscaled frames. */
+  warnings: string[];
+}
+
+/**
+ * The frame size to decode: the one set in features.decode, else the largest size any visual
+ * extractor resizes to (built-in: its maxSize; mobilenet-nsfwjs: 224; ONNX: its resize / crop),
+ * so no extractor sees upscaled frames. With a size set, each extractor that needs more gets a
+ * warning naming the keys.
+ */
+export function resolveDecode(features: FeaturesConfig): ResolvedDecode {
+  const needs: Array<{ key: string; what: string; width: number; height: number }> = [];
+  features.visual.forEach((e, i) => {
+    const key = `features.visual[${i}]`;
+    if (e.type === 'builtin') needs.push({ key, what: `builtin (maxSize ${e.maxSize})`, width: e.maxSize, height: e.maxSize });
+    else if (e.type === 'mobilenet-nsfwjs') needs.push({ key, what: 'mobilenet-nsfwjs (224 x 224)', width: 224, height: 224 });
+    else {
+      const p = onnxFramePreprocess(e);
+      const n = neededFrameSize(p);
+      if (n) needs.push({ key, what: `onnx ${path.basename(e.model)} (${p.resize === 'exact' ? `resize to ${p.size![0]} x ${p.size![1]}` : `short side ${n.width}`}${p.crop ? `, crop ${p.crop}` : ''})`, ...n });
+    }
+  });
+  const d = features.decode;
+  const width = d.width ?? Math.max(128, ...needs.map((n) => n.width));
+  const height = d.height ?? Math.max(128, ...needs.map((n) => n.height));
+  const warnings: string[] = [];
+  for (const n of needs) {
+    // A cover-fit decode of width x height has short side min(width, height); an extractor needs its size on both sides.
+    const short = Math.min(width, height);
+    const need = Math.max(n.width, n.height);
+    if (n.width > width || n.height > height || (n.width === n.height && need > short)) {
+      warnings.push(
+        `${n.key} ${n.what} needs frames of at least ${n.width} x ${n.height}, but features.decode gives ${width} x ${height}: ` +
+          `they would be upscaled ${(need / short).toFixed(2)}x. Raise features.decode.width/height, or leave them unset so the decode size follows the extractors`,
+      );
+    }
+  }
+  return { decode: { ...d, width, height }, warnings };
+}
+
+/** One line per stored layer: modality/layer, its dimension, the extractor and how it is computed. */
+export function describeLayers(set: Pick<ExtractorSet, 'audio' | 'visual'>): string[] {
+  const lines: string[] = [];
+  for (const ex of [...set.audio, ...set.visual]) {
+    const info = (ex as { info?: string }).info;
+    lines.push(`${ex.modality} extractor ${ex.name}${info ? ` (${info})` : ''}:`);
+    for (const l of ex.layers) lines.push(`  ${ex.modality}/${l.name}  dim ${l.dim}  ${l.description}`);
+  }
+  return lines;
+}
+
 /**
  * Hash of everything that changes the numbers in a shard: decoding, shard size, and each
  * extractor's name, version, layers and settings (model digests, preprocessing). Batch size,
@@ -119,7 +177,7 @@ export async function buildExtractors(features: FeaturesConfig, opts: BuildExtra
  */
 export function featuresConfigHash(features: FeaturesConfig, set: Pick<ExtractorSet, 'audio' | 'visual'>): string {
   const describe = (e: AnyExtractor) => ({ name: e.name, version: e.version, modality: e.modality, layers: e.layers.map((l) => [l.name, l.dim]), settings: e.settings });
-  const payload = { format: FEATURE_FORMAT, decode: features.decode, shardSize: features.shardSize, audio: set.audio.map(describe), visual: set.visual.map(describe) };
+  const payload = { format: FEATURE_FORMAT, decode: resolveDecode(features).decode, shardSize: features.shardSize, audio: set.audio.map(describe), visual: set.visual.map(describe) };
   return stableKey(payload);
 }
 
@@ -200,6 +258,12 @@ export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' 
     const configHash = featuresConfigHash(f, set);
     result.configHash = configHash;
     const all = [...set.audio, ...set.visual];
+    const resolved = resolveDecode(f);
+    if (!opts.silent) {
+      for (const w of resolved.warnings) log(`extract: warning: ${w}`);
+      log(`extract: decoding ${resolved.decode.width} x ${resolved.decode.height} frames at ${resolved.decode.fps} fps, audio at ${resolved.decode.sampleRate} Hz; layers stored:`);
+      for (const line of describeLayers(set)) log(`  ${line}`);
+    }
 
     // Look at what is there: finished shards of this config are skipped; others conflict.
     const todo: number[] = [];
@@ -243,9 +307,10 @@ export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' 
     const progress = new Progress(`extract ${shard.index}/${shard.count}`, { total, unit: 'clips', silent: opts.silent });
     const needAudio = set.audio.length > 0;
     const needVideo = set.visual.length > 0;
-    const d = f.decode;
+    const d = resolved.decode;
     const concurrency = f.decodeConcurrency ?? defaultConcurrency();
 
+    let extractedOk = 0;
     for (const u of todo) {
       if (opts.signal?.aborted) break;
       const recs = manifest.slice(u * f.shardSize, (u + 1) * f.shardSize);
@@ -273,6 +338,16 @@ export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' 
       let inflight: Promise<void> = Promise.resolve();
       const infer = async (batch: Array<{ rec: ClipRecord; prepared: unknown[] }>): Promise<void> => {
         const out = await inferBatch(all, batch.map((b) => b.prepared));
+        // Every clip of a batch failing in the model (or the first clips of a run failing) is a
+        // broken model or config, not bad clips: stop before a shard of nothing is written.
+        const failedHere = out.filter((r) => typeof r === 'string').length;
+        if (failedHere === batch.length && (batch.length >= 2 || extractedOk === 0)) {
+          throw new ExtractorFatalError(
+            `extract: every clip of a batch of ${batch.length} failed in the extractors (${out[0] as string}); ` +
+              `this is the model or its configuration, not the clips: fix it and run again (no shard was written for ${path.basename(file)})`,
+          );
+        }
+        extractedOk += batch.length - failedHere;
         batch.forEach((b, i) => {
           const r = out[i];
           if (typeof r === 'string') unitFailures.push({ rec: b.rec, reason: r });
@@ -300,6 +375,7 @@ export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' 
         if (batch.length >= f.batchSize) {
           await inflight;
           inflight = infer(batch);
+          inflight.catch(() => undefined); // awaited (and thrown) before the next batch or at the end
           batch = [];
         }
         if (opts.signal?.aborted) break;

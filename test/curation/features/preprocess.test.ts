@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { sampleFrameIndices, resizeImage, resizeShortSide, centerCrop, prepareFrames, NORMALISE_PRESETS } from '../../../src/curation/features/preprocess.js';
+import { sampleFrameIndices, resizeImage, resizeShortSide, centerCrop, prepareFrames, NORMALISE_PRESETS, resolvePreprocess, sampleViews, PREPROCESS_PRESETS } from '../../../src/curation/features/preprocess.js';
+import { parseConfig } from '../../../src/config/load.js';
 import { poolRows } from '../../../src/curation/features/extractor.js';
 
 function clipOf(T: number, H: number, W: number, f: (t: number, y: number, x: number, c: number) => number) {
@@ -57,3 +58,52 @@ describe('frame sampling and resizing', () => {
     expect(Array.from(poolRows(d, 2, 2, 'meanstd'))).toEqual([2, 4, 1, 2]);
   });
 });
+
+describe('preprocessing as data', () => {
+  const row = (vals: number[]) => ({ data: Uint8Array.from(vals.flatMap((v) => [v, v, v])), width: vals.length, height: 1 });
+
+  it('has torchvision-video, CLIP and SigLIP bundles, each key overridable', () => {
+    expect(resolvePreprocess('torchvision-video')).toMatchObject({ mean: [0.43216, 0.394666, 0.37645], std: [0.22803, 0.22145, 0.216989], resize: 'exact', size: [128, 171], crop: 112, interpolation: 'bilinear', channels: 'RGB' });
+    expect(resolvePreprocess('clip')).toMatchObject({ interpolation: 'bicubic', resize: 'short', crop: 224 });
+    expect(resolvePreprocess('siglip')).toMatchObject({ mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], interpolation: 'bicubic', resize: 'exact', size: [224, 224] });
+    expect(resolvePreprocess('clip', { interpolation: 'area', crop: 336, mean: [0.1, 0.2, 0.3] })).toMatchObject({ interpolation: 'area', crop: 336, mean: [0.1, 0.2, 0.3], std: PREPROCESS_PRESETS.clip.std });
+    expect(() => resolvePreprocess('nope')).toThrow(/unknown preprocessing preset "nope" \(known: imagenet, kinetics, torchvision-video, clip, siglip/);
+    // the config accepts them per extractor
+    const f = parseConfig({ name: 'x', features: { visual: [{ type: 'onnx', model: 'm.onnx', outputs: [{ output: 'o' }], preset: 'torchvision-video', mean: [0.4, 0.4, 0.4], std: [0.2, 0.2, 0.2], scale: 1, interpolation: 'bicubic', resize: 'exact', size: [128, 171], crop: 112, channels: 'BGR', device: 'cpu' }] } }).features;
+    expect(f.visual[0]).toMatchObject({ mean: [0.4, 0.4, 0.4], interpolation: 'bicubic', channels: 'BGR' });
+  });
+
+  it('resizes with bilinear, bicubic (Keys a = -0.5, clamped) and area filters', () => {
+    // 4 -> 2: the first output pixel of [0, 0, 255, 255] under each filter (weights worked out by hand)
+    expect(resizeImage(row([0, 0, 255, 255]), 2, 1, 'bilinear').data[0]).toBeCloseTo((0.25 * 255) / 1.75, 4);
+    expect(resizeImage(row([0, 0, 255, 255]), 2, 1, 'bicubic').data[0]).toBeCloseTo(((0.2265625 - 0.0703125) * 255) / 1.890625, 4);
+    expect(resizeImage(row([0, 0, 255, 255]), 2, 1, 'area').data[0]).toBe(0);
+    expect(resizeImage(row([10, 30, 200, 100]), 2, 1, 'area').data[3]).toBe(150);
+    // bicubic overshoots at a step and is clamped to 0..255, as PIL does
+    const up = resizeImage(row([0, 0, 0, 255, 255, 255]), 12, 1, 'bicubic').data;
+    expect(Math.min(...up)).toBe(0);
+    expect(Math.max(...up)).toBe(255);
+    const upLinear = resizeImage(row([0, 0, 0, 255, 255, 255]), 12, 1, 'bilinear').data;
+    expect(Array.from(up).some((v, i) => Math.abs(v - upLinear[i]) > 1)).toBe(true);
+  });
+
+  it('uses mean, std, scale and channel order as given, and the exact-size resize then crop', () => {
+    const clip = clipOf(2, 36, 48, (t, y, x, c) => (c === 0 ? 200 : c === 1 ? 100 : 50));
+    const rgb = prepareFrames(clip, { frames: 1, layout: 'NCHW', preset: 'torchvision-video' });
+    expect(rgb.shape).toEqual([1, 3, 112, 112]);
+    const P = 112 * 112;
+    expect(rgb.data[0]).toBeCloseTo((200 / 255 - 0.43216) / 0.22803, 4);
+    expect(rgb.data[2 * P]).toBeCloseTo((50 / 255 - 0.37645) / 0.216989, 4);
+    const bgr = prepareFrames(clip, { frames: 1, layout: 'NHWC', crop: 4, resize: 'short', channels: 'BGR', scale: 1, mean: [1, 2, 3], std: [2, 2, 2] });
+    expect(Array.from(bgr.data.subarray(0, 3))).toEqual([(50 - 1) / 2, (100 - 2) / 2, (200 - 3) / 2]);
+  });
+
+  it('samples views: windows of T frames with a stride, spread over the clip', () => {
+    expect(sampleViews(32, { frames: 4 })).toEqual([sampleFrameIndices(32, 4)]);
+    expect(sampleViews(30, { frames: 2, views: 3 })).toEqual([[2, 7], [12, 17], [22, 27]]);
+    expect(sampleViews(20, { frames: 4, stride: 2 })).toEqual([[6, 8, 10, 12]]);
+    expect(sampleViews(20, { frames: 4, stride: 2, views: 3 })).toEqual([[0, 2, 4, 6], [7, 9, 11, 13], [13, 15, 17, 19]]);
+    expect(sampleViews(3, { frames: 3, stride: 2 })).toEqual([[0, 2, 2]]);
+  });
+});
+
