@@ -5,9 +5,23 @@
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { UserError } from '../errors.js';
-import { loadConfig, snapshotConfig } from '../../config/load.js';
-import { resolveShard } from '../../runtime/shard.js';
-import { LaunchError, STEP_NAMES, parseStages, type StepName } from '../../launch/plan.js';
+import type { StepName } from '../../launch/plan.js';
+
+/** launch/plan.ts's STEP_NAMES, spelled here so that `--help` does not load the launch code. */
+const STEP_NAMES = ['ingest', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export'] as const satisfies readonly StepName[];
+/** Fails to type-check when the plan gains a step this list lacks. */
+const everyStep: Exclude<StepName, (typeof STEP_NAMES)[number]> extends never ? true : false = true;
+void everyStep;
+
+/** What the handlers need, loaded when one runs (start-up loads no config or launch code). */
+async function handlerDeps() {
+  const [{ loadConfig, snapshotConfig }, { resolveShard }, { parseStages }] = await Promise.all([
+    import('../../config/load.js'),
+    import('../../runtime/shard.js'),
+    import('../../launch/plan.js'),
+  ]);
+  return { loadConfig, snapshotConfig, resolveShard, parseStages };
+}
 
 interface CommonArgs {
   config: string;
@@ -49,6 +63,7 @@ async function translate<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
+    const { LaunchError } = await import('../../launch/plan.js');
     if (err instanceof LaunchError) throw new UserError(err.message, err.exitCode);
     throw err;
   }
@@ -70,6 +85,7 @@ const slurm: CommandModule<object, SlurmArgs> = {
       }) as never,
   handler: (a) =>
     translate(async () => {
+      const { loadConfig, snapshotConfig, parseStages } = await handlerDeps();
       const config = loadConfig(a.config, a.set ?? []);
       const { launchSlurm } = await import('../../launch/slurm.js');
       const r = await launchSlurm(config, {
@@ -108,6 +124,7 @@ const k8s: CommandModule<object, K8sArgs> = {
       .option('force', { type: 'boolean', default: false, describe: 'discard an earlier plan made with another shard count or config' }) as never,
   handler: (a) =>
     translate(async () => {
+      const { loadConfig, snapshotConfig, parseStages } = await handlerDeps();
       const config = loadConfig(a.config, a.set ?? []);
       const { launchK8s } = await import('../../launch/k8s.js');
       const r = await launchK8s(config, { shards: a.shards, stages: parseStages(a.stages), configFile: a.config, overrides: a.set ?? [], force: a.force });
@@ -127,6 +144,7 @@ const plan: CommandModule<object, PlanArgs> = {
       .option('engine', { type: 'string', choices: ['slurm', 'k8s', 'local'], default: 'local' }) as never,
   handler: (a) =>
     translate(async () => {
+      const { loadConfig, parseStages } = await handlerDeps();
       const config = loadConfig(a.config, a.set ?? []);
       const { ensurePlan } = await import('../../launch/k8s.js');
       const r = await ensurePlan(config, { shards: a.shards, stages: parseStages(a.stages), configFile: a.config, overrides: a.set ?? [], engine: a.engine });
@@ -143,6 +161,7 @@ const task: CommandModule<object, TaskArgs> = {
       .option('shard', { type: 'string', describe: 'i/n (else SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX with AVCURATE_SHARD_COUNT)' }) as never,
   handler: (a) =>
     translate(async () => {
+      const { loadConfig, resolveShard } = await handlerDeps();
       const config = loadConfig(a.config, a.set ?? []);
       const shard = resolveShard(a.shard);
       const { runTask } = await import('../../launch/task.js');

@@ -1,8 +1,6 @@
 /** `avcurate status`: per step of a launched run, complete / running / failed / missing tasks. */
 import type { CommandModule } from 'yargs';
 import { UserError } from '../errors.js';
-import { loadConfig } from '../../config/load.js';
-import { LaunchError } from '../../launch/plan.js';
 
 interface Args {
   config: string;
@@ -30,10 +28,10 @@ export const command: CommandModule<object, Args> = {
       .option('fail-fast', { type: 'boolean', default: false, describe: 'with --wait: exit 1 when a task of the awaited steps failed and none is running' })
       .conflicts('missing', 'wait') as never,
   handler: async (a) => {
+    const [{ loadConfig }, { readPlan, LaunchError }] = await Promise.all([import('../../config/load.js'), import('../../launch/plan.js')]);
     try {
       const config = loadConfig(a.config, a.set ?? []);
       const { runStatus, formatStatus, resolveStepName } = await import('../../launch/status.js');
-      const { readPlan } = await import('../../launch/plan.js');
       if (a.missing !== undefined || a.wait !== undefined) {
         const st0 = runStatus(config);
         const plan = readPlan(config.runDir!)!;
