@@ -1,5 +1,5 @@
 /**
- * The contrastive selection baseline of ALGORITHMS.md §4 (the learnt alternative to clustering MI):
+ * The contrastive selection baseline (docs/algorithms.md §8) (the learnt alternative to clustering MI):
  * linear projections of one audio and one visual feature layer to a shared space, trained with the
  * symmetric InfoNCE loss (temperature 0.1, AdamW lr 2e-4, 3 epochs, batch 128 by default); each clip
  * is then scored by the cosine of its own audio and visual projections. High score = the clip's

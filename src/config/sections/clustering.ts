@@ -14,7 +14,7 @@ export const ClusteringLayerSchema = z
 
 /**
  * The `clustering` section: k-means per (modality, layer), fitted once on a sample of clips and
- * then used to assign every clip (ALGORITHMS.md §1.4).
+ * then used to assign every clip (docs/algorithms.md §1).
  */
 export const ClusteringSchema = z
   .object({

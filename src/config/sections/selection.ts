@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 const pairRef = z.union([z.number().int().nonnegative(), z.string().min(1)]);
 
-/** Swap refinement after the greedy search (ALGORITHMS.md §7). */
+/** Swap refinement after the greedy search (docs/algorithms.md §6). */
 export const RefineSchema = z
   .object({
     enabled: z.boolean().default(true),
@@ -15,7 +15,7 @@ export const RefineSchema = z
   })
   .strict();
 
-/** The contrastive baseline (method: contrastive, ALGORITHMS.md §4): one audio and one visual feature layer. */
+/** The contrastive baseline (method: contrastive, docs/algorithms.md §8): one audio and one visual feature layer. */
 export const ContrastiveSelectSchema = z
   .object({
     /** Feature layers to project (default: the last audio and the last visual layer in the feature shards). */
@@ -32,7 +32,7 @@ export const ContrastiveSelectSchema = z
 /** The `selection` section: MI subset selection over the clusterings in clusters.h5. */
 export const SelectionSchema = z
   .object({
-    /** `mi` (clustering MI, ALGORITHMS.md §2–3), `random` (baseline), `contrastive` (the SSL baseline). */
+    /** `mi` (clustering MI, docs/algorithms.md §2–7), `random` (baseline), `contrastive` (the SSL baseline). */
     method: z.enum(['mi', 'random', 'contrastive']).default('mi'),
     algorithm: z.enum(['batch-greedy', 'greedy', 'stochastic-greedy', 'random']).default('batch-greedy'),
     /** Clustering pairs: bipartite (audio × visual), combination (all pairs), diagonal, or a list of pairs. */

@@ -1,5 +1,5 @@
 /**
- * Subset search over the incremental objective (ALGORITHMS.md §3):
+ * Subset search over the incremental objective (docs/algorithms.md §5–6):
  * - `greedy`: each step adds the argmax over every remaining clip (exact; O(M·N·|P|));
  * - `batch-greedy`: each step draws B remaining clips (without replacement, without reshuffling
  *   the pool: a partial Fisher–Yates over a live index array), scores them against the same state,

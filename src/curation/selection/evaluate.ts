@@ -1,5 +1,5 @@
 /**
- * Evaluation of a ranking against ground truth (ALGORITHMS.md §4): precision and recall of every
+ * Evaluation of a ranking against ground truth (docs/algorithms.md §9): precision and recall of every
  * prefix, and the summary figures of the reference's correspondence-retrieval protocol: precision
  * at the number of true positives (= recall there), at the top 20 % of the pool, and the random
  * baseline (expected base rate, and one seeded random ranking).

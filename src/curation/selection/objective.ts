@@ -1,5 +1,5 @@
 /**
- * The mutual-information objective of ACAV-style curation (ALGORITHMS.md §2, §7), kept
+ * The mutual-information objective of ACAV-style curation (docs/algorithms.md §2–4), kept
  * incrementally.
  *
  * For a subset S of n clips and a pair p = (i, j) of clusterings, with N_uv the contingency table,

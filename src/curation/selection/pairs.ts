@@ -1,5 +1,5 @@
 /**
- * Which clustering pairs make up the objective (ALGORITHMS.md §2):
+ * Which clustering pairs make up the objective (docs/algorithms.md §2):
  * - `bipartite` (default): every audio clustering with every visual clustering;
  * - `combination`: every unordered pair of clusterings (the reference default);
  * - `diagonal`: the n-th audio clustering with the n-th visual clustering;

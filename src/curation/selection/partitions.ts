@@ -1,5 +1,5 @@
 /**
- * Partitioned selection (ALGORITHMS.md §3, "partitions"): the pool is cut into contiguous
+ * Partitioned selection (docs/algorithms.md §7): the pool is cut into contiguous
  * partitions (a count, or a size), each selects the same ratio independently with its own seeded
  * generator, and the ranked lists are interleaved by relative rank into one ranking. A partition's
  * result depends only on its rows, the parameters and the seed, so running partitions in one
