@@ -8,6 +8,7 @@ import { IngestSchema } from './sections/ingest.js';
 import { FeaturesSchema } from './sections/features.js';
 import { ClusteringSchema } from './sections/clustering.js';
 import { SelectionSchema } from './sections/selection.js';
+import { EvaluationSchema } from './sections/evaluation.js';
 import { LoaderSchema } from './sections/loader.js';
 import { SslSchema } from './sections/ssl.js';
 import { ProbeSchema } from './sections/probe.js';
@@ -25,6 +26,7 @@ export const ConfigSchema = z
     features: FeaturesSchema.default(FeaturesSchema.parse({})),
     clustering: ClusteringSchema.default(ClusteringSchema.parse({})),
     selection: SelectionSchema.default(SelectionSchema.parse({})),
+    evaluation: EvaluationSchema.default(EvaluationSchema.parse({})),
     loader: LoaderSchema.default(LoaderSchema.parse({})),
     ssl: SslSchema.default(SslSchema.parse({})),
     probe: ProbeSchema.default(ProbeSchema.parse({})),
@@ -36,4 +38,4 @@ export const ConfigSchema = z
   .strict();
 
 export type Config = z.infer<typeof ConfigSchema>;
-export { CorpusSchema, IngestSchema, FeaturesSchema, ClusteringSchema, SelectionSchema, LoaderSchema, SslSchema, ProbeSchema, ExperimentSchema, LaunchSchema };
+export { CorpusSchema, IngestSchema, FeaturesSchema, ClusteringSchema, SelectionSchema, EvaluationSchema, LoaderSchema, SslSchema, ProbeSchema, ExperimentSchema, LaunchSchema };

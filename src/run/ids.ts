@@ -10,7 +10,8 @@
  * id → shard key is the identity, injective by construction.
  *
  * Names from outside the run folder (file stems, ids in a user's CSV or labels.jsonl) become ids
- * once, at ingest, through `toId`: a name that is already an id is kept; any other name becomes
+ * once, at ingest, through `toId` (a `video_id` given by the input is kept as it is: it groups
+ * clips and is never a key or a file name): a name that is already an id is kept; any other name becomes
  * its cleaned form plus "-" and a hash of the original, so two different names get different ids
  * (ingest also refuses a duplicate id, so a collision could never pass silently).
  *
@@ -48,12 +49,17 @@ function clean(s: string, max: number): string {
     .replace(/[_-]+$/, '');
 }
 
-/** An id for a name from outside: itself when it is an id, else cleaned + "-" + 10 hex digits of its hash. */
-export function toId(name: string): string {
+/**
+ * An id for a name from outside: itself when it is an id, else cleaned + "-" + 10 hex digits of
+ * the hash of `unique` (default: the name itself; e.g. a file's path relative to the corpus when
+ * the name is its stem, so that equal stems in different folders get different ids). With
+ * `forceHash`, the hash is added even to a name that is an id.
+ */
+export function toId(name: string, unique: string = name, forceHash = false): string {
   if (typeof name !== 'string' || name.length === 0) throw new Error(`cannot make an id from ${JSON.stringify(name)}`);
-  if (isId(name)) return name;
+  if (isId(name) && !forceHash) return name;
   const c = clean(name, 80);
-  return `${c || 'id'}-${hashHex(name, 10)}`;
+  return `${c || 'id'}-${hashHex(unique, 10)}`;
 }
 
 /** Key of a tar shard member (WebDataset-safe): an id is its own key; any other string is escaped (see above). */

@@ -13,6 +13,7 @@
  *       selection.<method>.csv the ranking of another method (random, contrastive, ...)
  *       selection.eval.json    precision/recall of a ranking (selection.<method>.eval.json for others)
  *       selection.meta.json    parameters and statistics of selection.csv; selection/ its partition parts
+ *                              (selection.<method>.meta.json and selection.<method>/ for another method)
  *       shards/                WebDataset shards of the selection + shards.json
  *       launch/                scripts and logs of a sharded run
  *       explain.json           why the selection is what it is
@@ -51,8 +52,10 @@ export interface RunLayout {
   selection(method?: string, configured?: string): string;
   /** The evaluation beside a ranking: selection.eval.json, selection.<method>.eval.json. */
   selectionEval(method?: string, configured?: string): string;
-  selectionMeta: string;
-  selectionPartsDir: string;
+  /** Parameters and statistics beside a ranking: selection.meta.json, selection.<method>.meta.json. */
+  selectionMeta(method?: string, configured?: string): string;
+  /** Partition parts of a ranking while it is computed: selection/, selection.<method>/. */
+  selectionPartsDir(method?: string, configured?: string): string;
   shardsDir: string;
   shardsIndex: string;
   launchDir: string;
@@ -102,8 +105,8 @@ export function runLayout(runDir: string): RunLayout {
     clustersPartsDir: at('clusters'),
     selection: (method, configured) => at(`selection${methodSuffix(method, configured)}.csv`),
     selectionEval: (method, configured) => at(`selection${methodSuffix(method, configured)}.eval.json`),
-    selectionMeta: at('selection.meta.json'),
-    selectionPartsDir: at('selection'),
+    selectionMeta: (method, configured) => at(`selection${methodSuffix(method, configured)}.meta.json`),
+    selectionPartsDir: (method, configured) => at(`selection${methodSuffix(method, configured)}`),
     shardsDir: at('shards'),
     shardsIndex: at('shards', 'shards.json'),
     launchDir: at('launch'),

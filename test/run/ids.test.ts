@@ -11,7 +11,7 @@ describe('the id rule', () => {
   it('toId keeps ids and gives distinct ids to distinct outside names', () => {
     expect(toId('clip-1')).toBe('clip-1');
     const names = ['a.b', 'a_b', 'a b', 'a/b', 'a..b', '../../a', 'é', '.hidden', 'x'.repeat(300), 'x'.repeat(301)];
-    const ids = names.map(toId);
+    const ids = names.map((n) => toId(n));
     for (const id of ids) expect(isId(id)).toBe(true);
     expect(new Set(ids).size).toBe(names.length);
     expect(toId('a.b')).toMatch(/^a_b-[0-9a-f]{10}$/);

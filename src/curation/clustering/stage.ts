@@ -14,7 +14,6 @@
  * Reruns skip parts and models whose fingerprint (clustering config, seed, feature shards)
  * matches.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/schema.js';
@@ -22,7 +21,9 @@ import type { ClusteringConfig } from '../../config/sections/clustering.js';
 import { Rng, hashSeed } from '../../runtime/random.js';
 import { Progress, log } from '../../runtime/progress.js';
 import { unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
-import { iterJsonl } from '../../runtime/jsonl.js';
+import { stableKey } from '../../run/hash.js';
+import { runLayout } from '../../run/layout.js';
+import { readManifestIds } from '../../run/manifest.js';
 import { listFeatureShards, readFeatureShard, readFeatureShardAttrs, writeFeatureShard, type FeatureShard } from '../features/store.js';
 import { shardName } from '../../runtime/shard.js';
 import { promises as fsp } from 'node:fs';
@@ -76,7 +77,8 @@ export interface ClusteringSpec {
 }
 
 export function clusterPaths(runDir: string): { model: string; partsDir: string; clusters: string } {
-  return { model: path.join(runDir, 'clusters.model.h5'), partsDir: path.join(runDir, 'clusters'), clusters: path.join(runDir, 'clusters.h5') };
+  const L = runLayout(runDir);
+  return { model: L.clustersModel, partsDir: L.clustersPartsDir, clusters: L.clusters };
 }
 
 /** The clusterings a config asks for, given the layers present in the features. */
@@ -126,10 +128,7 @@ async function fingerprintOf(config: Config, files: string[]): Promise<string> {
   const { backend: _b, threads: _t, ...relevant } = config.clustering;
   const shards: Array<[string, Record<string, string | number>]> = [];
   for (const f of files) shards.push([path.basename(f), await readFeatureShardAttrs(f)]);
-  return createHash('sha256')
-    .update(JSON.stringify({ clustering: relevant, seed: config.seed, shards }))
-    .digest('hex')
-    .slice(0, 16);
+  return stableKey({ clustering: relevant, seed: config.seed, shards });
 }
 
 /**
@@ -325,7 +324,7 @@ export async function runClusterSample(config: Config, shard: Pick<ShardSpec, 'i
   const runDir = config.runDir ?? path.join('runs', config.name);
   const silent = opts.silent ?? process.env.AVCURATE_QUIET === '1';
   const files = await listFeatureShards(runDir);
-  if (files.length === 0) throw new ClusterStageError(`${path.join(runDir, 'features')}: no feature shards (run "avcurate extract" first)`);
+  if (files.length === 0) throw new ClusterStageError(`${runLayout(runDir).featuresDir}: no feature shards (run "avcurate extract" first)`);
   const fingerprint = await fingerprintOf(config, files);
   const out = samplePath(runDir, shard.index, shard.count);
   if (existsSync(out)) {
@@ -485,13 +484,9 @@ async function partIsCurrent(part: string, fingerprint: string): Promise<boolean
 }
 
 async function manifestOrder(runDir: string): Promise<Map<string, number> | null> {
-  const file = path.join(runDir, 'manifest.jsonl');
+  const file = runLayout(runDir).manifest;
   if (!existsSync(file)) return null;
-  const order = new Map<string, number>();
-  for await (const row of iterJsonl<{ id?: unknown }>(file)) {
-    if (typeof row.id === 'string' && !order.has(row.id)) order.set(row.id, order.size);
-  }
-  return order;
+  return new Map((await readManifestIds(file)).map((id, i) => [id, i]));
 }
 
 /** Merge the parts (one per feature shard, in shard order) into one file in manifest order. */
@@ -552,7 +547,7 @@ export async function runCluster(
   const silent = opts.silent ?? process.env.AVCURATE_QUIET === '1';
   const paths = clusterPaths(runDir);
   const files = await listFeatureShards(runDir);
-  if (files.length === 0) throw new ClusterStageError(`${path.join(runDir, 'features')}: no feature shards (run "avcurate extract" first)`);
+  if (files.length === 0) throw new ClusterStageError(`${runLayout(runDir).featuresDir}: no feature shards (run "avcurate extract" first)`);
   const cfg = config.clustering;
   const kernel = kernelOptions(cfg);
   const fingerprint = await fingerprintOf(config, files);

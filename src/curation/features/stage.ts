@@ -14,8 +14,9 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/schema.js';
 import type { AudioExtractorConfig, FeaturesConfig, VisualExtractorConfig } from '../../config/sections/features.js';
-import type { ClipRecord } from '../manifest/types.js';
-import { readManifest, manifestPath } from '../manifest/read.js';
+import type { ClipRecord } from '../../run/manifest.js';
+import { readManifest } from '../../run/manifest.js';
+import { runLayout } from '../../run/layout.js';
 import { decodeClip } from '../../media/decode.js';
 import type { DecodedClip, ProbeInfo } from '../../media/types.js';
 import { cleanStaleTemps } from '../../runtime/atomic.js';
@@ -23,7 +24,7 @@ import { FailureLog } from '../../run/failures.js';
 import { stableKey } from '../../run/hash.js';
 import { defaultConcurrency } from '../../runtime/pool.js';
 import { Progress, log } from '../../runtime/progress.js';
-import { shardName, unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
+import { unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
 import { checkBatchResult, ExtractorFatalError, type AnyExtractor } from './extractor.js';
 import { BuiltinAudioExtractor } from './builtin-audio.js';
 import { BuiltinVisualExtractor } from './builtin-visual.js';
@@ -242,13 +243,14 @@ export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' 
   const t0 = performance.now();
   const f = config.features;
   const runDir = config.runDir ?? path.join('runs', config.name);
-  const manifest = await readManifest(manifestPath(runDir));
+  const layout = runLayout(runDir);
+  const manifest = await readManifest(layout.manifest);
   const units = Math.max(1, Math.ceil(manifest.length / f.shardSize));
   const mine = unitsOfShard(units, shard);
-  const featDir = path.join(runDir, 'features');
+  const featDir = layout.featuresDir;
   await fsp.mkdir(featDir, { recursive: true });
   await cleanStaleTemps(featDir);
-  const failures = new FailureLog(path.join(runDir, 'failures.jsonl'));
+  const failures = new FailureLog(layout.failures);
   const knownFailures = new Set((await failures.read(EXTRACT_STAGE)).map((r) => r.id));
 
   const baseDir = config.configFile ? path.dirname(config.configFile) : process.cwd();
@@ -275,7 +277,7 @@ export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' 
       if (count !== units) await conflict(path.join(featDir, name), `it belongs to a split into ${count} shards, the manifest now makes ${units} (shardSize ${f.shardSize}, ${manifest.length} clips)`, f, Number(m[1]) % shard.count === shard.index || !mineSet.size);
     }
     for (const u of mine) {
-      const file = path.join(featDir, `${shardName(u, units)}.h5`);
+      const file = layout.featureShard(u, units);
       const ids = manifest.slice(u * f.shardSize, (u + 1) * f.shardSize).map((r) => r.id);
       if (existing.has(path.basename(file))) {
         let attrs: Record<string, string | number>;
@@ -314,7 +316,7 @@ export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' 
     for (const u of todo) {
       if (opts.signal?.aborted) break;
       const recs = manifest.slice(u * f.shardSize, (u + 1) * f.shardSize);
-      const file = path.join(featDir, `${shardName(u, units)}.h5`);
+      const file = layout.featureShard(u, units);
       const rows: Array<{ id: string; feats: Float32Array[][] }> = [];
       const unitFailures: Array<{ rec: ClipRecord; reason: string }> = [];
 

@@ -12,7 +12,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { produceFileAtomic } from '../../runtime/atomic.js';
-import { shardName } from '../../runtime/shard.js';
+import { runLayout } from '../../run/layout.js';
 import { withH5, type H5 } from '../../runtime/h5.js';
 
 export type FeatureModality = 'audio' | 'visual';
@@ -174,7 +174,7 @@ export async function readFeatureShardAttrs(file: string): Promise<Record<string
 
 /** Complete shard files under runDir/features, sorted by name (temp files are never listed). */
 export async function listFeatureShards(runDir: string): Promise<string[]> {
-  const dir = path.join(runDir, 'features');
+  const dir = runLayout(runDir).featuresDir;
   let names: string[];
   try {
     names = await fsp.readdir(dir);
@@ -187,7 +187,7 @@ export async function listFeatureShards(runDir: string): Promise<string[]> {
 
 /** Path of feature shard `index` of `count` in a run folder. */
 export function featureShardPath(runDir: string, index: number, count: number): string {
-  return path.join(runDir, 'features', `${shardName(index, count)}.h5`);
+  return runLayout(runDir).featureShard(index, count);
 }
 
 /**
@@ -196,7 +196,7 @@ export function featureShardPath(runDir: string, index: number, count: number): 
  */
 export async function readAllFeatures(runDir: string): Promise<FeatureShard> {
   const files = await listFeatureShards(runDir);
-  if (files.length === 0) throw new Error(`${path.join(runDir, 'features')}: no feature shards (run "avcurate extract" first)`);
+  if (files.length === 0) throw new Error(`${runLayout(runDir).featuresDir}: no feature shards (run "avcurate extract" first)`);
   const shards: FeatureShard[] = [];
   for (const f of files) shards.push(await readFeatureShard(f));
   const first = shards[0];

@@ -5,7 +5,6 @@
  * input is cached next to the output (keyed by path, size, mtime and window), so a rerun after a
  * kill, or on a grown folder, only probes what is new or changed.
  */
-import { createHash } from 'node:crypto';
 import { promises as fsp, appendFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { probe } from '../../media/probe.js';
@@ -16,6 +15,9 @@ import { Progress } from '../../runtime/progress.js';
 import { writeFileAtomic } from '../../runtime/atomic.js';
 import { exists } from '../../runtime/jsonl.js';
 import type { FailureRecord } from '../../run/failures.js';
+import { toId } from '../../run/ids.js';
+import { FAILURES_NAME } from '../../run/layout.js';
+import { writeManifest } from '../../run/manifest.js';
 import type { IngestConfig } from '../../config/sections/ingest.js';
 import { IngestSchema } from '../../config/sections/ingest.js';
 import { clipWindows, type ClipWindow } from './windows.js';
@@ -61,16 +63,13 @@ export interface IngestResult {
   seconds: number;
 }
 
-const SAFE = /[^A-Za-z0-9._-]+/g;
-
-/** A safe, stable id for a file: its stem when already safe, else a cleaned stem plus a hash. */
+/**
+ * A stable id for a file (the id rule of src/run/ids.ts): its stem when that is an id and the file
+ * is at the top of the input, else the cleaned stem plus a hash of the relative path.
+ */
 export function videoIdFor(rel: string): string {
   const stem = path.basename(rel, path.extname(rel));
-  let clean = stem.replace(SAFE, '_').replace(/^[._-]+/, '').slice(0, 80);
-  if (clean === stem && clean !== '' && !rel.includes(path.sep)) return clean;
-  const h = createHash('sha1').update(rel).digest('hex').slice(0, 8);
-  if (clean === '') clean = 'v';
-  return `${clean}-${h}`;
+  return toId(stem || 'v', rel, rel.includes(path.sep));
 }
 
 function parseBool(x: unknown): boolean | undefined {
@@ -119,7 +118,7 @@ function itemFromRow(base: string, row: Record<string, unknown>, where: string):
   if (typeof fileField !== 'string' || fileField === '') throw new Error(`${where}: no "file" or "path" value`);
   const file = path.isAbsolute(fileField) ? fileField : path.join(base, fileField);
   const item: InputItem = { file, rel: path.relative(base, file) };
-  if (typeof row.id === 'string' && row.id) item.id = row.id;
+  if (typeof row.id === 'string' && row.id) item.id = toId(row.id);
   if (row.video_id !== undefined && row.video_id !== '') item.video_id = String(row.video_id);
   if (row.label !== undefined && row.label !== '') item.label = String(row.label);
   for (const k of ['visual_class', 'audio_class'] as const) {
@@ -326,9 +325,9 @@ export async function ingest(opts: IngestOptions): Promise<IngestResult> {
     }
     failures.push(...r.failures);
   }
-  await writeFileAtomic(out, records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : ''));
+  await writeManifest(out, records);
   // failures.jsonl: keep other stages' lines, replace this stage's.
-  const failuresFile = path.join(outDir, 'failures.jsonl');
+  const failuresFile = path.join(outDir, FAILURES_NAME);
   let kept = '';
   if (await exists(failuresFile)) {
     kept = (await fsp.readFile(failuresFile, 'utf8'))

@@ -23,8 +23,8 @@ import { exists, readJsonl } from '../../runtime/jsonl.js';
 import { Progress, log } from '../../runtime/progress.js';
 import { shardName, unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
 import { readClusters, type ClusterFile } from '../clustering/store.js';
-import { readManifest, manifestPath } from '../manifest/read.js';
-import type { ClipRecord } from '../manifest/types.js';
+import { ManifestIndex, type ClipRecord } from '../../run/manifest.js';
+import { runLayout } from '../../run/layout.js';
 import type { Algorithm, RefineStats } from './algorithms.js';
 import { readSelectionCsv, writeSelectionCsv, type SelectionRow } from '../../run/selection.js';
 import { formatSummary, prefixCurves, summarizeRanking, type EvalSummary } from './evaluate.js';
@@ -42,14 +42,23 @@ import { rankToSelection, scoreColumns } from './rank.js';
 
 export const SELECTION_PART_FORMAT = 'avcurate.selection-part';
 
-export function selectionPaths(runDir: string) {
+/**
+ * The files of a selection method in the run folder (src/run/layout.ts): the configured method's
+ * ranking is selection.csv, another method's is selection.<method>.csv, each with its own
+ * .meta.json, partition folder and .eval.json. `csv` overrides the ranking's path (`--out`); its
+ * meta and evaluation then sit beside it.
+ */
+export function selectionPaths(runDir: string, method?: string, configured?: string, csv?: string) {
+  const L = runLayout(runDir);
+  const own = csv ? path.resolve(csv) : undefined;
+  const stem = own?.replace(/\.csv$/i, '');
   return {
-    clusters: path.join(runDir, 'clusters.h5'),
-    manifest: manifestPath(runDir),
-    partsDir: path.join(runDir, 'selection'),
-    csv: path.join(runDir, 'selection.csv'),
-    meta: path.join(runDir, 'selection.meta.json'),
-    eval: path.join(runDir, 'selection.eval.json'),
+    clusters: L.clusters,
+    manifest: L.manifest,
+    partsDir: stem ? `${stem}.parts` : L.selectionPartsDir(method, configured),
+    csv: own ?? L.selection(method, configured),
+    meta: stem ? `${stem}.meta.json` : L.selectionMeta(method, configured),
+    eval: stem ? `${stem}.eval.json` : L.selectionEval(method, configured),
   };
 }
 
@@ -207,6 +216,13 @@ export interface SelectStageOptions {
    * instead of by the MI search. Ids must be a subset of the pool's.
    */
   scores?: { ids: string[]; scores: ArrayLike<number> };
+  /**
+   * The method to run (default: selection.method). The configured method writes selection.csv;
+   * another writes selection.<method>.csv (src/run/layout.ts), so baselines never overwrite it.
+   */
+  method?: SelectionConfig['method'];
+  /** Write the ranking here instead (its .meta.json and partition folder go beside it). */
+  out?: string;
 }
 
 export interface SelectStageResult {
@@ -243,8 +259,9 @@ export interface SelectionMeta {
 export async function runSelect(config: Config, opts: SelectStageOptions = {}): Promise<SelectStageResult> {
   const t0 = performance.now();
   const runDir = config.runDir!;
-  const files = selectionPaths(runDir);
-  const cfg = config.selection;
+  const method = opts.method ?? config.selection.method;
+  const files = selectionPaths(runDir, method, config.selection.method, opts.out);
+  const cfg = { ...config.selection, method };
   const shard = opts.shard ?? { index: 0, count: 1 };
   if (cfg.method === 'contrastive' && !opts.scores) {
     throw new SelectionInputError('selection.method is "contrastive": its scores come from the SSL engine (run "avcurate select --method contrastive")');
@@ -271,10 +288,9 @@ export async function runSelect(config: Config, opts: SelectStageOptions = {}): 
     }
   }
 
-  const manifest = await readManifest(files.manifest);
-  const byId = new Map<string, ClipRecord>(manifest.map((r) => [r.id, r]));
+  const manifest = await ManifestIndex.read(files.manifest);
 
-  if (opts.scores) return scoreRankedStage(config, pool, params, fingerprint, byId, opts.scores, t0);
+  if (opts.scores) return scoreRankedStage(files, method, pool, params, fingerprint, manifest, opts.scores, t0);
 
   let count = cfg.partitionSize !== undefined ? Math.ceil(pool.matrix.n / cfg.partitionSize) : cfg.partitions === 'auto' ? shard.count : cfg.partitions;
   if (cfg.partitionSize === undefined && cfg.partitions === 'auto' && shard.count === 1 && !opts.force) {
@@ -334,7 +350,7 @@ export async function runSelect(config: Config, opts: SelectStageOptions = {}): 
   }
   const parts = plan.map((p) => results.get(p.index)!);
   const merged = mergePartitions(pool.matrix, params, parts);
-  await writeSelectionFiles(files, pool, byId, merged.order, merged.gains, merged.objectives);
+  await writeSelectionFiles(files, pool, manifest, merged.order, merged.gains, merged.objectives);
   const meta = buildMeta(cfg.method, fingerprint, params, pool, merged.order.length, merged.objective, 'mi', parts);
   await writeJsonAtomic(files.meta, meta);
   const refined = parts.filter((p) => p.refine);
@@ -405,7 +421,7 @@ function buildMeta(
 async function writeSelectionFiles(
   files: ReturnType<typeof selectionPaths>,
   pool: SelectionPool,
-  byId: Map<string, ClipRecord>,
+  manifest: ManifestIndex,
   order: ArrayLike<number>,
   gains: ArrayLike<number>,
   objectives: ArrayLike<number>,
@@ -413,24 +429,28 @@ async function writeSelectionFiles(
   const rows: SelectionRow[] = [];
   for (let r = 0; r < order.length; r++) {
     const id = pool.ids[order[r]];
-    const rec = byId.get(id);
-    if (!rec) throw new SelectionInputError(`clip ${id} is in clusters.h5 but not in ${files.manifest}; the run folder mixes different runs`);
+    let rec: ClipRecord;
+    try {
+      rec = manifest.get(id, files.clusters);
+    } catch (err) {
+      throw new SelectionInputError((err as Error).message);
+    }
     rows.push({ rank: r + 1, id, video_id: rec.video_id ?? id, start: rec.start, end: rec.start + rec.duration, gain: gains[r], objective: objectives[r] });
   }
   await writeSelectionCsv(files.csv, rows);
 }
 
 async function scoreRankedStage(
-  config: Config,
+  files: ReturnType<typeof selectionPaths>,
+  method: SelectionConfig['method'],
   pool: SelectionPool,
   params: SelectionParams,
   fingerprint: string,
-  byId: Map<string, ClipRecord>,
+  manifest: ManifestIndex,
   scores: { ids: string[]; scores: ArrayLike<number> },
   t0: number,
 ): Promise<SelectStageResult> {
   if (scores.ids.length !== scores.scores.length) throw new SelectionInputError(`got ${scores.ids.length} ids but ${scores.scores.length} scores`);
-  const files = selectionPaths(config.runDir!);
   const index = new Map(pool.ids.map((id, i) => [id, i]));
   // Rank the scored clips that are in the pool; the MI columns are measured on the whole pool.
   const scoredPool: number[] = [];
@@ -449,10 +469,10 @@ async function scoreRankedStage(
   const merged = mergePartitions(pool.matrix, params, [
     { index: 0, start: 0, end: pool.matrix.n, target, order, objective: NaN, searchObjective: NaN, refine: null, seconds: { search: 0, refine: 0, order: 0 } },
   ]);
-  await writeSelectionFiles(files, pool, byId, order, merged.gains, merged.objectives);
-  const meta = buildMeta(config.selection.method, fingerprint, params, pool, order.length, merged.objective, 'mi', []);
+  await writeSelectionFiles(files, pool, manifest, order, merged.gains, merged.objectives);
+  const meta = buildMeta(method, fingerprint, params, pool, order.length, merged.objective, 'mi', []);
   await writeJsonAtomic(files.meta, meta);
-  log(`select: ${order.length} of ${scoredPool.length} scored clips by ${config.selection.method} score → ${files.csv} (MI F = ${merged.objective.toFixed(4)})`);
+  log(`select: ${order.length} of ${scoredPool.length} scored clips by ${method} score → ${files.csv} (MI F = ${merged.objective.toFixed(4)})`);
   return { csv: files.csv, computed: [0], missing: [], skipped: false, pool: pool.matrix.n, selected: order.length, objective: merged.objective, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -461,10 +481,10 @@ export async function writeScoreSelection(
   file: string,
   clips: Array<Pick<ClipRecord, 'id' | 'video_id' | 'start' | 'duration'>>,
   scores: ArrayLike<number>,
-  opts: { ratio?: number; size?: number } = {},
+  opts: { ratio: number; size?: undefined } | { size: number; ratio?: undefined },
 ): Promise<SelectionRow[]> {
   if (clips.length !== scores.length) throw new SelectionInputError(`got ${clips.length} clips but ${scores.length} scores`);
-  const target = opts.size !== undefined ? Math.min(opts.size, clips.length) : Math.max(1, Math.round((opts.ratio ?? 0.2) * clips.length));
+  const target = opts.size !== undefined ? Math.min(opts.size, clips.length) : Math.max(1, Math.round(opts.ratio * clips.length));
   const order = rankToSelection(scores, target);
   const { gains, objectives } = scoreColumns(scores, order);
   const rows = Array.from(order, (x, r) => {
@@ -481,11 +501,13 @@ export async function writeScoreSelection(
 export interface EvalStageOptions {
   /** Ground truth: a labels.jsonl (from synth) or manifest.jsonl; default: the run's manifest, else the corpus labels.jsonl. */
   truth?: string;
-  /** The ranking to evaluate (default <runDir>/selection.csv). */
+  /** The method whose ranking is evaluated (default: selection.method → selection.csv; another → selection.<method>.csv). */
+  method?: SelectionConfig['method'];
+  /** The ranking to evaluate (overrides `method`). */
   selection?: string;
-  /** Output (default <runDir>/selection.eval.json). */
+  /** Output (default: beside the ranking, selection[.<method>].eval.json). */
   out?: string;
-  /** Cut-off ratio for "top of the pool" (default 0.2, the reference ratio). */
+  /** Cut-off ratio for "top of the pool" (default: evaluation.topRatio). */
   ratio?: number;
   silent?: boolean;
 }
@@ -520,10 +542,10 @@ export function truthLookup(rows: TruthRow[]): (clip: { id: string; video_id?: s
 
 export async function runEvalSelection(config: Config, opts: EvalStageOptions = {}): Promise<EvalStageResult> {
   const runDir = config.runDir!;
-  const files = selectionPaths(runDir);
-  const selFile = opts.selection ?? files.csv;
+  const files = selectionPaths(runDir, opts.method ?? config.selection.method, config.selection.method, opts.selection);
+  const selFile = files.csv;
   const ranking = readSelectionCsv(selFile);
-  const manifest = await readManifest(files.manifest);
+  const manifest = (await ManifestIndex.read(files.manifest)).records;
   // The pool: the clips the selection could choose from (clusters.h5 when present).
   let poolIds: string[];
   if (await exists(files.clusters)) {
@@ -540,7 +562,7 @@ export async function runEvalSelection(config: Config, opts: EvalStageOptions = 
     if (!(await exists(truthFile))) throw new SelectionInputError(`${truthFile}: ground-truth file not found`);
     truthRows = await readJsonl<TruthRow>(truthFile);
   } else if (!manifest.some((r) => typeof r.corresponds === 'boolean')) {
-    const candidates = [path.join(runDir, 'corpus', 'labels.jsonl')];
+    const candidates = [runLayout(runDir).corpusLabels];
     if (config.corpus.source) candidates.unshift(path.join(config.corpus.source, 'labels.jsonl'));
     const found = (await Promise.all(candidates.map(exists))).findIndex(Boolean);
     if (found < 0) throw new SelectionInputError(`no ground truth: ${files.manifest} has no "corresponds" field and no labels.jsonl was found (pass --truth)`);
@@ -573,7 +595,7 @@ export async function runEvalSelection(config: Config, opts: EvalStageOptions = 
     hits.push(truthOf(row.id) ? 1 : 0);
     rankedIds.push(row.id);
   }
-  const ratio = opts.ratio ?? 0.2;
+  const ratio = opts.ratio ?? config.evaluation.topRatio;
   const summary = summarizeRanking(hits, poolTruth, { ratio, seed: config.seed });
   const curves = prefixCurves(hits, summary.positives);
   const out = opts.out ?? files.eval;
