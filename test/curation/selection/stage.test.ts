@@ -156,7 +156,7 @@ describe('select and eval-selection stages', () => {
     writeFileSync(path.join(dir, 'manifest.jsonl'), lines.slice(0, 10).join('\n') + '\n');
     const res = await run(process.execPath, [path.resolve('bin/avcurate.js'), 'select', '--config', cfgFile, '--quiet'], { cwd: path.resolve('.') }).catch((e) => e);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/clip clip-\d{4} is in clusters.h5 but not in .*manifest.jsonl/);
+    expect(res.stderr).toMatch(/clusters\.h5: clip id "clip-\d{4}" is not in .*manifest\.jsonl/);
     expect(res.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(path.join(dir, 'selection.csv'))).toBe(false);
   }, 60_000);
