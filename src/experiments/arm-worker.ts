@@ -1,6 +1,8 @@
 /**
- * One pretraining arm and seed: pretrain the two-tower model on the arm's clips (from the tensor
- * cache), then embed each downstream task's clips with the frozen encoders and probe them.
+ * One pretraining arm and seed: pretrain the two-tower model on the arm's clips, then embed each
+ * downstream task's clips with the frozen encoders and probe them. Every training and embedding
+ * batch comes from the loaders' pipeline over the run's decoded-tensor cache (ssl/data.ts:
+ * cache rows of the arm → shuffle → SpecAugment → batch, exact state in every checkpoint).
  * Runs in its own process (the runner spawns `node --import tsx arm-worker.ts job.json`) so arms
  * train in parallel on separate cores; `runArmJob` is the same work in-process.
  * Resumable: pretraining continues from the arm's latest checkpoint.
@@ -9,17 +11,18 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SslSchema, type SslConfig } from '../config/sections/ssl.js';
-import { ArrayBatches } from '../ssl/data.js';
+import { LoaderSchema, type LoaderConfig } from '../config/sections/loader.js';
+import { sslEmbeddingBatches, sslTrainingBatches } from '../ssl/data.js';
 import { embed, pretrain } from '../ssl/trainer.js';
 import { probeModalities, type ProbeModality } from '../ssl/probe/embeddings.js';
 import type { ProbeResult } from '../ssl/probe/linear-probe.js';
 import type { ProbeSplit } from '../ssl/probe/splits.js';
 import { writeJsonAtomic } from '../runtime/atomic.js';
-import { loadClipTensors, selectRows } from '../ssl/probe/clip-tensors.js';
 
 export interface ArmTaskJob {
   name: string;
-  tensorsDir: string;
+  /** The tensor cache holding the task's clips. */
+  cacheDir: string;
   ids: string[];
   labels: number[];
   classes: number;
@@ -29,10 +32,12 @@ export interface ArmTaskJob {
 export interface ArmJob {
   arm: string;
   seed: number;
-  tensorsDir: string;
+  /** The tensor cache holding the training clips. */
+  cacheDir: string;
   trainIds: string[];
   outDir: string;
   ssl: SslConfig;
+  loader: LoaderConfig;
   tasks: ArmTaskJob[];
   probe: {
     modalities: ProbeModality[];
@@ -59,27 +64,17 @@ export interface ArmResultFile {
   tasks: Record<string, Partial<Record<ProbeModality, ProbeResult>>>;
 }
 
-async function* batchesOf(audio: Float32Array, frames: Float32Array, ids: string[], size: number): AsyncGenerator<{ audio: Float32Array; frames: Float32Array; size: number; ids: string[] }> {
-  const n = ids.length;
-  const perA = audio.length / n;
-  const perF = frames.length / n;
-  for (let i = 0; i < n; i += size) {
-    const j = Math.min(n, i + size);
-    yield { audio: audio.slice(i * perA, j * perA), frames: frames.slice(i * perF, j * perF), size: j - i, ids: ids.slice(i, j) };
-  }
-}
-
 export async function runArmJob(job: ArmJob): Promise<ArmResultFile> {
   const ssl = SslSchema.parse(job.ssl);
-  const tensors = await loadClipTensors(job.tensorsDir);
+  const loader = LoaderSchema.parse(job.loader);
+  const cfg = { ssl, loader };
   // The `untrained` diagnostic: the model initialised from the seed and checkpointed at step 0,
   // without reading any data.
   const untrained = job.arm === 'untrained';
-  const train = selectRows(tensors, untrained ? [] : job.trainIds);
-  const n = train.ids.length;
+  const n = untrained ? 0 : job.trainIds.length;
   if (!untrained && n < 2) throw new Error(`arm ${job.arm}: ${n} training clip(s); a contrastive batch needs at least 2`);
   const batchSize = untrained ? ssl.batchSize : Math.min(ssl.batchSize, n);
-  const data = untrained ? [] : new ArrayBatches(train.audio, train.frames, n, batchSize, job.seed, Infinity, train.ids);
+  const data = untrained ? [] : await sslTrainingBatches(job.cacheDir, cfg, { seed: job.seed, batchSize, keys: job.trainIds });
   const t0 = performance.now();
   const result = await pretrain({ outDir: job.outDir, config: { ...ssl, batchSize }, seed: job.seed, data, resume: true, silent: job.silent, stopAfter: untrained ? 0 : undefined });
   const pretrainSeconds = (performance.now() - t0) / 1000;
@@ -95,13 +90,11 @@ export async function runArmJob(job: ArmJob): Promise<ArmResultFile> {
     tasks: {},
   };
   for (const task of job.tasks) {
-    const tt = task.tensorsDir === job.tensorsDir ? tensors : await loadClipTensors(task.tensorsDir);
-    const rows = selectRows(tt, task.ids);
-    const batches = () => batchesOf(rows.audio, rows.frames, rows.ids, job.probe.batchSize);
-    const emb = await embed(result.checkpointDir, batches(), { layer: job.probe.layer, backend: ssl.backend });
+    const batches = () => sslEmbeddingBatches(task.cacheDir, cfg, { seed: job.seed, batchSize: job.probe.batchSize, keys: task.ids });
+    const emb = await embed(result.checkpointDir, await batches(), { layer: job.probe.layer, backend: ssl.backend });
     if (emb.count !== task.ids.length) throw new Error(`arm ${job.arm}: embedded ${emb.count} of ${task.ids.length} clips of task ${task.name}`);
     // The cross-modal probe needs the shared projection space.
-    const shared = job.probe.modalities.includes('cross') && job.probe.layer !== 'head' ? await embed(result.checkpointDir, batches(), { layer: 'head', backend: ssl.backend }) : undefined;
+    const shared = job.probe.modalities.includes('cross') && job.probe.layer !== 'head' ? await embed(result.checkpointDir, await batches(), { layer: 'head', backend: ssl.backend }) : undefined;
     out.tasks[task.name] = probeModalities(
       emb,
       task.labels,

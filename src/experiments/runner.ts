@@ -8,7 +8,8 @@
  *   experiment/pool.jsonl, heldout.jsonl   the curation pool and the held-out downstream clips
  *   experiment/arms/<arm>.json             the training set of each arm (ids)
  *   experiment/jobs/<arm>-s<seed>.json     the job each arm worker ran
- *   tensors/, tensors-<task>/              decoded model inputs (clip-tensors.ts)
+ *   tensors/, tensors-<task>/              decoded model inputs: loaders tensor caches (frames.npy,
+ *                                          spec.npy, index.json), decoded once, read by every arm
  *   ssl/<arm>-s<seed>/                     checkpoints and metrics.jsonl
  *   probe/<arm>-s<seed>.json               probe results of the arm and seed
  *   stages/<stage>.json                    the ledger
@@ -27,7 +28,6 @@ import { readSelectionCsv } from '../run/selection.js';
 import { writeScoreSelection } from '../curation/selection/stage.js';
 import { readAllFeatures } from '../curation/features/store.js';
 import { contrastiveScores } from '../ssl/contrastive-select.js';
-import { modelDims } from '../ssl/trainer.js';
 import { loadProbeDataset } from '../ssl/probe/datasets.js';
 import { resolveSplits, type SplitProtocol } from '../ssl/probe/splits.js';
 import type { ProbeModality } from '../ssl/probe/embeddings.js';
@@ -36,7 +36,9 @@ import { Pool, defaultConcurrency } from '../runtime/pool.js';
 import { writeFileAtomic, writeJsonAtomic, writeJsonlAtomic } from '../runtime/atomic.js';
 import { log } from '../runtime/progress.js';
 import { StageLedger, stableKey } from '../run/ledger.js';
-import { buildClipTensors, type ClipRef } from '../ssl/probe/clip-tensors.js';
+import { buildModelCache } from '../ssl/data.js';
+import { fromArray } from '../loaders/sources/array.js';
+import { Progress } from '../runtime/progress.js';
 import { holdOut, precisionAt, precisionCurve, precisionOf, sampleIds, type LabelledClip } from './arms.js';
 import { ARM_WORKER_FILE, runArmJob, type ArmJob, type ArmResultFile, type ArmTaskJob } from './arm-worker.js';
 import { RESULTS_VERSION, aggregateProbes, type ArmSummary, type ClipPreview, type ExpectationCheck, type ExperimentResults, type ProbeRecord, type SelectionSummary } from './results.js';
@@ -58,6 +60,14 @@ export interface ExperimentOutcome {
   resultsFile: string;
   reportFile: string;
   table: string;
+}
+
+/** A clip to decode into a tensor cache: a clip record as the loaders' decode stage reads it. */
+interface ClipRef {
+  id: string;
+  source: string;
+  start: number;
+  duration: number;
 }
 
 const ARM_DESCRIPTIONS: Record<ArmName, string> = {
@@ -303,11 +313,11 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
       const labels = usable.map((r) => index.get(String(r[key]))!);
       const splits = resolveSplits({ labels }, exp.taskProtocol as SplitProtocol, Rng.derive(config.seed, 'task-splits', 'heldout'));
       const base = {
-        tensorsDir: path.join(runDir, 'tensors'),
+        cacheDir: path.join(runDir, 'tensors'),
         ids: usable.map((r) => `heldout:${r.id}`),
         labels,
         classes: classes.length,
-        clips: usable.map((r) => ({ id: `heldout:${r.id}`, file: r.file, start: 0, duration: byIdSeconds })),
+        clips: usable.map((r) => ({ id: `heldout:${r.id}`, source: r.file, start: 0, duration: byIdSeconds })),
       };
       tasks.push({ name: `heldout-${exp.taskLabel}`, ...base, splits });
       // The same clips with few labelled examples per class (the same embeddings, other splits).
@@ -332,40 +342,49 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
     const splits = resolveSplits({ labels: ds.items.map((i) => i.label), folds: ds.folds, splits: ds.splits }, protocol, Rng.derive(config.seed, 'task-splits', t.name));
     tasks.push({
       name: t.name,
-      tensorsDir: path.join(runDir, `tensors-${t.name}`),
+      cacheDir: path.join(runDir, `tensors-${t.name}`),
       ids: ds.items.map((i) => i.id),
       labels: ds.items.map((i) => i.label),
       classes: ds.classes.length,
       splits,
-      clips: ds.items.map((i) => ({ id: i.id, file: i.file, start: i.start ?? 0, duration: i.duration ?? probeCfg.clipSeconds ?? byIdSeconds })),
+      clips: ds.items.map((i) => ({ id: i.id, source: i.file, start: i.start ?? 0, duration: i.duration ?? probeCfg.clipSeconds ?? byIdSeconds })),
     });
   }
   if (tasks.length === 0) throw new Error('experiment: no downstream task (set experiment.heldOut > 0 with a labelled corpus, or add experiment.tasks)');
 
-  // 6. Decode every clip once into the model's input shapes.
-  const dims = modelDims(config.ssl);
-  const trainClips: ClipRef[] = manifest.map((r: ClipRecord) => ({ id: r.id, file: r.source, start: r.start, duration: r.duration }));
+  // 6. Decode every clip once into the model's input shapes: loaders tensor caches.
+  const dataCfg = { ssl: config.ssl, loader: config.loader };
+  const mainDir = path.join(runDir, 'tensors');
+  const trainClips: ClipRef[] = manifest.map((r: ClipRecord) => ({ id: r.id, source: r.source, start: r.start, duration: r.duration }));
   const seenClips = new Set<string>();
-  const mainClips = [...trainClips, ...tasks.filter((t) => t.tensorsDir === path.join(runDir, 'tensors')).flatMap((t) => t.clips)].filter((c) => {
+  const mainClips = [...trainClips, ...tasks.filter((t) => t.cacheDir === mainDir).flatMap((t) => t.clips)].filter((c) => {
     if (seenClips.has(c.id)) return false;
     seenClips.add(c.id);
     return true;
   });
-  const tensorGroups: Array<{ dir: string; clips: ClipRef[] }> = [{ dir: path.join(runDir, 'tensors'), clips: mainClips }];
-  for (const t of tasks) if (t.tensorsDir !== path.join(runDir, 'tensors')) tensorGroups.push({ dir: t.tensorsDir, clips: t.clips });
-  for (const g of tensorGroups) {
-    const stage = `tensors${g.dir === path.join(runDir, 'tensors') ? '' : `-${path.basename(g.dir).slice('tensors-'.length)}`}`;
-    await ledger.run(stage, { clips: stableKey(g.clips), dims }, async () => {
-      const r = await buildClipTensors(g.clips, dims, g.dir, { silent });
-      return { summary: { count: r.count, failed: r.failed.length }, outputs: [path.join(g.dir, 'index.json')] };
+  const cacheGroups: Array<{ dir: string; clips: ClipRef[] }> = [{ dir: mainDir, clips: mainClips }];
+  for (const t of tasks) if (t.cacheDir !== mainDir) cacheGroups.push({ dir: t.cacheDir, clips: t.clips });
+  const cacheKeys = new Map<string, string>();
+  for (const g of cacheGroups) {
+    const stage = `tensors${g.dir === mainDir ? '' : `-${path.basename(g.dir).slice('tensors-'.length)}`}`;
+    const fingerprint = stableKey({ clips: stableKey(g.clips), ssl: config.ssl.model, decode: config.loader.decode, seed: config.seed });
+    cacheKeys.set(g.dir, fingerprint);
+    const built = await ledger.run<{ count: number; failed: Array<{ id: string; reason: string }> }>(stage, { fingerprint }, async () => {
+      const progress = new Progress(`decode clips (${stage})`, { total: g.clips.length, unit: 'clips', silent });
+      const r = await buildModelCache({ dataset: fromArray(g.clips) }, g.dir, dataCfg, { seed: config.seed, fingerprint, onItem: (k) => progress.set(k) });
+      progress.finish();
+      const kept = new Set(r.index.keys);
+      const reasons = r.index.skipped.flatMap((s) => s.errors);
+      const failed = g.clips.filter((c) => !kept.has(c.id)).map((c) => ({ id: c.id, reason: reasons.find((e) => e.startsWith(`${c.id}:`)) ?? 'not decoded' }));
+      return { summary: { count: r.index.count, failed }, outputs: [path.join(g.dir, 'index.json')] };
     });
-    const failed = (JSON.parse(await fsp.readFile(path.join(g.dir, 'index.json'), 'utf8')) as { failed: Array<{ id: string; reason: string }> }).failed;
+    const failed = built.failed;
     if (failed.length > 0) {
       notes.push(`${failed.length} clip(s) could not be decoded for ${stage} (e.g. ${failed[0].id}: ${failed[0].reason})`);
       const bad = new Set(failed.map((f) => f.id));
-      for (const [arm, ids] of armIds) armIds.set(arm, ids.filter((id) => !bad.has(id)));
+      if (g.dir === mainDir) for (const [arm, ids] of armIds) armIds.set(arm, ids.filter((id) => !bad.has(id)));
       for (const t of tasks) {
-        if (t.tensorsDir !== g.dir) continue;
+        if (t.cacheDir !== g.dir) continue;
         const keep = t.ids.map((id, i) => (bad.has(id) ? -1 : i)).filter((i) => i >= 0);
         if (keep.length < t.ids.length) {
           const remap = new Map(keep.map((old, neu) => [old, neu]));
@@ -378,17 +397,18 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
   }
 
   // 7. Pretrain and probe every arm and seed, in parallel processes.
-  const tensorsKey = stableKey({ clips: stableKey(mainClips), dims });
+  const tensorsKey = cacheKeys.get(mainDir)!;
   const jobs: ArmJob[] = [];
   for (const arm of exp.arms) {
     for (const seed of exp.seeds) {
       jobs.push({
         arm,
         seed,
-        tensorsDir: path.join(runDir, 'tensors'),
+        cacheDir: mainDir,
         trainIds: armIds.get(arm)!,
         outDir: path.join(runDir, 'ssl', `${arm}-s${seed}`),
         ssl: config.ssl,
+        loader: config.loader,
         tasks: tasks.map(({ clips: _c, ...t }) => t),
         probe: {
           modalities: probeCfg.modalities as ProbeModality[],
@@ -413,7 +433,7 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
       // A checkpoint folder left by training with other inputs (ssl config, training set) is not
       // resumed from: it is removed. The same training killed mid-way resumes from its latest
       // checkpoint; a change of the probe settings alone re-probes without retraining.
-      const key = stableKey({ arm: job.arm, seed: job.seed, trainIds: job.trainIds, ssl: job.ssl, tensors: tensorsKey });
+      const key = stableKey({ arm: job.arm, seed: job.seed, trainIds: job.trainIds, ssl: job.ssl, loader: job.loader, tensors: tensorsKey });
       const keyFile = path.join(job.outDir, 'job.key');
       const previous = existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : null;
       if (previous !== key && existsSync(job.outDir)) await fsp.rm(job.outDir, { recursive: true, force: true });

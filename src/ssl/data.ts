@@ -1,15 +1,25 @@
 /**
- * What the trainer reads: batches of paired audio and frames as typed arrays, from any async
- * iterable (the loaders' Dataset, or the in-memory and synthetic sources here).
+ * What the trainer reads, and where it comes from. A batch is paired audio and frames as typed
+ * arrays:
  *
  *   audio   Float32Array [B, frames, mels]   log-mel patches (VGGish: 96 x 64)
- *   frames  Float32Array [B, T, H, W, 3]     normalised frames
+ *   frames  Float32Array [B, T, H, W, 3]     normalised frames (loader.normalize)
  *
- * A source that can resume exposes `getState()` (JSON-serialisable position after the last batch
- * handed out) and `setState(state)`; the trainer stores the state in every checkpoint.
+ * Every batch, for training and for embedding, comes from the loaders' pipeline (clipPipeline:
+ * source → shuffle → decode or tensor cache → spectrogram → augment → batch, with exact state);
+ * this module only sets that pipeline up for the model (its input shape, SpecAugment masking from
+ * ssl.maskFraction, the consumer's batch size) and turns collated batches into model inputs.
  */
 import { Rng } from '../runtime/random.js';
-
+import type { Dataset } from '../loaders/core/dataset.js';
+import { fromArray } from '../loaders/sources/array.js';
+import type { NdArray } from '../loaders/formats/ndarray.js';
+import { framesToFloat32 } from '../loaders/adapters/typed.js';
+import { buildTensorCache, clipPipeline, type ClipPipelineOptions, type ClipShape, type ClipSource, type BuildTensorCacheOptions } from '../loaders/pipeline.js';
+import type { SpectrogramSpec } from '../loaders/decode/spectrogram.js';
+import type { WriteTensorCacheResult } from '../loaders/cache/tensor-cache.js';
+import type { LoaderConfig } from '../config/sections/loader.js';
+import type { SslConfig } from '../config/sections/ssl.js';
 export interface SslBatch {
   audio: Float32Array;
   frames: Float32Array;
@@ -17,12 +27,6 @@ export interface SslBatch {
   size?: number;
   /** Clip ids, when known (embed returns them). */
   ids?: string[];
-}
-
-/** A batch source whose position can be saved and restored (torchdata-style). */
-export interface StatefulBatches extends AsyncIterable<SslBatch> {
-  getState(): unknown;
-  setState?(state: unknown): void | Promise<void>;
 }
 
 export interface BatchDims {
@@ -49,94 +53,74 @@ export function batchSize(batch: SslBatch, d: BatchDims, where = 'batch'): numbe
   return b;
 }
 
-/**
- * Log-mel masking (SpecAugment style, as the reference's 5 % masks): one band of up to
- * fraction·frames time steps and one of up to fraction·mels bins per example set to the
- * example's mean. In place.
- */
-export function maskLogMel(audio: Float32Array, b: number, frames: number, mels: number, fraction: number, rng: Rng): void {
-  if (fraction <= 0) return;
-  const maxT = Math.floor(frames * fraction);
-  const maxF = Math.floor(mels * fraction);
-  for (let i = 0; i < b; i++) {
-    const base = i * frames * mels;
-    let mean = 0;
-    for (let k = 0; k < frames * mels; k++) mean += audio[base + k];
-    mean /= frames * mels;
-    const tw = maxT > 0 ? rng.int(maxT + 1) : 0;
-    const t0 = rng.int(frames - tw + 1);
-    for (let t = t0; t < t0 + tw; t++) audio.fill(mean, base + t * mels, base + (t + 1) * mels);
-    const fw = maxF > 0 ? rng.int(maxF + 1) : 0;
-    const f0 = rng.int(mels - fw + 1);
-    for (let t = 0; t < frames; t++) audio.fill(mean, base + t * mels + f0, base + t * mels + f0 + fw);
-  }
+/** The config sections that decide what a model's batches are. */
+export interface SslDataConfig {
+  ssl: SslConfig;
+  loader: LoaderConfig;
 }
 
-export interface ArrayBatchesState {
-  epoch: number;
-  /** Batches already handed out in this epoch. */
-  index: number;
+/** The model's input shape: frames [T, H, W, 3] and the log-mel patch [frames, mels]. */
+export function modelInputs(ssl: SslConfig): { shape: ClipShape; spectrogram: SpectrogramSpec } {
+  const m = ssl.model;
+  return { shape: { frames: m.visual.frames, width: m.visual.width, height: m.visual.height }, spectrogram: { frames: m.audio.frames, mels: m.audio.mels } };
 }
 
-/**
- * Batches from clips held in memory, reshuffled every epoch with a generator derived from
- * (seed, epoch), full batches only, repeating epochs forever (or `epochs` times). Resumable.
- */
-export class ArrayBatches implements StatefulBatches {
-  readonly n: number;
-  private epoch = 0;
-  private index = 0;
-  constructor(
-    private readonly audio: Float32Array,
-    private readonly frames: Float32Array,
-    n: number,
-    private readonly batch: number,
-    private readonly seed: number,
-    private readonly epochs = Infinity,
-    private readonly ids?: string[],
-  ) {
-    this.n = n;
-    if (audio.length % n !== 0 || frames.length % n !== 0) throw new Error('ArrayBatches: array lengths are not multiples of the clip count');
-    if (batch > n) throw new Error(`ArrayBatches: batch size ${batch} exceeds the ${n} clips`);
-  }
+/** One collated pipeline batch (`key`, `frames`, `spec`) as model inputs. */
+export function toSslBatch(b: Record<string, unknown>, loader: LoaderConfig): SslBatch {
+  const frames = b.frames as NdArray;
+  const spec = b.spec as NdArray;
+  if (!frames || !spec) throw new Error(`batch: expected "frames" and "spec" arrays, got fields ${Object.keys(b).join(', ')}`);
+  const size = frames.shape[0];
+  const f = frames.dtype === 'uint8' ? framesToFloat32(frames, { mean: loader.normalize.mean, std: loader.normalize.std }).data : (frames.data as Float32Array);
+  return { audio: spec.data as Float32Array, frames: f, size, ids: (b.key as string[] | undefined) ?? undefined };
+}
 
-  batchesPerEpoch(): number {
-    return Math.floor(this.n / this.batch);
-  }
+export interface SslBatchesOptions {
+  seed: number;
+  /** Default ssl.batchSize. */
+  batchSize?: number;
+  /** Only these clips of a tensor cache, in this order. */
+  keys?: readonly string[];
+  rank?: number;
+  world?: number;
+  /** Passes over the data (training default: endless; the trainer stops at ssl.steps). */
+  epochs?: number;
+}
 
-  getState(): ArrayBatchesState {
-    return { epoch: this.epoch, index: this.index };
-  }
+function pipelineOptions(cfg: SslDataConfig, opts: SslBatchesOptions, training: boolean): ClipPipelineOptions {
+  const { shape, spectrogram } = modelInputs(cfg.ssl);
+  const f = cfg.ssl.maskFraction;
+  const maxT = Math.floor(spectrogram.frames * f);
+  const maxF = Math.floor(spectrogram.mels * f);
+  return {
+    seed: opts.seed,
+    batchSize: opts.batchSize ?? cfg.ssl.batchSize,
+    training,
+    epochs: opts.epochs ?? (training ? Infinity : 1),
+    shape,
+    spectrogram,
+    augment: training && (maxT > 0 || maxF > 0) ? { seed: opts.seed, specMask: { field: 'spec', freq: maxF, time: maxT, count: 1 } } : null,
+    keys: opts.keys,
+    rank: opts.rank,
+    world: opts.world,
+  };
+}
 
-  setState(state: unknown): void {
-    const s = state as ArrayBatchesState;
-    if (!s || typeof s.epoch !== 'number' || typeof s.index !== 'number') throw new Error('ArrayBatches.setState: expected {epoch, index}');
-    this.epoch = s.epoch;
-    this.index = s.index;
-  }
+/** Training batches for the model from any clip source (shards, selection.csv, manifest.jsonl, a tensor cache, a Dataset). */
+export async function sslTrainingBatches(source: ClipSource, cfg: SslDataConfig, opts: SslBatchesOptions): Promise<Dataset<SslBatch>> {
+  const ds = await clipPipeline(source, cfg.loader, pipelineOptions(cfg, opts, true));
+  return ds.map((b) => toSslBatch(b as Record<string, unknown>, cfg.loader));
+}
 
-  async *[Symbol.asyncIterator](): AsyncIterator<SslBatch> {
-    const perA = this.audio.length / this.n;
-    const perF = this.frames.length / this.n;
-    while (this.epoch < this.epochs) {
-      const order = Rng.derive(this.seed, 'ssl-array-batches', this.epoch).permutation(this.n);
-      while (this.index < this.batchesPerEpoch()) {
-        const a = new Float32Array(this.batch * perA);
-        const f = new Float32Array(this.batch * perF);
-        const ids: string[] = [];
-        for (let k = 0; k < this.batch; k++) {
-          const i = order[this.index * this.batch + k];
-          a.set(this.audio.subarray(i * perA, (i + 1) * perA), k * perA);
-          f.set(this.frames.subarray(i * perF, (i + 1) * perF), k * perF);
-          ids.push(this.ids ? this.ids[i] : String(i));
-        }
-        this.index++;
-        yield { audio: a, frames: f, size: this.batch, ids };
-      }
-      this.epoch++;
-      this.index = 0;
-    }
-  }
+/** Batches to embed: every clip once, in order, centre windows, no augmentation, no dropped remainder. */
+export async function sslEmbeddingBatches(source: ClipSource, cfg: SslDataConfig, opts: SslBatchesOptions): Promise<Dataset<SslBatch>> {
+  const ds = await clipPipeline(source, cfg.loader, pipelineOptions(cfg, opts, false));
+  return ds.map((b) => toSslBatch(b as Record<string, unknown>, cfg.loader));
+}
+
+/** Decode clips once into a tensor cache of the model's inputs (frames + log-mel patch). */
+export async function buildModelCache(source: ClipSource, dir: string, cfg: SslDataConfig, opts: Omit<BuildTensorCacheOptions, 'shape' | 'spectrogram'>): Promise<WriteTensorCacheResult> {
+  return buildTensorCache(source, dir, cfg.loader, { ...opts, ...modelInputs(cfg.ssl) });
 }
 
 export interface SyntheticPairs {
@@ -212,4 +196,16 @@ export function syntheticPairs(
     }
   }
   return { audio, frames, n, latent };
+}
+
+/** Synthetic pairs as a decoded Dataset source (items `key`, `spec`, float `frames`, already normalised). */
+export function syntheticSource(p: SyntheticPairs, d: BatchDims, prefix = 's'): { dataset: Dataset<unknown>; decoded: true } {
+  const perA = d.audioFrames * d.mels;
+  const perF = d.frames * d.height * d.width * 3;
+  const items = Array.from({ length: p.n }, (_, i) => ({
+    key: `${prefix}${i}`,
+    spec: { dtype: 'float32', shape: [d.audioFrames, d.mels], data: p.audio.slice(i * perA, (i + 1) * perA) } as NdArray<Float32Array>,
+    frames: { dtype: 'float32', shape: [d.frames, d.height, d.width, 3], data: p.frames.slice(i * perF, (i + 1) * perF) } as NdArray<Float32Array>,
+  }));
+  return { dataset: fromArray(items) as Dataset<unknown>, decoded: true };
 }

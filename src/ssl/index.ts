@@ -6,4 +6,3 @@ export * from './checkpoint.js';
 export * from './data.js';
 export * from './trainer.js';
 export * from './contrastive-select.js';
-export * from './clip-data.js';

@@ -15,14 +15,14 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { SslSchema, type SslConfig } from '../config/sections/ssl.js';
 import { initTfjs, type BackendChoice } from '../runtime/tfjs.js';
-import { Rng, type RngState } from '../runtime/random.js';
 import { Progress, log } from '../runtime/progress.js';
 import { writeJsonAtomic, writeFileAtomic } from '../runtime/atomic.js';
 import { AvModel, type BnUpdate } from './model.js';
 import { infoNce, retrievalAccuracy, l2Normalize } from './loss.js';
 import { AdamW, learningRate } from './optim.js';
 import { loadCheckpoint, saveCheckpoint, resolveCheckpoint } from './checkpoint.js';
-import { batchSize, maskLogMel, type BatchDims, type SslBatch, type StatefulBatches } from './data.js';
+import { batchSize, type BatchDims, type SslBatch } from './data.js';
+import { Dataset, type DatasetIterator, type PipelineState } from '../loaders/core/dataset.js';
 
 export interface StepMetrics {
   step: number;
@@ -36,8 +36,12 @@ export interface StepMetrics {
   elapsed_s: number;
 }
 
-/** The batch stream: an async iterable (optionally stateful), or a function that opens one at a saved position. */
-export type TrainDataInput = AsyncIterable<SslBatch> | Iterable<SslBatch> | StatefulBatches | ((resumeState: unknown | undefined) => AsyncIterable<SslBatch> | Promise<AsyncIterable<SslBatch>>);
+/**
+ * The batch stream: a loaders Dataset (its iterator state goes into every checkpoint and a resume
+ * continues from it exactly: see ssl/data.ts), or a plain iterable that is deterministic (a resume
+ * replays it and drops the batches already trained on).
+ */
+export type TrainDataInput = Dataset<SslBatch> | AsyncIterable<SslBatch> | Iterable<SslBatch>;
 
 export interface PretrainOptions {
   /** Output folder (checkpoints/, metrics.jsonl, run.json). */
@@ -46,8 +50,6 @@ export interface PretrainOptions {
   config?: Partial<SslConfig> | SslConfig;
   seed: number;
   data: TrainDataInput;
-  /** The loader's position after the last batch handed out (when `data` has no getState). */
-  dataState?: () => unknown;
   /** Continue from the latest checkpoint in outDir (a fresh start when there is none). */
   resume?: boolean;
   /** Stop after this many steps in this call even if ssl.steps is larger (a checkpoint is written). */
@@ -69,18 +71,9 @@ export function modelDims(cfg: SslConfig): BatchDims {
   return { audioFrames: m.audio.frames, mels: m.audio.mels, frames: m.visual.frames, height: m.visual.height, width: m.visual.width };
 }
 
-function isStateful(x: unknown): x is StatefulBatches {
-  return typeof x === 'object' && x !== null && typeof (x as StatefulBatches).getState === 'function';
-}
-
-/** Tensors for one batch, with masking applied to a copy of the audio. */
-function batchTensors(batch: SslBatch, b: number, dims: BatchDims, maskFraction: number, rng: Rng | null) {
-  let audio = batch.audio;
-  if (rng && maskFraction > 0) {
-    audio = new Float32Array(batch.audio);
-    maskLogMel(audio, b, dims.audioFrames, dims.mels, maskFraction, rng);
-  }
-  const a = tf.tensor3d(audio, [b, dims.audioFrames, dims.mels]);
+/** Tensors for one batch. */
+function batchTensors(batch: SslBatch, b: number, dims: BatchDims) {
+  const a = tf.tensor3d(batch.audio, [b, dims.audioFrames, dims.mels]);
   const f = tf.tensor5d(batch.frames, [b, dims.frames, dims.height, dims.width, 3]);
   return { a, f };
 }
@@ -149,10 +142,10 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
     model.trainableNames().map((n) => ({ name: n, variable: model.p(n), decay: model.decays(n) })),
     { beta1: cfg.beta1, beta2: cfg.beta2, epsilon: cfg.epsilon, weightDecay: cfg.weightDecay, gradClip: cfg.gradClip },
   );
-  const rng = Rng.derive(opts.seed, 'ssl-train');
   let step = 0;
   let dataResumeState: unknown = undefined;
   let metrics: StepMetrics[] = [];
+  let loaderIt: DatasetIterator<SslBatch> | null = null;
 
   try {
     const existing = opts.resume ? await resolveCheckpoint(ckptRoot) : null;
@@ -171,7 +164,6 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
         }
         model.assign(modelTensors);
         optimizer.restore(ck.meta.optimizerStep as number, optTensors);
-        rng.setState(ck.meta.rng as { s: RngState; spare: number | null });
         step = ck.meta.step;
         dataResumeState = ck.meta.data;
       } finally {
@@ -188,16 +180,14 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
     // Open the stream at the saved position.
     let source: AsyncIterable<SslBatch> | Iterable<SslBatch>;
     let skip = 0;
-    if (typeof opts.data === 'function') {
-      source = await opts.data(dataResumeState);
+    if (opts.data instanceof Dataset) {
+      const state = step > 0 && dataResumeState ? (dataResumeState as PipelineState) : undefined;
+      source = loaderIt = opts.data.iterator(state);
     } else {
       source = opts.data;
-      if (step > 0) {
-        if (isStateful(source) && source.setState && dataResumeState !== undefined) await source.setState(dataResumeState);
-        else skip = step; // deterministic streams: replay and drop the batches already trained on
-      }
+      skip = step; // deterministic streams: replay and drop the batches already trained on
     }
-    const getDataState = (): unknown => (opts.dataState ? opts.dataState() : isStateful(source) ? source.getState() : undefined);
+    const getDataState = (): unknown => loaderIt?.getState();
 
     const flops = model.flopsPerSample();
     await writeJsonAtomic(path.join(outDir, 'run.json'), {
@@ -228,7 +218,6 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
         tensors,
         {
           optimizerStep: optimizer.t,
-          rng: rng.getState(),
           data: getDataState() ?? null,
           model: cfg.model,
           config: cfg,
@@ -253,7 +242,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
       const batch = next.value;
       const b = batchSize(batch, dims, `batch ${step + 1}`);
       const lr = learningRate(step + 1, { lr: cfg.lr, warmupSteps: cfg.warmupSteps, totalSteps: cfg.steps, minLrRatio: cfg.minLrRatio });
-      const { a, f } = batchTensors(batch, b, dims, cfg.maskFraction, rng);
+      const { a, f } = batchTensors(batch, b, dims);
       const r = lossAndGrads(model, a, f);
       a.dispose();
       f.dispose();
@@ -294,6 +283,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
     progress.finish();
     return { checkpointDir: ckptRoot, outDir, step, metrics, backend: rt.backend };
   } finally {
+    await loaderIt?.close();
     optimizer.dispose();
     model.dispose();
   }
@@ -352,7 +342,7 @@ export async function embed(checkpointDir: string, batches: AsyncIterable<SslBat
     for await (const batch of batches as AsyncIterable<SslBatch>) {
       const b = batchSize(batch, dims, `embed batch ${aParts.length + 1}`);
       const [ea, ev] = tf.tidy(() => {
-        const { a, f } = batchTensors(batch, b, dims, 0, null);
+        const { a, f } = batchTensors(batch, b, dims);
         const out = model.forward(a, f, false);
         if (layer === 'head') return [l2Normalize(out.audio.projection), l2Normalize(out.visual.projection)];
         return [out.audio.features, out.visual.features];

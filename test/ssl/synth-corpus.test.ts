@@ -4,8 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { synthesize } from '../../src/media/synth.js';
 import { SslSchema } from '../../src/config/sections/ssl.js';
-import { decodeClipsToArrays } from '../../src/ssl/clip-data.js';
-import { ArrayBatches } from '../../src/ssl/data.js';
+import { LoaderSchema } from '../../src/config/sections/loader.js';
+import { fromArray } from '../../src/loaders/sources/array.js';
+import { buildModelCache, sslEmbeddingBatches, sslTrainingBatches } from '../../src/ssl/data.js';
 import { embed, pretrain } from '../../src/ssl/trainer.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'avcurate-ssl-synth-'));
@@ -22,7 +23,6 @@ describe('pretraining on the synthetic audio-visual corpus', () => {
       lr: 3e-3,
       warmupSteps: 5,
       checkpointEvery: 60,
-      data: { seconds: 1 },
       model: {
         audio: { stages: [{ channels: 32, stride: 4, blocks: 1 }, { channels: 64, stride: 4, blocks: 1 }] },
         visual: { frames: 2, height: 32, width: 32, temporalKernel: 2, stages: [{ channels: 32, stride: 4, blocks: 1 }, { channels: 64, stride: 2, blocks: 1 }] },
@@ -31,14 +31,20 @@ describe('pretraining on the synthetic audio-visual corpus', () => {
     });
     const records = corpus.labels.map((l) => ({ id: l.id, source: path.join(corpus.out, l.file), start: 0, duration: 2 }));
     const classOf = new Map(corpus.labels.map((l) => [l.id, l.visual_class]));
-    const train = await decodeClipsToArrays(records.slice(0, 64), cfg);
-    const test = await decodeClipsToArrays(records.slice(64), cfg);
-    expect(train.n).toBe(64);
-    expect(test.n).toBe(32);
+    // The experiment's path: every clip decoded once into a loaders tensor cache, then training
+    // and embedding batches from the cache through the loaders' pipeline.
+    const data = { ssl: cfg, loader: LoaderSchema.parse({ decode: { seconds: 1, sampling: 'center' } }) };
+    const cache = path.join(tmp, 'tensors');
+    const built = await buildModelCache({ dataset: fromArray(records) }, cache, data, { seed: 0 });
+    expect(built.index.count).toBe(96);
+    expect(built.index.fields).toEqual({ frames: { dtype: 'uint8', shape: [2, 32, 32, 3] }, spec: { dtype: 'float32', shape: [96, 64] } });
+    const trainIds = records.slice(0, 64).map((r) => r.id);
+    const testIds = records.slice(64).map((r) => r.id);
 
-    const r = await pretrain({ outDir: path.join(tmp, 'ssl'), config: cfg, seed: 2, data: new ArrayBatches(train.audio, train.frames, train.n, 16, 1), silent: true });
+    const r = await pretrain({ outDir: path.join(tmp, 'ssl'), config: cfg, seed: 2, data: await sslTrainingBatches(cache, data, { seed: 1, keys: trainIds }), silent: true });
     expect(r.step).toBe(60);
-    const e = await embed(r.checkpointDir, new ArrayBatches(test.audio, test.frames, test.n, 16, 0, 1, test.ids), { layer: 'head' });
+    const e = await embed(r.checkpointDir, await sslEmbeddingBatches(cache, data, { seed: 0, batchSize: 16, keys: testIds }), { layer: 'head' });
+    expect(e.ids).toEqual(testIds);
     // a→v: for each held-out audio, the nearest held-out clip's frames.
     let sameClass = 0;
     let exact = 0;

@@ -4,7 +4,9 @@ import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
 import path from 'node:path';
 import { SslSchema } from '../../src/config/sections/ssl.js';
-import { ArrayBatches, syntheticPairs, type SslBatch } from '../../src/ssl/data.js';
+import { sslEmbeddingBatches, sslTrainingBatches, syntheticPairs, syntheticSource, type SslBatch, type SyntheticPairs } from '../../src/ssl/data.js';
+import { LoaderSchema } from '../../src/config/sections/loader.js';
+import type { SslConfig } from '../../src/config/sections/ssl.js';
 import { embed, modelDims, pretrain, retrievalFromEmbeddings } from '../../src/ssl/trainer.js';
 import { loadCheckpoint } from '../../src/ssl/checkpoint.js';
 
@@ -29,13 +31,22 @@ function smallConfig(over: Record<string, unknown> = {}) {
   });
 }
 
+/** Training batches through the loaders' pipeline (shuffle, SpecAugment, batch, exact state). */
+function trainData(p: SyntheticPairs, cfg: SslConfig, seed: number) {
+  return sslTrainingBatches(syntheticSource(p, modelDims(cfg)), { ssl: cfg, loader: LoaderSchema.parse({}) }, { seed });
+}
+
+function embedData(p: SyntheticPairs, cfg: SslConfig, batchSize: number) {
+  return sslEmbeddingBatches(syntheticSource(p, modelDims(cfg)), { ssl: cfg, loader: LoaderSchema.parse({}) }, { seed: 0, batchSize });
+}
+
 describe('pretrain', () => {
   it('lowers the loss on corresponding pairs and retrieves held-out pairs far above chance', async () => {
     const cfg = smallConfig();
     const dims = modelDims(cfg);
     const train = syntheticPairs(256, dims, { seed: 1 });
     const out = path.join(tmp, 'learn');
-    const r = await pretrain({ outDir: out, config: cfg, seed: 3, data: new ArrayBatches(train.audio, train.frames, train.n, cfg.batchSize, 9), silent: true });
+    const r = await pretrain({ outDir: out, config: cfg, seed: 3, data: await trainData(train, cfg, 9), silent: true });
     expect(r.step).toBe(60);
     const first = r.metrics.slice(0, 5).reduce((a, m) => a + m.loss, 0) / 5;
     const last = r.metrics.slice(-5).reduce((a, m) => a + m.loss, 0) / 5;
@@ -48,14 +59,14 @@ describe('pretrain', () => {
 
     // Held-out clips (new latents, same renderings): a→v retrieval among 64, chance 1/64.
     const test = syntheticPairs(64, dims, { seed: 77 });
-    const e = await embed(r.checkpointDir, new ArrayBatches(test.audio, test.frames, 64, 32, 0, 1), { layer: 'head' });
+    const e = await embed(r.checkpointDir, await embedData(test, cfg, 32), { layer: 'head' });
     expect(e.count).toBe(64);
     expect(e.dim).toBe(32);
     const acc = retrievalFromEmbeddings(e);
     console.log(`held-out retrieval top-1 among 64: a→v ${acc.a2v}, v→a ${acc.v2a}`);
     expect(acc.a2v).toBeGreaterThan(0.2); // chance: 1/64
     expect(acc.v2a).toBeGreaterThan(0.2);
-    const feats = await embed(out, new ArrayBatches(test.audio, test.frames, 64, 32, 0, 1));
+    const feats = await embed(out, await embedData(test, cfg, 32));
     expect(feats.audioDim).toBe(64);
     expect(feats.visualDim).toBe(64);
     expect(feats.audio.length).toBe(64 * 64);
@@ -66,7 +77,8 @@ describe('pretrain', () => {
     const tensorsBefore = tf.memory().numTensors;
     const dims = modelDims(cfg);
     const train = syntheticPairs(64, dims, { seed: 2 });
-    const source = () => new ArrayBatches(train.audio, train.frames, train.n, cfg.batchSize, 4); // 4 batches/epoch: crosses epochs
+    const ds = await trainData(train, cfg, 4); // 4 batches/epoch: crosses epochs
+    const source = () => ds;
     const full = await pretrain({ outDir: path.join(tmp, 'full'), config: cfg, seed: 1, data: source(), silent: true });
     const outB = path.join(tmp, 'resumed');
     const partial = await pretrain({ outDir: outB, config: cfg, seed: 1, data: source(), silent: true, stopAfter: 5 });
@@ -78,7 +90,11 @@ describe('pretrain', () => {
     writeFileSync(path.join(outB, 'checkpoints', 'latest.json'), JSON.stringify({ step: 4, path: 'step-00000004' }));
     const ck = await loadCheckpoint(path.join(outB, 'checkpoints'));
     expect(ck.meta.step).toBe(4);
-    expect(ck.meta.data).toEqual({ epoch: 0, index: 4 }); // the end of epoch 0
+    // The loader's state after the 4th batch (the end of epoch 0).
+    const state = ck.meta.data as { format: string; delivered: number; root: { kind: string; epoch: number } };
+    expect(state.format).toBe('avcurate-loader-state');
+    expect(state.delivered).toBe(4);
+    expect(JSON.stringify(state)).toContain('"kind":"repeat"');
     expect(Object.keys(ck.tensors).some((n) => n.startsWith('opt/m/'))).toBe(true);
     for (const t of Object.values(ck.tensors)) t.dispose();
     const resumed = await pretrain({ outDir: outB, config: cfg, seed: 1, data: source(), silent: true, resume: true });

@@ -57,9 +57,11 @@ export const command: CommandModule<object, Args> = {
       }) as never,
   handler: async (a) => {
     if (a.quiet) process.env.AVCURATE_QUIET = '1';
-    const [{ loadConfig, snapshotConfig }, { LoaderSchema }, { exportShards }, { dumpShards }, { log }] = await Promise.all([
+    const [{ loadConfig, snapshotConfig }, { LoaderSchema }, { SslSchema }, { decodeSpecOf }, { exportShards }, { dumpShards }, { log }] = await Promise.all([
       import('../../config/load.js'),
       import('../../config/sections/loader.js'),
+      import('../../config/sections/ssl.js'),
+      import('../../loaders/pipeline.js'),
       import('../../loaders/export/export.js'),
       import('../../loaders/export/interop.js'),
       import('../../runtime/progress.js'),
@@ -78,8 +80,10 @@ export const command: CommandModule<object, Args> = {
     const maxCount = maxBytes === undefined ? (a['max-count'] ?? ex.maxCount) : undefined;
     if (maxCount !== undefined && !(Number.isInteger(maxCount) && maxCount >= 1)) throw new UserError(`--max-count must be a positive integer, got ${maxCount}`, 2);
     if (maxBytes !== undefined && maxBytes < 1024) throw new UserError(`--max-bytes must be at least 1K, got ${maxBytes}`, 2);
-    const d = loader.decode;
-    const npy = (a.npy ?? ex.npy) ? { fps: d.fps, size: d.size, seconds: d.seconds, sampleRate: d.sampleRate, sampling: 'center' as const, fit: d.fit } : null;
+    // loader.decode, with fps and size from ssl.model where unset (the same rule as pretrain's).
+    const visual = (config?.ssl ?? SslSchema.parse({})).model.visual;
+    const d = (a.npy ?? ex.npy) ? decodeSpecOf(loader, { shape: { frames: visual.frames, width: visual.width, height: visual.height }, sampling: 'center', seed: 0, strict: false }) : null;
+    const npy = d ? { fps: d.fps, size: d.size, seconds: d.seconds, sampleRate: d.sampleRate, sampling: 'center' as const, fit: d.fit } : null;
     let result;
     try {
       result = await exportShards({

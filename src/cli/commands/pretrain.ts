@@ -15,13 +15,13 @@ interface Args extends StageArgs {
 
 export const command: CommandModule<object, Args> = {
   command: 'pretrain',
-  describe: 'contrastive audio-visual pretraining on clips (shards, selection.csv or manifest.jsonl) → ssl/<arm>/',
+  describe: 'contrastive audio-visual pretraining on clips (shards, selection.csv, manifest.jsonl or a tensor cache) → ssl/<arm>/',
   builder: (y) =>
     withStageOptions(y)
       .option('data', {
         type: 'string',
         demandOption: true,
-        describe: 'WebDataset shards ("dir/shard-{000000..000009}.tar", a folder\'s index, or a glob), a selection.csv, or a manifest.jsonl',
+        describe: 'WebDataset shards ("dir/shard-{000000..000009}.tar", a folder\'s index, or a glob), a selection.csv, a manifest.jsonl, or a tensor cache folder',
       })
       .option('arm', { type: 'string', default: 'main', describe: 'name of this pretraining run inside <runDir>/ssl/' })
       .option('out', { type: 'string', describe: 'output folder (default: <runDir>/ssl/<arm>)' })
@@ -37,22 +37,14 @@ export const command: CommandModule<object, Args> = {
     const isRemote = /^https?:\/\//.test(a.data);
     if (!isRemote && !/[{*?]/.test(a.data) && !existsSync(a.data)) throw new UserError(`--data ${a.data}: no such file or folder`);
     const outDir = a.out ?? path.join(config.runDir!, 'ssl', a.arm);
-    const { pretrain, clipBatches } = await import('../../ssl/index.js');
-    let source;
+    const { pretrain, sslTrainingBatches } = await import('../../ssl/index.js');
+    let data;
     try {
-      source = await clipBatches(a.data, config.ssl, { seed: config.seed });
+      data = await sslTrainingBatches(a.data, { ssl: config.ssl, loader: config.loader }, { seed: config.seed });
     } catch (err) {
       throw new UserError(`--data ${a.data}: ${(err as Error).message}`);
     }
-    const r = await pretrain({
-      outDir,
-      config: config.ssl,
-      seed: config.seed,
-      data: source.open,
-      dataState: source.state,
-      resume: a.resume,
-      silent: a.quiet,
-    });
+    const r = await pretrain({ outDir, config: config.ssl, seed: config.seed, data, resume: a.resume, silent: a.quiet });
     const last = r.metrics[r.metrics.length - 1];
     const rel = path.relative(process.cwd(), r.outDir) || r.outDir;
     process.stdout.write(

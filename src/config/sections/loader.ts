@@ -2,16 +2,24 @@ import { z } from 'zod';
 
 const size = z.union([z.number().int().min(2), z.tuple([z.number().int().min(2), z.number().int().min(2)])]);
 
-/** How clips are decoded to tensors (decode stage, and the optional .npy members of an export). */
+/**
+ * How clips are decoded to tensors: by every command that reads clips (pretrain, probe, the
+ * experiment's tensor cache, export --npy, clipPipeline).
+ */
 export const LoaderDecodeSchema = z
   .object({
-    fps: z.number().positive().default(8),
-    /** Frame size: a number (square) or [width, height]. */
-    size: size.default(112),
-    /** Window length in seconds. */
-    seconds: z.number().positive().default(2),
+    /** Frames per second; unset: a model's T frames over `seconds` (ssl.model.visual.frames / seconds). */
+    fps: z.number().positive().optional(),
+    /** Frame size, a number (square) or [width, height]; unset: the model's visual width x height. */
+    size: size.optional(),
+    /** Window length in seconds (audio: the log-mel patch is the first ssl.model.audio.frames frames of it). */
+    seconds: z.number().positive().default(1),
     sampleRate: z.number().int().min(1000).default(16000),
-    /** Where the window sits in the clip: random (training), center, uniform (frames spread over the clip). */
+    /**
+     * Where the window sits in the clip: random (training; new each epoch; a tensor cache keeps one
+     * window per clip, drawn from the seed), center, uniform (frames spread over the whole clip,
+     * the centre `seconds` of audio).
+     */
     sampling: z.enum(['random', 'center', 'uniform']).default('random'),
     fit: z.enum(['cover', 'stretch']).default('cover'),
   })
@@ -35,11 +43,23 @@ export const LoaderExportSchema = z
   })
   .strict();
 
-/** The `loader` section: defaults for loading curated clips into a training loop and for export. */
+/** Frame normalisation when frames become float inputs: (pixel / 255 − mean) / std. */
+export const LoaderNormalizeSchema = z
+  .object({
+    /** SlowFast's Kinetics statistics (0.45 / 0.225). */
+    mean: z.number().default(0.45),
+    std: z.number().positive().default(0.225),
+  })
+  .strict();
+
+/**
+ * The `loader` section: how every command that reads clips (pretrain, probe, the experiment's arms
+ * and probes, export, a training loop through clipPipeline) turns them into batches. The batch
+ * size is the consumer's (ssl.batchSize for pretraining, probe.batchSize for embedding).
+ */
 export const LoaderSchema = z
   .object({
-    batchSize: z.number().int().min(1).default(32),
-    /** Buffer size of the sample shuffle (0 = no shuffle). */
+    /** Buffer size of the sample shuffle (0 = no shuffle); at least the clip count gives a full shuffle. */
     shuffleBuffer: z.number().int().min(0).default(1000),
     /** Shuffle the shard order every epoch. */
     shuffleShards: z.boolean().default(true),
@@ -51,10 +71,16 @@ export const LoaderSchema = z
     onError: z.enum(['skip', 'raise']).default('skip'),
     /** Largest tar member read into memory (bytes); a sample with a larger one is refused and reported (reliab). */
     maxMemberBytes: z.number().int().min(1).max(2 ** 32 - 1).default(2 ** 30),
-    /** How the last uneven part of an epoch is split across ranks: pad (repeat from the start) or drop. */
+    /**
+     * How shards are shared by ranks (then by workers): each rank opens only its own shards; when
+     * the counts differ, pad (ranks with fewer samples repeat from the start of their share) or
+     * drop (every rank stops at the smallest share), so every rank yields the same number of batches.
+     */
     splitPolicy: z.enum(['pad', 'drop']).default('pad'),
-    dropRemainder: z.boolean().default(false),
+    /** Drop the last short batch of each epoch when training (evaluation never drops). */
+    dropRemainder: z.boolean().default(true),
     decode: LoaderDecodeSchema.default(LoaderDecodeSchema.parse({})),
+    normalize: LoaderNormalizeSchema.default(LoaderNormalizeSchema.parse({})),
     export: LoaderExportSchema.default(LoaderExportSchema.parse({})),
   })
   .strict();

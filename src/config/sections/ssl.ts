@@ -77,27 +77,6 @@ export const SslModelSchema = z
 
 export type SslModelConfig = z.infer<typeof SslModelSchema>;
 
-/** How `avcurate pretrain --data` turns clips into training batches (loaders' decode). */
-export const SslDataSchema = z
-  .object({
-    /** Seconds of each clip window: log-mel over it (the first audio.frames frames), visual.frames frames spread over it. */
-    seconds: z.number().positive().default(1),
-    /** Window choice inside a clip: random (new each epoch), center, uniform (frames over the whole clip). */
-    sampling: z.enum(['random', 'center', 'uniform']).default('random'),
-    /** Shuffle buffer in clips. */
-    shuffleBuffer: z.number().int().positive().default(256),
-    /** Parallel ffmpeg decodes (0 = number of cores). */
-    concurrency: z.number().int().nonnegative().default(0),
-    /** Frame normalisation: (pixel/255 − mean) / std (SlowFast's 0.45 / 0.225). */
-    frameMean: z.number().default(0.45),
-    frameStd: z.number().positive().default(0.225),
-    /** Batches decoded ahead of the trainer. */
-    prefetch: z.number().int().nonnegative().default(2),
-  })
-  .strict();
-
-export type SslDataConfig = z.infer<typeof SslDataSchema>;
-
 export const SslSchema = z
   .object({
     /** TensorFlow.js backend: auto = tfjs-node-gpu, tfjs-node, wasm, cpu (first that works). */
@@ -119,12 +98,14 @@ export const SslSchema = z
     /** InfoNCE temperature, and whether it is learnt (as a log scale, capped at 1/0.01). */
     temperature: z.number().positive().default(0.1),
     learnTemperature: z.boolean().default(false),
-    /** Log-mel time and frequency masking: the largest masked fraction of each axis (0 = off). */
+    /**
+     * Log-mel time and frequency masking (SpecAugment, applied by the loaders' augment stage): the
+     * largest masked fraction of each axis (0 = off).
+     */
     maskFraction: z.number().min(0).max(0.5).default(0.05),
     /** Save a checkpoint every N steps (and at the end); keep the newest `keepCheckpoints`. */
     checkpointEvery: z.number().int().positive().default(100),
     keepCheckpoints: z.number().int().positive().default(2),
-    data: SslDataSchema.default(SslDataSchema.parse({})),
     /** Print a progress line at most every this many seconds when not on a TTY. */
     progressSeconds: z.number().positive().default(10),
   })

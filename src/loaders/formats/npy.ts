@@ -32,19 +32,22 @@ function shapeLiteral(shape: readonly number[]): string {
   return `(${shape.join(', ')})`;
 }
 
-/** Encode an array as .npy bytes. */
-export function encodeNpy(arr: NdArray): Buffer {
-  const n = sizeOf(arr.shape);
-  if (arr.data.length !== n) throw new RangeError(`encodeNpy: shape [${arr.shape.join(', ')}] needs ${n} elements, the data has ${arr.data.length}`);
-  const dict = `{'descr': '${DESCR[arr.dtype]}', 'fortran_order': False, 'shape': ${shapeLiteral(arr.shape)}, }`;
+/**
+ * The .npy header for an array of `dtype` and `shape`, padded with spaces to a multiple of 64
+ * bytes and at least `minLength` bytes (a writer that streams rows reserves the header of the
+ * largest count it may write, then rewrites it with the real shape at the same length).
+ */
+export function npyHeader(dtype: DType, shape: readonly number[], minLength = 0): Buffer {
+  const dict = `{'descr': '${DESCR[dtype]}', 'fortran_order': False, 'shape': ${shapeLiteral(shape)}, }`;
   let version = 1;
   let prefix = 10;
-  let total = Math.ceil((prefix + dict.length + 1) / 64) * 64;
+  let total = Math.max(minLength, Math.ceil((prefix + dict.length + 1) / 64) * 64);
   if (total - prefix > 0xffff) {
     version = 2;
     prefix = 12;
-    total = Math.ceil((prefix + dict.length + 1) / 64) * 64;
+    total = Math.max(minLength, Math.ceil((prefix + dict.length + 1) / 64) * 64);
   }
+  if (total % 64 !== 0) throw new RangeError(`npyHeader: length ${total} is not a multiple of 64`);
   const header = Buffer.alloc(total, 0x20);
   MAGIC.copy(header, 0);
   header[6] = version;
@@ -53,6 +56,14 @@ export function encodeNpy(arr: NdArray): Buffer {
   else header.writeUInt32LE(total - prefix, 8);
   header.write(dict, prefix, 'latin1');
   header[total - 1] = 0x0a;
+  return header;
+}
+
+/** Encode an array as .npy bytes. */
+export function encodeNpy(arr: NdArray): Buffer {
+  const n = sizeOf(arr.shape);
+  if (arr.data.length !== n) throw new RangeError(`encodeNpy: shape [${arr.shape.join(', ')}] needs ${n} elements, the data has ${arr.data.length}`);
+  const header = npyHeader(arr.dtype, arr.shape);
   const data = Buffer.from(arr.data.buffer, arr.data.byteOffset, arr.data.byteLength);
   return Buffer.concat([header, data]);
 }
@@ -70,8 +81,17 @@ function parseHeaderDict(text: string, what: string): { descr: string; fortran: 
   return { descr, fortran: fortran === 'True', shape };
 }
 
-/** Decode .npy bytes. The result views `bytes` when the data is aligned and little-endian. */
-export function decodeNpy(bytes: Uint8Array, what = '.npy'): NdArray {
+export interface NpyHeader {
+  dtype: DType;
+  shape: number[];
+  /** '<' little-endian (or single byte), '>' big-endian. */
+  order: string;
+  /** Byte offset of the data. */
+  dataOffset: number;
+}
+
+/** Parse the header at the start of `bytes` (enough bytes for the whole header). */
+export function parseNpyHeader(bytes: Uint8Array, what = '.npy'): NpyHeader {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 10 || !buf.subarray(0, 6).equals(MAGIC)) throw new NpyError(what, 'bad magic');
   const major = buf[6];
@@ -92,9 +112,16 @@ export function decodeNpy(bytes: Uint8Array, what = '.npy'): NdArray {
   const order = descr[0];
   const dtype = FROM_DESCR[descr.slice(1)];
   if (!dtype || !'<>|='.includes(order)) throw new NpyError(what, `unsupported dtype "${descr}"`);
+  return { dtype, shape, order, dataOffset: start + headerLen };
+}
+
+/** Decode .npy bytes. The result views `bytes` when the data is aligned and little-endian. */
+export function decodeNpy(bytes: Uint8Array, what = '.npy'): NdArray {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { dtype, shape, order, dataOffset } = parseNpyHeader(bytes, what);
   const n = sizeOf(shape);
   const width = DTYPE_BYTES[dtype];
-  const dataStart = start + headerLen;
+  const dataStart = dataOffset;
   const need = n * width;
   if (buf.length - dataStart < need) throw new NpyError(what, `truncated data: ${buf.length - dataStart} of ${need} bytes`);
   const Ctor = DTYPE_ARRAY[dtype];

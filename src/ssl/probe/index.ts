@@ -23,5 +23,4 @@ export {
   type SynthLabelRow,
 } from './datasets.js';
 export { parseCsv } from '../../runtime/csv.js';
-export { buildClipTensors, loadClipTensors, selectRows, clipToTensors, type ClipRef, type ClipTensors, type TensorDims } from './clip-tensors.js';
 export { runProbe, formatProbe, type ProbeFile, type ProbeStageOptions } from './stage.js';

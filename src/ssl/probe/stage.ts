@@ -7,8 +7,10 @@ import type { Config } from '../../config/schema.js';
 import { Rng } from '../../runtime/random.js';
 import { log } from '../../runtime/progress.js';
 import { writeJsonAtomic } from '../../runtime/atomic.js';
-import { embed, loadModel, modelDims } from '../trainer.js';
-import { buildClipTensors, loadClipTensors, selectRows } from './clip-tensors.js';
+import { embed, loadModel } from '../trainer.js';
+import { buildModelCache, sslEmbeddingBatches } from '../data.js';
+import { fromArray } from '../../loaders/sources/array.js';
+import { stableKey } from '../../run/hash.js';
 import { loadProbeDataset, type ProbeDataset } from './datasets.js';
 import { probeModalities, type ProbeModality } from './embeddings.js';
 import type { ProbeResult } from './linear-probe.js';
@@ -67,36 +69,24 @@ export async function runProbe(config: Config, opts: ProbeStageOptions): Promise
   if (!opts.silent) log(`probe: ${ds.name}: ${ds.items.length} items in ${ds.classes.length} classes${ds.missing.length ? `, ${ds.missing.length} listed file(s) not found` : ''}`);
   const { cfg: ssl, step, model } = await loadModel(opts.checkpoint, config.ssl.backend);
   model.dispose();
-  const dims = modelDims(ssl);
+  const dataCfg = { ssl, loader: config.loader };
   const runDir = config.runDir!;
-  const tensorsDir = path.join(runDir, `tensors-probe-${ds.name}`);
+  const cacheDir = path.join(runDir, `tensors-probe-${ds.name}`);
   const seconds = cfg.clipSeconds ?? config.ingest.clipSeconds;
-  const built = await buildClipTensors(
-    ds.items.map((i) => ({ id: i.id, file: i.file, start: i.start ?? 0, duration: i.duration ?? seconds })),
-    dims,
-    tensorsDir,
-    { silent: opts.silent },
-  );
-  const tensors = await loadClipTensors(tensorsDir);
-  const undecodable = built.failed.length;
-  ds = keepItems(ds, new Set(tensors.ids));
+  // Every clip decoded once into a loaders tensor cache (reused while the clips, the model's input
+  // shape and loader.decode stay the same), then embedded through the loaders' pipeline.
+  const clips = ds.items.map((i) => ({ id: i.id, source: i.file, start: i.start ?? 0, duration: i.duration ?? seconds }));
+  const fingerprint = stableKey({ clips, model: { audio: [ssl.model.audio.frames, ssl.model.audio.mels], visual: [ssl.model.visual.frames, ssl.model.visual.height, ssl.model.visual.width] }, decode: config.loader.decode, seed: config.seed });
+  const built = await buildModelCache({ dataset: fromArray(clips) }, cacheDir, dataCfg, { seed: config.seed, fingerprint });
+  const undecodable = ds.items.length - built.index.count;
+  ds = keepItems(ds, new Set(built.index.keys));
   const protocol = cfg.protocol as SplitProtocol;
   const labels = ds.items.map((i) => i.label);
   const splits = resolveSplits({ labels, folds: ds.folds, splits: ds.splits }, protocol, Rng.derive(config.seed, 'task-splits', ds.name));
-  const rows = selectRows(tensors, ds.items.map((i) => i.id));
-  const size = cfg.batchSize;
-  async function* batches() {
-    const n = rows.ids.length;
-    const perA = rows.audio.length / Math.max(1, n);
-    const perF = rows.frames.length / Math.max(1, n);
-    for (let i = 0; i < n; i += size) {
-      const j = Math.min(n, i + size);
-      yield { audio: rows.audio.slice(i * perA, j * perA), frames: rows.frames.slice(i * perF, j * perF), size: j - i, ids: rows.ids.slice(i, j) };
-    }
-  }
-  const emb = await embed(opts.checkpoint, batches(), { layer: cfg.layer, backend: config.ssl.backend });
+  const batches = () => sslEmbeddingBatches(cacheDir, dataCfg, { seed: config.seed, batchSize: cfg.batchSize, keys: ds.items.map((i) => i.id) });
+  const emb = await embed(opts.checkpoint, await batches(), { layer: cfg.layer, backend: config.ssl.backend });
   const modalities = cfg.modalities as ProbeModality[];
-  const shared = modalities.includes('cross') && cfg.layer !== 'head' ? await embed(opts.checkpoint, batches(), { layer: 'head', backend: config.ssl.backend }) : undefined;
+  const shared = modalities.includes('cross') && cfg.layer !== 'head' ? await embed(opts.checkpoint, await batches(), { layer: 'head', backend: config.ssl.backend }) : undefined;
   const results = probeModalities(
     emb,
     labels,

@@ -6,11 +6,13 @@ import { parseConfig } from '../../../src/config/load.js';
 import { synthesize } from '../../../src/media/synth.js';
 import { pretrain } from '../../../src/ssl/trainer.js';
 import { SslSchema } from '../../../src/config/sections/ssl.js';
-import { ArrayBatches } from '../../../src/ssl/data.js';
+import { buildModelCache, sslTrainingBatches } from '../../../src/ssl/data.js';
+import { LoaderSchema } from '../../../src/config/sections/loader.js';
+import { fromArray } from '../../../src/loaders/sources/array.js';
+import { fromTensorCache } from '../../../src/loaders/cache/tensor-cache.js';
 import { Rng } from '../../../src/runtime/random.js';
 import { main } from '../../../src/cli/main.js';
 import { formatProbe, runProbe, type ProbeFile } from '../../../src/ssl/probe/stage.js';
-import { buildClipTensors, loadClipTensors, selectRows } from '../../../src/ssl/probe/clip-tensors.js';
 
 const ssl = {
   backend: 'wasm' as const,
@@ -34,28 +36,37 @@ beforeAll(async () => {
   checkpoint = path.join(tmp, 'ssl', 'tiny');
   const rng = new Rng(1);
   const n = 8;
-  const audio = new Float32Array(n * 96 * 64).map(() => rng.normal());
-  const frames = new Float32Array(n * 2 * 32 * 32 * 3).map(() => rng.normal());
-  await pretrain({ outDir: checkpoint, config: SslSchema.parse(ssl), seed: 0, data: new ArrayBatches(audio, frames, n, 4, 0), silent: true });
+  const items = Array.from({ length: n }, (_, i) => ({
+    key: `r${i}`,
+    spec: { dtype: 'float32' as const, shape: [96, 64], data: new Float32Array(96 * 64).map(() => rng.normal()) },
+    frames: { dtype: 'float32' as const, shape: [2, 32, 32, 3], data: new Float32Array(2 * 32 * 32 * 3).map(() => rng.normal()) },
+  }));
+  const cfg = SslSchema.parse(ssl);
+  const data = await sslTrainingBatches({ dataset: fromArray(items), decoded: true }, { ssl: cfg, loader: LoaderSchema.parse({}) }, { seed: 0 });
+  await pretrain({ outDir: checkpoint, config: cfg, seed: 0, data, silent: true });
 }, 60_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe('clip tensors', () => {
-  it('decodes clips into the model shapes once, lists failures, and selects rows by id', async () => {
-    const dims = { audioFrames: 96, mels: 64, frames: 2, height: 32, width: 32 };
-    const clips = [0, 1, 2].map((i) => ({ id: `c${i}`, file: path.join(tmp, 'corpus', `clip-0000${i}.mp4`), start: 0, duration: 1 }));
+describe('model tensor cache', () => {
+  it('decodes clips into the model shapes once, leaves out undecodable ones, and reads rows by key', async () => {
+    const cfg = { ssl: SslSchema.parse(ssl), loader: LoaderSchema.parse({ decode: { sampling: 'center' } }) };
+    const clips = [0, 1, 2].map((i) => ({ id: `c${i}`, source: path.join(tmp, 'corpus', `clip-0000${i}.mp4`), start: 0, duration: 1 }));
+    const all = [...clips, { id: 'bad', source: path.join(tmp, 'nope.mp4'), start: 0, duration: 1 }];
     const dir = path.join(tmp, 'tensors');
-    const r = await buildClipTensors([...clips, { id: 'bad', file: path.join(tmp, 'nope.mp4') }], dims, dir, { silent: true });
-    expect(r).toMatchObject({ count: 3, skipped: false });
-    expect(r.failed.map((f) => f.id)).toEqual(['bad']);
-    expect((await buildClipTensors([...clips, { id: 'bad', file: path.join(tmp, 'nope.mp4') }], dims, dir, { silent: true })).skipped).toBe(true);
-    const t = await loadClipTensors(dir);
-    expect(t.audio.length).toBe(3 * 96 * 64);
-    expect(t.frames.length).toBe(3 * 2 * 32 * 32 * 3);
-    expect(t.frames.every((v) => v >= -2.01 && v <= 2.45)).toBe(true); // (x/255 - 0.45) / 0.225
-    const rows = selectRows(t, ['c2', 'c0']);
-    expect(Array.from(rows.audio.subarray(0, 5))).toEqual(Array.from(t.audio.subarray(2 * 96 * 64, 2 * 96 * 64 + 5)));
-    expect(() => selectRows(t, ['bad'])).toThrow(/no tensors for 1 clip/);
+    const r = await buildModelCache({ dataset: fromArray(all) }, dir, cfg, { seed: 0, fingerprint: 'f1' });
+    expect(r.reused).toBe(false);
+    expect(r.index.keys).toEqual(['c0', 'c1', 'c2']);
+    expect(r.index.skipped.map((s) => s.stage)).toEqual(['decode']);
+    expect(r.index.skipped[0].errors[0]).toMatch(/^bad: /);
+    expect((await buildModelCache({ dataset: fromArray(all) }, dir, cfg, { seed: 0, fingerprint: 'f1' })).reused).toBe(true);
+    const rows = await (await fromTensorCache(dir, { keys: ['c2', 'c0'] })).toArray();
+    expect(rows.map((x) => x.key)).toEqual(['c2', 'c0']);
+    const all3 = await (await fromTensorCache(dir)).toArray();
+    const spec = (x: (typeof rows)[number]) => Array.from((x.spec as { data: Float32Array }).data);
+    expect(spec(rows[0])).toEqual(spec(all3[2]));
+    expect(rows[0].frames).toMatchObject({ dtype: 'uint8', shape: [2, 32, 32, 3] });
+    expect(rows[0].spec).toMatchObject({ dtype: 'float32', shape: [96, 64] });
+    await expect(fromTensorCache(dir, { keys: ['bad'] })).rejects.toThrow(/1 key\(s\) not in the cache, e\.g\. bad/);
   });
 });
 
