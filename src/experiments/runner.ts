@@ -68,6 +68,8 @@ interface ClipRef {
   source: string;
   start: number;
   duration: number;
+  /** The manifest's probe facts (saves an ffprobe run per clip). */
+  probe?: ClipRecord['probe'];
 }
 
 const ARM_DESCRIPTIONS: Record<ArmName, string> = {
@@ -355,7 +357,7 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
   // 6. Decode every clip once into the model's input shapes: loaders tensor caches.
   const dataCfg = { ssl: config.ssl, loader: config.loader };
   const mainDir = path.join(runDir, 'tensors');
-  const trainClips: ClipRef[] = manifest.map((r: ClipRecord) => ({ id: r.id, source: r.source, start: r.start, duration: r.duration }));
+  const trainClips: ClipRef[] = manifest.map((r: ClipRecord) => ({ id: r.id, source: r.source, start: r.start, duration: r.duration, probe: r.probe }));
   const seenClips = new Set<string>();
   const mainClips = [...trainClips, ...tasks.filter((t) => t.cacheDir === mainDir).flatMap((t) => t.clips)].filter((c) => {
     if (seenClips.has(c.id)) return false;
