@@ -3,7 +3,6 @@ import { Rng } from '../../../src/runtime/random.js';
 import {
   MIObjective,
   SelectionInputError,
-  objectiveFromScratch,
   plantedLabels,
   precisionOf,
   refineSwaps,
@@ -14,7 +13,7 @@ import {
   type Estimator,
   type LabelMatrix,
 } from '../../../src/curation/selection/index.js';
-import { randomMatrix } from './helpers.js';
+import { objectiveFromScratch, randomMatrix } from './helpers.js';
 
 const pairsOf = (d: number, audio: number) =>
   resolvePairs(Array.from({ length: d }, (_, i) => ({ modality: i < audio ? 'audio' : 'visual', layer: `l${i}`, k: 2 })), 'bipartite');

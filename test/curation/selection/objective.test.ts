@@ -4,13 +4,12 @@ import {
   MIObjective,
   SelectionInputError,
   incrementTable,
-  objectiveFromScratch,
   resolvePairs,
   xlogx,
   type Estimator,
   type LabelMatrix,
 } from '../../../src/curation/selection/index.js';
-import { randomMatrix } from './helpers.js';
+import { objectiveFromScratch, randomMatrix } from './helpers.js';
 
 
 const meta = (ks: number[], audio: number) => ks.map((k, i) => ({ modality: i < audio ? 'audio' : 'visual', layer: `l${i}`, k }));
