@@ -197,7 +197,7 @@ export async function launchK8s(config: Config, opts: K8sLaunchOptions): Promise
  * init container runs); refuses a plan of another shard count or config. Idempotent.
  */
 export async function ensurePlan(config: Config, opts: { shards: number; stages: UserStage[]; configFile: string; overrides: string[]; engine: PlanFile['engine'] }): Promise<{ plan: PlanFile; written: boolean }> {
-  const { runDir, previous } = checkRunFolder(config, opts.shards, false);
+  const { runDir, previous } = checkRunFolder(config, opts.shards, false, opts.engine === 'k8s' ? config.launch.k8s.mountPath : undefined);
   const steps = stepsOf(opts.stages);
   if (previous) {
     const same = previous.steps.length === steps.length && previous.steps.every((s, i) => s.name === steps[i].name);

@@ -56,10 +56,11 @@ export function shq(s: string): string {
 }
 
 /** Check the shared folder, shard count and existing plan; returns the folder of the run. */
-export function checkRunFolder(config: Config, shards: number, force: boolean): { runDir: string; previous: PlanFile | null } {
+export function checkRunFolder(config: Config, shards: number, force: boolean, sharedRoot?: string): { runDir: string; previous: PlanFile | null } {
   if (!Number.isInteger(shards) || shards < 1) throw new LaunchError(`--shards must be a positive integer, got ${shards}`, 2);
   const runDir = path.resolve(config.runDir!);
-  const parent = path.dirname(runDir);
+  // The shared folder that must exist already: the run folder's parent, or a volume mount.
+  const parent = sharedRoot ?? path.dirname(runDir);
   if (!existsSync(parent)) {
     throw new LaunchError(
       `${parent}: no such folder. The run folder ${runDir} must lie on storage every node mounts; create ${parent} there (or set runDir in the config) and launch again`,

@@ -31,7 +31,7 @@ import { kmeans, KMeansInputError } from './kmeans.js';
 import { NearestCentroid, type KernelOptions } from './kernel.js';
 import { fitTransform, applyTransform, transformedDim } from './preprocess.js';
 import { readClusterModel, writeClusterModel, type ClusterModel, type FittedClustering } from './model.js';
-import { readClusters, readClustersAttrs, writeClusters, type ClusterFile, type Modality } from './store.js';
+import { ClustersWriter, readClusters, readClustersAttrs, writeClusters, type ClusterFile, type Modality } from './store.js';
 
 /** A problem with the data or config the user can act on (bad values, k too large, missing layers). */
 export class ClusterStageError extends Error {
@@ -489,6 +489,71 @@ async function manifestOrder(runDir: string): Promise<Map<string, number> | null
   return new Map((await readManifestIds(file)).map((id, i) => [id, i]));
 }
 
+/**
+ * The streaming merge: when the parts, in feature-shard order, already list their clips in manifest
+ * order (the extract stage cuts the manifest into contiguous units, so they do), clusters.h5 is
+ * written part by part: one part in memory at a time, whatever the number of clips. A first pass
+ * checks the order against the manifest (read line by line) and sizes the file; the second copies
+ * the rows. Returns null when the order does not hold (ids outside the manifest, shards out of
+ * order, non-ASCII ids): the caller then merges in memory.
+ */
+async function mergePartsStreaming(runDir: string, parts: string[], model: ClusterModel, out: string, silent: boolean): Promise<{ n: number; inertia: number[] } | null> {
+  const D = model.clusterings.length;
+  const manifestFile = path.join(runDir, 'manifest.jsonl');
+  const manifest = existsSync(manifestFile) ? iterJsonl<{ id?: unknown }>(manifestFile)[Symbol.asyncIterator]() : null;
+  let manifestRows = 0;
+  const nextManifestId = async (): Promise<string | null> => {
+    for (;;) {
+      const r = await manifest!.next();
+      if (r.done) return null;
+      manifestRows++;
+      if (typeof r.value.id === 'string') return r.value.id;
+    }
+  };
+  let n = 0;
+  let idBytes = 1;
+  const inertia = new Array<number>(D).fill(0);
+  for (const p of parts) {
+    const c = await readClusters(p);
+    if (c.d !== D) throw new ClusterStageError(`${p}: has ${c.d} clusterings, the model has ${D}; delete it and rerun`);
+    for (const id of c.ids) {
+      if (!/^[\x20-\x7e]*$/.test(id)) return null;
+      idBytes = Math.max(idBytes, id.length);
+      if (manifest) {
+        let m: string | null;
+        do m = await nextManifestId();
+        while (m !== null && m !== id);
+        if (m === null) return null; // not in the manifest after the previous clip
+      }
+    }
+    c.clusterings.forEach((cl, d) => (inertia[d] += cl.inertia));
+    n += c.n;
+  }
+  if (n === 0) return null;
+  if (manifest) {
+    while ((await nextManifestId()) !== null) {
+      /* count the rest */
+    }
+    if (manifestRows > n && !silent) log(`cluster: ${manifestRows - n} manifest clips have no features (see failures.jsonl); clusters.h5 leaves them out`);
+  }
+  const writer = await ClustersWriter.open(
+    out,
+    { n, d: D, clusterings: clusteringEntries(model, (d) => inertia[d]), attrs: { fingerprint: model.fingerprint, parts: parts.length, seed: model.seed } },
+    idBytes,
+  );
+  try {
+    for (const p of parts) {
+      const c = await readClusters(p);
+      writer.append(c.ids, c.labels);
+    }
+    await writer.finish();
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+  return { n, inertia };
+}
+
 /** Merge the parts (one per feature shard, in shard order) into one file in manifest order. */
 async function mergeParts(runDir: string, parts: string[], model: ClusterModel, out: string, silent: boolean): Promise<ClusterFile> {
   const loaded: ClusterFile[] = [];
@@ -611,12 +676,16 @@ export async function runCluster(
       /* unreadable: rewrite it */
     }
   }
-  const merged = await mergeParts(runDir, parts, model, paths.clusters, silent);
+  let merged = await mergePartsStreaming(runDir, parts, model, paths.clusters, silent);
+  if (!merged) {
+    const m = await mergeParts(runDir, parts, model, paths.clusters, silent);
+    merged = { n: m.n, inertia: m.clusterings.map((c) => c.inertia) };
+  }
   return {
     ...base,
     clustersPath: paths.clusters,
     merged: true,
     n: merged.n,
-    clusterings: base.clusterings.map((c, d) => ({ ...c, inertia: merged.clusterings[d].inertia })),
+    clusterings: base.clusterings.map((c, d) => ({ ...c, inertia: merged.inertia[d] })),
   };
 }

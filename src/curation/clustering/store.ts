@@ -226,3 +226,103 @@ export async function readClusters(path: string): Promise<ClusterFile> {
     f.close();
   }
 }
+
+/**
+ * Write a clusters file row block by row block, in memory independent of the number of clips: the
+ * size (n) and the longest id (in UTF-8 bytes) are known beforehand, ids are stored as fixed-length
+ * strings (readClusters reads them like the variable-length ones), labels in chunks. The file
+ * appears at `path` only when `finish` succeeds (temp file + rename); `abort` removes the temp file.
+ */
+export class ClustersWriter {
+  private rows = 0;
+  private constructor(
+    private readonly file: InstanceType<Awaited<ReturnType<typeof loadH5>>['File']>,
+    private readonly ids: InstanceType<Awaited<ReturnType<typeof loadH5>>['Dataset']>,
+    private readonly labels: InstanceType<Awaited<ReturnType<typeof loadH5>>['Dataset']>,
+    private readonly tmp: string,
+    private readonly target: string,
+    private readonly meta: Omit<ClusterFile, 'ids' | 'labels'>,
+  ) {}
+
+  static async open(target: string, meta: Omit<ClusterFile, 'ids' | 'labels'>, idBytes: number): Promise<ClustersWriter> {
+    if (meta.n < 1) throw new Error('clusters: the streaming writer needs at least one clip (use writeClusters)');
+    // The clusterings are checked as writeClusters does; the rows as they are appended.
+    validate({ ...meta, n: 0, ids: [], labels: new Int32Array(0) });
+    const h5 = await loadH5();
+    const { mkdir } = await import('node:fs/promises');
+    const pathMod = await import('node:path');
+    await mkdir(pathMod.dirname(target), { recursive: true });
+    const { tempPathFor } = await import('../../runtime/atomic.js');
+    const tmp = tempPathFor(target);
+    const f = new h5.File(tmp, 'w');
+    try {
+      f.create_attribute('format', CLUSTERS_FORMAT);
+      f.create_attribute('version', CLUSTERS_VERSION, null, '<i');
+      f.create_attribute('n', meta.n, null, '<i');
+      f.create_attribute('d', meta.d, null, '<i');
+      for (const [key, v] of Object.entries(meta.attrs ?? {})) {
+        if (RESERVED_ATTRS.has(key)) throw new Error(`clusters: attribute '${key}' is reserved`);
+        if (typeof v === 'number') f.create_attribute(key, v, null, Number.isInteger(v) ? '<i8' : '<d');
+        else f.create_attribute(key, String(v));
+      }
+      const chunk = Math.max(1, Math.min(meta.n, 1 << 16));
+      const ids = f.create_dataset({ name: 'ids', data: [''], shape: [1], maxshape: [meta.n], chunks: [chunk], dtype: `S${Math.max(1, idBytes)}` });
+      ids.resize([meta.n]);
+      const labels = f.create_dataset({ name: 'labels', data: new Int32Array(meta.d), shape: [1, meta.d], maxshape: [meta.n, meta.d], chunks: [chunk, meta.d], dtype: '<i' });
+      labels.resize([meta.n, meta.d]);
+      const g = f.create_group('clusterings');
+      meta.clusterings.forEach((cl, j) => {
+        const cg = g.create_group(String(j));
+        writeClusteringAttrs(cg, cl);
+        cg.create_dataset({ name: 'centroids', data: cl.centroids, shape: [cl.k, cl.dim], dtype: '<f' });
+      });
+      return new ClustersWriter(f, ids, labels, tmp, target, meta);
+    } catch (err) {
+      f.close();
+      const { rmSync } = await import('node:fs');
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /** Append rows: ids[i] with labels[i*d .. i*d+d). */
+  append(ids: string[], labels: Int32Array): void {
+    const m = ids.length;
+    const { n, d } = this.meta;
+    if (labels.length !== m * d) throw new Error(`clusters: ${m} ids but ${labels.length} labels (d = ${d})`);
+    if (this.rows + m > n) throw new Error(`clusters: more than the announced ${n} rows`);
+    for (let i = 0; i < labels.length; i++) {
+      const lab = labels[i];
+      const k = this.meta.clusterings[i % d].k;
+      if (lab < -1 || lab >= k) throw new Error(`clusters: clip ${ids[Math.floor(i / d)]} has label ${lab} in clustering ${i % d} (k = ${k})`);
+    }
+    if (m === 0) return;
+    this.ids.write_slice([[this.rows, this.rows + m]], ids);
+    this.labels.write_slice([[this.rows, this.rows + m], [0, d]], labels);
+    this.rows += m;
+  }
+
+  async finish(): Promise<void> {
+    if (this.rows !== this.meta.n) {
+      await this.abort();
+      throw new Error(`clusters: ${this.rows} rows written, ${this.meta.n} announced`);
+    }
+    this.file.flush();
+    this.file.close();
+    const { promises: fsp } = await import('node:fs');
+    const fh = await fsp.open(this.tmp, 'r+');
+    await fh.sync();
+    await fh.close();
+    await fsp.rename(this.tmp, this.target);
+  }
+
+  async abort(): Promise<void> {
+    try {
+      this.file.close();
+    } catch {
+      /* closed */
+    }
+    const { rm } = await import('node:fs/promises');
+    await rm(this.tmp, { force: true });
+  }
+}
