@@ -72,7 +72,7 @@ export function stepCommands(step: StepName, index: number, count: number): stri
     case 'cluster-merge':
       return [['cluster']];
     case 'select':
-      return [['select', ...sh]]; // the last shard to finish also merges (identical bytes, atomic); select-merge makes sure
+      return [['select', '--no-merge', ...sh]]; // rows of its partitions only; select-merge loads the pool once
     case 'select-merge':
       return [['select']];
     case 'export':

@@ -10,6 +10,7 @@ interface Args extends StageArgs {
   ratio?: number;
   size?: number;
   force: boolean;
+  merge: boolean;
 }
 
 /**
@@ -54,7 +55,8 @@ export const command: CommandModule<object, Args> = {
       .option('algorithm', { type: 'string', choices: ['batch-greedy', 'greedy', 'stochastic-greedy', 'random'], describe: 'MI search (default: selection.algorithm, batch-greedy)' })
       .option('ratio', { type: 'number', describe: 'fraction of each partition to select (default: selection.ratio, 0.2)' })
       .option('size', { type: 'number', describe: 'number of clips to select in all (overrides the ratio)' })
-      .option('force', { type: 'boolean', default: false, describe: 'recompute even when a finished selection for this config exists' }) as never,
+      .option('force', { type: 'boolean', default: false, describe: 'recompute even when a finished selection for this config exists' })
+      .option('merge', { type: 'boolean', default: true, describe: 'with --shard: merge when every partition is done (--no-merge: leave it to a run without --shard, so shard processes never load the whole pool)' }) as never,
   handler: async (a) => {
     const sets = [...(a.set ?? [])];
     if (a.method) sets.push(`selection.method=${a.method}`);
@@ -69,7 +71,7 @@ export const command: CommandModule<object, Args> = {
         if (shard.count > 1) throw new UserError('selection method "contrastive" runs in one process (no --shard)');
         scores = await contrastiveClipScores(config, Boolean(a.quiet));
       }
-      const r = await runSelect(config, { shard, silent: a.quiet, force: a.force, scores });
+      const r = await runSelect(config, { shard, silent: a.quiet, force: a.force, scores, merge: a.merge });
       if (r.csv) {
         const rel = path.relative(process.cwd(), r.csv) || r.csv;
         process.stdout.write(
@@ -78,7 +80,7 @@ export const command: CommandModule<object, Args> = {
             : `selected ${r.selected} of ${r.pool} clips → ${rel} (objective ${r.objective.toFixed(4)}, ${r.seconds.toFixed(2)} s)\n`,
         );
       } else {
-        process.stdout.write(`computed partition(s) ${r.computed.join(', ') || 'none'}; waiting for ${r.missing.length} more from other shards\n`);
+        process.stdout.write(`computed partition(s) ${r.computed.join(', ') || 'none'}; ${r.missing.length ? `waiting for ${r.missing.length} more from other shards` : 'all partitions done; a run without --shard merges them'}\n`);
       }
     } catch (err) {
       if (err instanceof SelectionInputError) throw new UserError(err.message);

@@ -24,6 +24,7 @@ import { unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
 import { stableKey } from '../../run/hash.js';
 import { runLayout } from '../../run/layout.js';
 import { readManifestIds } from '../../run/manifest.js';
+import { iterJsonl } from '../../runtime/jsonl.js';
 import { listFeatureShards, readFeatureShard, readFeatureShardAttrs, writeFeatureShard, type FeatureShard } from '../features/store.js';
 import { shardName } from '../../runtime/shard.js';
 import { promises as fsp } from 'node:fs';
@@ -499,7 +500,7 @@ async function manifestOrder(runDir: string): Promise<Map<string, number> | null
  */
 async function mergePartsStreaming(runDir: string, parts: string[], model: ClusterModel, out: string, silent: boolean): Promise<{ n: number; inertia: number[] } | null> {
   const D = model.clusterings.length;
-  const manifestFile = path.join(runDir, 'manifest.jsonl');
+  const manifestFile = runLayout(runDir).manifest;
   const manifest = existsSync(manifestFile) ? iterJsonl<{ id?: unknown }>(manifestFile)[Symbol.asyncIterator]() : null;
   let manifestRows = 0;
   const nextManifestId = async (): Promise<string | null> => {

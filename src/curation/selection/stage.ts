@@ -23,6 +23,7 @@ import { exists, readJsonl } from '../../runtime/jsonl.js';
 import { Progress, log } from '../../runtime/progress.js';
 import { shardName, unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
 import { readClusters, type ClusterFile } from '../clustering/store.js';
+import { scanPool, type PoolScan } from './pool-scan.js';
 import { ManifestIndex, type ClipRecord } from '../../run/manifest.js';
 import { runLayout } from '../../run/layout.js';
 import type { Algorithm, RefineStats } from './algorithms.js';
@@ -223,6 +224,8 @@ export interface SelectStageOptions {
   method?: SelectionConfig['method'];
   /** Write the ranking here instead (its .meta.json and partition folder go beside it). */
   out?: string;
+  /** Merge when every partition is done (default true); false leaves it to a run without --shard. */
+  merge?: boolean;
 }
 
 export interface SelectStageResult {
@@ -269,12 +272,20 @@ export async function runSelect(config: Config, opts: SelectStageOptions = {}): 
   if (!(await exists(files.clusters))) {
     throw new SelectionInputError(`${files.clusters}: not found (run "avcurate cluster" first)`);
   }
-  const clusters = await readClusters(files.clusters);
-  const pool = poolFromClusters(clusters, cfg, files.clusters);
-  if (pool.excluded.length > 0) log(`select: ${pool.excluded.length} clip(s) without a label in a clustering in use are left out (first: ${pool.excluded[0]})`);
-  const params = selectionParams(cfg, config.seed, pool.pairs);
+  // A shard process (--shard i/n, n > 1) reads clusters.h5 in row blocks and keeps only its own
+  // partitions' rows (pool-scan.ts); the whole pool is loaded only to merge.
+  const streaming = shard.count > 1 && !opts.scores;
+  let pool: SelectionPool | null = null;
+  let scan: PoolScan | null = null;
+  if (streaming) scan = await scanPool(files.clusters, cfg);
+  else pool = poolFromClusters(await readClusters(files.clusters), cfg, files.clusters);
+  const excludedCount = pool ? pool.excluded.length : scan!.excludedRows.length;
+  if (excludedCount > 0) log(`select: ${excludedCount} clip(s) without a label in a clustering in use are left out (first: ${pool ? pool.excluded[0] : scan!.excludedFirst})`);
+  const params = selectionParams(cfg, config.seed, pool ? pool.pairs : scan!.pairs);
   const scoreKey = opts.scores ? createHash('sha256').update(JSON.stringify(Array.from(opts.scores.scores))).update(opts.scores.ids.join('\n')).digest('hex') : null;
-  const fingerprint = selectionFingerprint(pool, params, { method: cfg.method, scoreKey, partitionSize: cfg.partitionSize ?? null, partitions: cfg.partitions });
+  const extra = { method: cfg.method, scoreKey, partitionSize: cfg.partitionSize ?? null, partitions: cfg.partitions };
+  const fingerprint = pool ? selectionFingerprint(pool, params, extra) : await scan!.fingerprint(params, extra);
+  const poolN = pool ? pool.matrix.n : scan!.n;
 
   if (!opts.force && (await exists(files.csv)) && (await exists(files.meta))) {
     try {
@@ -288,11 +299,9 @@ export async function runSelect(config: Config, opts: SelectStageOptions = {}): 
     }
   }
 
-  const manifest = await ManifestIndex.read(files.manifest);
+  if (opts.scores) return scoreRankedStage(files, method, pool!, params, fingerprint, await ManifestIndex.read(files.manifest), opts.scores, t0);
 
-  if (opts.scores) return scoreRankedStage(files, method, pool, params, fingerprint, manifest, opts.scores, t0);
-
-  let count = cfg.partitionSize !== undefined ? Math.ceil(pool.matrix.n / cfg.partitionSize) : cfg.partitions === 'auto' ? shard.count : cfg.partitions;
+  let count = cfg.partitionSize !== undefined ? Math.ceil(poolN / cfg.partitionSize) : cfg.partitions === 'auto' ? shard.count : cfg.partitions;
   if (cfg.partitionSize === undefined && cfg.partitions === 'auto' && shard.count === 1 && !opts.force) {
     // A run without --shard after shard processes: finish (merge) their partitioning.
     const adopted = await partitionCountOnDisk(files.partsDir, fingerprint);
@@ -301,7 +310,7 @@ export async function runSelect(config: Config, opts: SelectStageOptions = {}): 
       count = adopted;
     }
   }
-  const plan = planPartitions(pool.matrix.n, { count, partitionSize: cfg.partitionSize, ratio: params.ratio, size: params.size });
+  const plan = planPartitions(poolN, { count, partitionSize: cfg.partitionSize, ratio: params.ratio, size: params.size });
   const mine = new Set(unitsOfShard(plan.length, shard));
   const results = new Map<number, PartitionResult>();
   const computed: number[] = [];
@@ -316,20 +325,24 @@ export async function runSelect(config: Config, opts: SelectStageOptions = {}): 
   for (const part of plan) {
     if (!mine.has(part.index)) continue;
     const file = partPath(files.partsDir, part.index, plan.length);
-    const existing = opts.force ? null : await readPart(file, fingerprint, plan.length, pool.matrix.n);
+    const existing = opts.force ? null : await readPart(file, fingerprint, plan.length, poolN);
     if (existing) {
       results.set(part.index, existing);
       doneBefore += part.target;
       progress.set(doneBefore);
       continue;
     }
-    const result = selectPartition(
-      pool.matrix,
-      params,
-      part,
-      (selected) => progress.set(doneBefore + selected),
-      (evaluations, accepted) => progress.set(doneBefore + part.target, `partition ${part.index + 1}/${plan.length}: refining, ${evaluations.toLocaleString('en')} swaps tried, ${accepted} kept`),
-    );
+    const onProgress = (selected: number) => progress.set(doneBefore + selected);
+    const onRefine = (evaluations: number, accepted: number) =>
+      progress.set(doneBefore + part.target, `partition ${part.index + 1}/${plan.length}: refining, ${evaluations.toLocaleString('en')} swaps tried, ${accepted} kept`);
+    let result: PartitionResult;
+    if (pool) result = selectPartition(pool.matrix, params, part, onProgress, onRefine);
+    else {
+      // Only this partition's rows: the same sub-matrix and generator as in the whole pool.
+      const rows = await scan!.rows(part.start, part.end);
+      const local = selectPartition(rows, params, { ...part, start: 0, end: part.end - part.start }, onProgress, onRefine);
+      result = { ...local, start: part.start, end: part.end, order: local.order.map((x) => x + part.start) };
+    }
     doneBefore += part.target;
     progress.set(doneBefore, `partition ${part.index + 1}/${plan.length}: F = ${result.objective.toFixed(4)}`);
     await writePart(file, fingerprint, plan.length, result);
@@ -340,14 +353,21 @@ export async function runSelect(config: Config, opts: SelectStageOptions = {}): 
   // ...then the others' (looked up only now, so the shard that finishes last sees every file).
   for (const part of plan) {
     if (results.has(part.index)) continue;
-    const existing = await readPart(partPath(files.partsDir, part.index, plan.length), fingerprint, plan.length, pool.matrix.n);
+    const existing = await readPart(partPath(files.partsDir, part.index, plan.length), fingerprint, plan.length, poolN);
     if (existing) results.set(part.index, existing);
   }
   const missing = plan.filter((p) => !results.has(p.index)).map((p) => p.index);
   if (missing.length > 0) {
     log(`select: ${plan.length - missing.length}/${plan.length} partitions done; ${missing.length} left for other shards (the last one to finish merges, or rerun without --shard)`);
-    return { csv: null, computed, missing, skipped: false, pool: pool.matrix.n, selected: 0, objective: NaN, seconds: (performance.now() - t0) / 1000 };
+    return { csv: null, computed, missing, skipped: false, pool: poolN, selected: 0, objective: NaN, seconds: (performance.now() - t0) / 1000 };
   }
+  if (opts.merge === false) {
+    log(`select: all ${plan.length} partitions done; the merge is left to a run without --shard`);
+    return { csv: null, computed, missing: [], skipped: false, pool: poolN, selected: 0, objective: NaN, seconds: (performance.now() - t0) / 1000 };
+  }
+  // The merge measures the ranking on the whole pool: load it now (a shard process that finishes last).
+  if (!pool) pool = poolFromClusters(await readClusters(files.clusters), cfg, files.clusters);
+  const manifest = await ManifestIndex.read(files.manifest);
   const parts = plan.map((p) => results.get(p.index)!);
   const merged = mergePartitions(pool.matrix, params, parts);
   await writeSelectionFiles(files, pool, manifest, merged.order, merged.gains, merged.objectives);

@@ -1,0 +1,210 @@
+/**
+ * The pool of clusters.h5 read in row blocks, for `select --shard i/n` processes: they need the
+ * pool size, the fingerprint and their own partitions' rows, never the whole label matrix or the
+ * ids in memory. Everything here equals what poolFromClusters + selectionFingerprint compute from
+ * the whole file (same pool rows, same columns, same hash), so partition files written by a shard
+ * process are found by a one-process merge, and the other way round.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { loadH5 } from '../../runtime/h5.js';
+import { CLUSTERS_FORMAT, hasHdf5Signature } from '../clustering/store.js';
+import type { SelectionConfig } from '../../config/sections/selection.js';
+import { SelectionInputError, validateLabels, type LabelMatrix } from './objective.js';
+import { clusteringName, resolvePairs, type ClusteringMeta } from './pairs.js';
+import type { SelectionParams } from './partitions.js';
+
+/** Rows per block read from the file. */
+const BLOCK = 1 << 16;
+
+type H5 = Awaited<ReturnType<typeof loadH5>>;
+
+function num(v: unknown): number {
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'number') return v;
+  if (ArrayBuffer.isView(v) || Array.isArray(v)) return num((v as unknown as ArrayLike<unknown>)[0]);
+  return NaN;
+}
+function str(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) return String(v[0]);
+  return String(v);
+}
+
+export interface PoolScan {
+  file: string;
+  /** Clips in the pool (rows of the file without a −1 label in a clustering in use). */
+  n: number;
+  /** Rows of the file. */
+  fileRows: number;
+  clusterings: ClusteringMeta[];
+  pairs: Int32Array;
+  /** File rows left out (ascending). */
+  excludedRows: number[];
+  /** Ids of the first few left-out rows, for the message. */
+  excludedFirst: string | null;
+  /** The selection fingerprint (the same as selectionFingerprint of the whole pool). */
+  fingerprint(params: SelectionParams, extra: Record<string, unknown>): Promise<string>;
+  /** Pool rows [start, end) as a label matrix of the clusterings in use (validated). */
+  rows(start: number, end: number): Promise<LabelMatrix>;
+}
+
+/** Scan clusters.h5 once (labels in blocks): pool size, columns in use, excluded rows. */
+export async function scanPool(file: string, cfg: Pick<SelectionConfig, 'k' | 'pairing'>): Promise<PoolScan> {
+  const h5 = await loadH5();
+  if (!existsSync(file)) throw new SelectionInputError(`${file}: no such clusters file`);
+  if (!hasHdf5Signature(file)) throw new SelectionInputError(`${file}: not an HDF5 file (no HDF5 signature)`);
+  const open = () => new h5.File(file, 'r');
+  const f = open();
+  let fileRows: number;
+  let d: number;
+  const all: ClusteringMeta[] = [];
+  try {
+    if (str(f.attrs['format']?.value) !== CLUSTERS_FORMAT) throw new SelectionInputError(`${file}: not a clusters file`);
+    fileRows = num(f.attrs['n']?.value);
+    d = num(f.attrs['d']?.value);
+    for (let j = 0; j < d; j++) {
+      const g = f.get(`clusterings/${j}`) as InstanceType<H5['Group']> | null;
+      if (!g) throw new SelectionInputError(`${file}: clusterings/${j}: missing group`);
+      all.push({ modality: str(g.attrs['modality'].value), layer: str(g.attrs['layer'].value), k: num(g.attrs['k'].value) });
+    }
+  } finally {
+    f.close();
+  }
+  const keep: number[] = [];
+  all.forEach((cl, j) => {
+    if (!cfg.k || cfg.k.includes(cl.k)) keep.push(j);
+  });
+  if (keep.length === 0) {
+    throw new SelectionInputError(`${file}: no clustering has k in [${cfg.k?.join(', ')}] (found ${all.map(clusteringName).join(', ') || 'none'})`);
+  }
+  const clusterings = keep.map((j) => all[j]);
+  const dk = keep.length;
+  const names = clusterings.map(clusteringName);
+  const ks = Int32Array.from(clusterings, (c) => c.k);
+
+  /** Visit the file in blocks: (first file row, labels block [m, d], ids block or null). */
+  const blocks = (from: number, to: number, withIds: boolean, visit: (row0: number, labels: Int32Array, ids: string[] | null) => boolean | void) => {
+    const g = open();
+    try {
+      const lab = g.get('labels') as InstanceType<H5['Dataset']>;
+      const idDs = g.get('ids') as InstanceType<H5['Dataset']>;
+      for (let a = from; a < to; a += BLOCK) {
+        const b = Math.min(to, a + BLOCK);
+        const labels = lab.slice([[a, b], [0, d]]) as Int32Array;
+        if (!(labels instanceof Int32Array) || labels.length !== (b - a) * d) throw new SelectionInputError(`${file}: dataset 'labels' is not int32 [${fileRows}, ${d}]`);
+        let ids: string[] | null = null;
+        if (withIds) {
+          const v = idDs.slice([[a, b]]);
+          ids = Array.isArray(v) ? (v as unknown[]).map(String) : b - a === 1 ? [String(v)] : null;
+          if (!ids || ids.length !== b - a) throw new SelectionInputError(`${file}: dataset 'ids' does not hold ${fileRows} strings`);
+        }
+        if (visit(a, labels, ids) === false) return;
+      }
+    } finally {
+      g.close();
+    }
+  };
+
+  const excludedRows: number[] = [];
+  if (fileRows > 0) {
+    blocks(0, fileRows, false, (row0, labels) => {
+      const m = labels.length / d;
+      for (let r = 0; r < m; r++) {
+        for (const j of keep) {
+          if (labels[r * d + j] === -1) {
+            excludedRows.push(row0 + r);
+            break;
+          }
+        }
+      }
+    });
+  }
+  let excludedFirst: string | null = null;
+  if (excludedRows.length > 0) blocks(excludedRows[0], excludedRows[0] + 1, true, (_r, _l, ids) => void (excludedFirst = ids![0]));
+  const n = fileRows - excludedRows.length;
+  const pairs = resolvePairs(clusterings, cfg.pairing as Parameters<typeof resolvePairs>[1]);
+
+  /** The file row of pool row p (the p-th row not excluded). */
+  const fileRowOf = (p: number): number => {
+    // Smallest x with x - (excluded rows <= x) == p and x not excluded: walk the sorted exclusions.
+    let x = p;
+    for (const e of excludedRows) {
+      if (e <= x) x++;
+      else break;
+    }
+    return x;
+  };
+  const isExcluded = (row: number): boolean => {
+    let lo = 0;
+    let hi = excludedRows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (excludedRows[mid] < row) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < excludedRows.length && excludedRows[lo] === row;
+  };
+
+  return {
+    file,
+    n,
+    fileRows,
+    clusterings,
+    pairs,
+    excludedRows,
+    excludedFirst,
+    async fingerprint(params, extra) {
+      // The same bytes, in the same order, as selectionFingerprint(pool, params, extra).
+      const h = createHash('sha256');
+      const { pairs: p, refine, ...rest } = params;
+      const { seconds: _seconds, ...refineRest } = refine;
+      h.update(JSON.stringify({ v: 1, ...rest, refine: refineRest, pairs: Array.from(p), clusterings, n, extra }));
+      let first = true;
+      if (fileRows > 0) {
+        blocks(0, fileRows, true, (row0, _labels, ids) => {
+          const kept = excludedRows.length ? ids!.filter((_, r) => !isExcluded(row0 + r)) : ids!;
+          if (kept.length === 0) return;
+          h.update((first ? '' : '\n') + kept.join('\n'));
+          first = false;
+        });
+        blocks(0, fileRows, false, (row0, labels) => {
+          const m = labels.length / d;
+          const out = new Int32Array(m * dk);
+          let w = 0;
+          for (let r = 0; r < m; r++) {
+            if (excludedRows.length && isExcluded(row0 + r)) continue;
+            for (let t = 0; t < dk; t++) out[w * dk + t] = labels[r * d + keep[t]];
+            w++;
+          }
+          h.update(new Uint8Array(out.buffer, 0, w * dk * 4));
+        });
+      }
+      return h.digest('hex').slice(0, 32);
+    },
+    async rows(start, end) {
+      if (!(start >= 0 && end <= n && start <= end)) throw new Error(`pool rows [${start}, ${end}) outside 0..${n}`);
+      const count = end - start;
+      const out = new Int32Array(count * dk);
+      let w = 0;
+      if (count > 0) {
+        blocks(fileRowOf(start), fileRows, false, (row0, labels) => {
+          const m = labels.length / d;
+          for (let r = 0; r < m && w < count; r++) {
+            if (excludedRows.length && isExcluded(row0 + r)) continue;
+            for (let t = 0; t < dk; t++) out[w * dk + t] = labels[r * d + keep[t]];
+            w++;
+          }
+          return w < count;
+        });
+      }
+      const matrix: LabelMatrix = { labels: out, n: count, d: dk, ks };
+      try {
+        validateLabels(matrix, names);
+      } catch (err) {
+        throw new SelectionInputError(`${file}: ${(err as Error).message} (pool rows ${start}..${end - 1})`);
+      }
+      return matrix;
+    },
+  };
+}
