@@ -41,7 +41,14 @@ export const command: CommandModule<object, Args> = {
         `  ${label.padEnd(38)} ${String(size).padStart(6)}   ${ours.toFixed(3)}     ${s.baseRate.toFixed(3)} (one draw ${rnd.toFixed(3)})\n`;
       out.write(`\n  ${'precision of the curated subset'.padEnd(38)} ${'clips'.padStart(6)}   curated   random\n`);
       out.write(row('at the number of true positives', s.atPositives.size, s.atPositives.precision, s.random.atPositives.precision));
-      out.write(row(`top ${Math.round(s.atRatio.ratio * 100)} % of the pool`, s.atRatio.size, s.atRatio.precision, s.random.atRatio.precision));
+      const tops = s.atTop ?? [{ ...s.atRatio }];
+      for (const t of tops) {
+        const same = Math.abs(t.ratio - s.atRatio.ratio) < 1e-12;
+        const line = row(`top ${+(t.ratio * 100).toFixed(1)} % of the pool`, t.size, t.precision, same ? s.random.atRatio.precision : NaN);
+        out.write(same ? line : line.replace(' (one draw NaN)', ''));
+      }
+      const heads = (s.atTop ?? []).filter((t) => t.concepts !== undefined);
+      if (heads.length && s.concepts !== undefined) out.write(`  concepts among the true positives of the top ${heads.map((t) => `${+(t.ratio * 100).toFixed(1)} %: ${t.concepts}`).join(', ')} (of ${s.concepts})\n`);
       out.write(`\n  pool ${s.pool} clips, ${s.positives} with corresponding audio; ${s.selected} selected\n`);
       out.write(`  ${path.relative(process.cwd(), r.selection?.csv ?? '') || r.selection?.csv}, ${path.relative(process.cwd(), r.evaluation.file) || r.evaluation.file}\n`);
     } else if (r.selection?.csv) {

@@ -54,8 +54,12 @@ export const SelectionSchema = z
     /** Stochastic greedy: ε; each step draws (N/M)·ln(1/ε) candidates. */
     epsilon: z.number().gt(0).lt(1).default(0.1),
     refine: RefineSchema.default(RefineSchema.parse({})),
-    /** Rank order in selection.csv: leave-one-out contribution (default) or pick order. */
-    order: z.enum(['loo', 'pick']).default('loo'),
+    /**
+     * Rank order in selection.csv: `greedy` (default) re-orders the selected set greedily by
+     * marginal gain from the empty set, so every prefix is a good subset on its own; `loo` by
+     * leave-one-out contribution; `pick` the search's pick order.
+     */
+    order: z.enum(['greedy', 'loo', 'pick']).default('greedy'),
     /** Number of partitions, or `auto` = the shard count of the run (1 without --shard). */
     partitions: z.union([z.literal('auto'), z.number().int().positive()]).default('auto'),
     /** Partitions of this many clips (overrides `partitions`). */

@@ -7,14 +7,15 @@
  * - `stochastic-greedy`: each step draws (N/M)·ln(1/ε) remaining clips and adds the best;
  * - `random`: a uniform random subset (the baseline).
  * Then `refine`: random first-improvement swaps (a selected clip out, an unselected one in,
- * accepted when F rises), O(|P|) per evaluated swap on the same tables; and the final order by
- * leave-one-out contribution F(S) − F(S − x), so that prefixes of the ranking mean something.
+ * accepted when F rises), O(|P|) per evaluated swap on the same tables; and the final order:
+ * greedy re-ordering of the subset from the empty set (every prefix a greedy subset of its own,
+ * docs/selection.md "Ranking"), or by leave-one-out contribution F(S) − F(S − x).
  */
 import type { Rng } from '../../runtime/random.js';
 import { MIObjective, SelectionInputError, type Estimator, type LabelMatrix } from './objective.js';
 
 export type Algorithm = 'greedy' | 'batch-greedy' | 'stochastic-greedy' | 'random';
-export type RankOrder = 'loo' | 'pick';
+export type RankOrder = 'greedy' | 'loo' | 'pick';
 
 export interface RefineOptions {
   /** Run the swap refinement (default true for the greedy family, never for `random`). */
@@ -40,8 +41,14 @@ export interface SearchOptions {
   /** Stochastic greedy: ε (default 0.1). */
   epsilon?: number;
   refine?: RefineOptions | boolean;
-  /** Final order: by leave-one-out contribution (default) or the order clips were picked. */
+  /**
+   * Final order: `greedy` (default) re-orders the subset greedily from the empty set by marginal
+   * gain plus leave-one-out contribution (see orderGreedy); `loo` by leave-one-out contribution;
+   * `pick` the order clips were picked.
+   */
   order?: RankOrder;
+  /** Greedy order: at most this many candidate scores in all (default 4e6; beyond it each step scores a random sample). */
+  orderBudget?: number;
   rng: Rng;
   /** Called now and then with the number of clips selected so far. */
   onProgress?: (selected: number, target: number) => void;
@@ -236,8 +243,11 @@ export function searchSubset(obj: MIObjective, opts: SearchOptions): SearchResul
 
   let order: Int32Array;
   const contributions = new Float64Array(target);
-  if ((opts.order ?? 'loo') === 'loo') {
+  const orderKind = opts.order ?? 'greedy';
+  if (orderKind === 'loo') {
     order = orderByLeaveOneOut(obj, selected, contributions);
+  } else if (orderKind === 'greedy') {
+    order = orderGreedy(obj, selected, rng, { budget: opts.orderBudget, contributions });
   } else {
     // Keep the pick order; clips swapped in by refinement take the places of those swapped out.
     order = selected;
@@ -348,6 +358,88 @@ export function orderByLeaveOneOut(obj: MIObjective, members: Int32Array, contri
     order[r] = members[positions[r]];
     if (contributions) contributions[r] = contrib[positions[r]];
   }
+  return order;
+}
+
+export interface GreedyOrderOptions {
+  /**
+   * At most this many candidate scores in all (default 4e6). Exact greedy costs |S|(|S|+1)/2
+   * scores; beyond the budget each step scores a uniform sample of the remaining clips
+   * (at least 20) and adds the best of them.
+   */
+  budget?: number;
+  /** Filled with each ranked clip's leave-one-out contribution in the full subset. */
+  contributions?: Float64Array;
+}
+
+/**
+ * Order the subset held by `obj` (members `members`) greedily from the empty set. Rank r + 1 goes to
+ * the clip x that maximises
+ *
+ *     (r + 1) · (F(R + x) − F(R))  +  |S| · (F(S) − F(S − x))
+ *
+ * over the clips not yet ranked (R = the r clips ranked so far): its per-clip gain on the prefix
+ * plus its per-clip leave-one-out contribution in the whole subset, both in nats, equal weights;
+ * ties go to the larger leave-one-out contribution, then to the position in `members`. The first
+ * term opens concepts one after another and fills them in balance, so every prefix is a good
+ * subset on its own and F rises from the second row; the second term holds back clips that
+ * disagree with the audio-visual mapping of the whole subset, which a small prefix cannot see (a
+ * mismatched clip that opens unseen clusters looks like a new concept to the prefix alone).
+ * Leaves `obj` holding the subset again.
+ */
+export function orderGreedy(obj: MIObjective, members: Int32Array, rng: Rng, opts: GreedyOrderOptions = {}): Int32Array {
+  const S = members.length;
+  const value = obj.value();
+  const loo = new Float64Array(S);
+  for (let s = 0; s < S; s++) loo[s] = value - obj.valueAfterRemove(members[s]);
+  const budget = opts.budget ?? 4e6;
+  const exact = (S * (S + 1)) / 2 <= budget;
+  const sample = exact ? S : Math.max(20, Math.floor(budget / S));
+  obj.clear();
+  // Remaining positions into `members`, compacted as clips are ranked.
+  const rem = new Int32Array(S);
+  for (let s = 0; s < S; s++) rem[s] = s;
+  let left = S;
+  const order = new Int32Array(S);
+  for (let r = 0; r < S; r++) {
+    const c = Math.min(left, sample);
+    if (c < left) {
+      // Partial Fisher–Yates: a uniform sample of c remaining positions at rem[0..c).
+      for (let t = 0; t < c; t++) {
+        const j = t + rng.int(left - t);
+        const tmp = rem[t];
+        rem[t] = rem[j];
+        rem[j] = tmp;
+      }
+    }
+    const current = obj.value();
+    const size = obj.size;
+    const term = obj.term;
+    let best = -1;
+    let bestScore = -Infinity;
+    for (let t = 0; t < c; t++) {
+      const s = rem[t];
+      const score = (r + 1) * (obj.valueOf(size + 1, term + obj.gainScore(members[s])) - current) + S * loo[s];
+      if (best < 0) {
+        best = t;
+        bestScore = score;
+        continue;
+      }
+      const b = rem[best];
+      const eps = 1e-12 * Math.max(1, Math.abs(bestScore));
+      if (score > bestScore + eps || (Math.abs(score - bestScore) <= eps && (loo[s] > loo[b] || (loo[s] === loo[b] && s < b)))) {
+        best = t;
+        bestScore = score;
+      }
+    }
+    const s = rem[best];
+    obj.add(members[s]);
+    order[r] = members[s];
+    if (opts.contributions) opts.contributions[r] = loo[s];
+    rem[best] = rem[left - 1];
+    left--;
+  }
+  obj.resync();
   return order;
 }
 

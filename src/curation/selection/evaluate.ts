@@ -25,6 +25,14 @@ export interface EvalSummary {
   /** The reference ratio: the top 20 % of the pool. */
   atRatio: CutoffMetrics & { ratio: number };
   atSelected: CutoffMetrics;
+  /**
+   * The head of the ranking: precision of the top 5 %, 10 % and 20 % of the pool (and of the
+   * `ratio` cut-off when it is another), with the number of concepts among their true positives
+   * when concepts are known.
+   */
+  atTop: Array<CutoffMetrics & { ratio: number; concepts?: number }>;
+  /** Number of concepts among the pool's true positives (when concepts are known). */
+  concepts?: number;
   averagePrecision: number;
   random: { atPositives: CutoffMetrics; atRatio: CutoffMetrics; seed: number };
 }
@@ -59,7 +67,21 @@ function cutoff(hits: ArrayLike<number>, positives: number, size: number): Cutof
  * Summarise a ranking. `hits` = truth of each ranked clip in rank order; `poolTruth` = truth of
  * every pool clip (for the counts and the random baseline).
  */
-export function summarizeRanking(hits: ArrayLike<number>, poolTruth: ArrayLike<number>, opts: { ratio?: number; seed?: number } = {}): EvalSummary {
+/** The head cut-offs reported by every evaluation (fractions of the pool). */
+export const TOP_RATIOS: readonly number[] = [0.05, 0.1, 0.2];
+
+export interface SummarizeOptions {
+  ratio?: number;
+  seed?: number;
+  /**
+   * Concept (class) of each ranked clip, aligned with `hits`, and of each pool clip, aligned with
+   * `poolTruth` (e.g. the visual class): the summary then counts the concepts the head covers.
+   */
+  rankedConcepts?: ArrayLike<number | string | undefined>;
+  poolConcepts?: ArrayLike<number | string | undefined>;
+}
+
+export function summarizeRanking(hits: ArrayLike<number>, poolTruth: ArrayLike<number>, opts: SummarizeOptions = {}): EvalSummary {
   const pool = poolTruth.length;
   let positives = 0;
   for (let i = 0; i < pool; i++) positives += poolTruth[i] ? 1 : 0;
@@ -76,6 +98,27 @@ export function summarizeRanking(hits: ArrayLike<number>, poolTruth: ArrayLike<n
       ap += tp / (r + 1);
     }
   }
+  const ratios = [...TOP_RATIOS];
+  if (!ratios.some((r) => Math.abs(r - ratio) < 1e-12)) ratios.push(ratio);
+  ratios.sort((a, b) => a - b);
+  const conceptsIn = (count: number): number | undefined => {
+    const rc = opts.rankedConcepts;
+    if (!rc) return undefined;
+    const seen = new Set<number | string>();
+    for (let r = 0; r < Math.min(count, hits.length); r++) if (hits[r] && rc[r] !== undefined) seen.add(rc[r]!);
+    return seen.size;
+  };
+  let concepts: number | undefined;
+  if (opts.poolConcepts) {
+    const seen = new Set<number | string>();
+    for (let i = 0; i < pool; i++) if (poolTruth[i] && opts.poolConcepts[i] !== undefined) seen.add(opts.poolConcepts[i]!);
+    concepts = seen.size;
+  }
+  const atTop = ratios.map((r) => {
+    const size = Math.max(1, Math.round(r * pool));
+    const c = conceptsIn(size);
+    return { ...cutoff(hits, positives, size), ratio: r, ...(c !== undefined ? { concepts: c } : {}) };
+  });
   return {
     pool,
     positives,
@@ -84,6 +127,8 @@ export function summarizeRanking(hits: ArrayLike<number>, poolTruth: ArrayLike<n
     atPositives: cutoff(hits, positives, positives),
     atRatio: { ...cutoff(hits, positives, ratioSize), ratio },
     atSelected: cutoff(hits, positives, hits.length),
+    atTop,
+    ...(concepts !== undefined ? { concepts } : {}),
     averagePrecision: positives > 0 ? ap / positives : 0,
     random: { atPositives: cutoff(shuffled, positives, positives), atRatio: cutoff(shuffled, positives, ratioSize), seed },
   };
@@ -99,6 +144,9 @@ export function formatSummary(s: EvalSummary, label = 'selection'): string {
     `${label}: ${s.selected} selected from a pool of ${s.pool} clips, ${s.positives} of them corresponding (base rate ${f3(s.baseRate)})`,
     `  precision at the true-positive count (${s.positives}${s.atPositives.evaluated < s.positives ? `, only ${s.atPositives.evaluated} ranked` : ''}): ${f3(s.atPositives.precision)}   random: ${f3(s.baseRate)} expected, ${f3(s.random.atPositives.precision)} in one seeded draw`,
     `  precision of the top ${Math.round(s.atRatio.ratio * 100)}% of the pool (${s.atRatio.size}${s.atRatio.evaluated < s.atRatio.size ? `, only ${s.atRatio.evaluated} ranked` : ''}): ${f3(s.atRatio.precision)}   random: ${f3(s.baseRate)} expected, ${f3(s.random.atRatio.precision)} in one seeded draw`,
+    `  head of the ranking: ${s.atTop
+      .map((t) => `top ${+(t.ratio * 100).toFixed(1)}% (${t.size}${t.evaluated < t.size ? `, only ${t.evaluated} ranked` : ''}) ${f3(t.precision)}${t.concepts !== undefined ? ` [${t.concepts}${s.concepts !== undefined ? `/${s.concepts}` : ''} concepts]` : ''}`)
+      .join(', ')}`,
     `  whole selection: precision ${f3(s.atSelected.precision)}, recall ${f3(s.atSelected.recall)}; average precision ${f3(s.averagePrecision)}`,
   ];
   return lines.join('\n');

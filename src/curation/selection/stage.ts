@@ -130,7 +130,7 @@ export function selectionParams(cfg: SelectionConfig, seed: number, pairs: Int32
       maxEvaluations: cfg.refine.maxEvaluations,
       seconds: cfg.refine.seconds,
     },
-    // A random baseline keeps its random order (a leave-one-out order would no longer be random).
+    // A random baseline keeps its random order (a greedy or leave-one-out order would no longer be random).
     order: algorithm === 'random' ? 'pick' : cfg.order,
     seed,
   };
@@ -544,6 +544,8 @@ interface TruthRow {
   source?: string;
   video_id?: string;
   corresponds?: boolean;
+  visual_class?: string | number;
+  label?: string;
 }
 
 /** Ground truth by clip id, from manifest rows or labels.jsonl rows (matched by id, video id or file name). */
@@ -595,7 +597,19 @@ export async function runEvalSelection(config: Config, opts: EvalStageOptions = 
     const rec = recById.get(id);
     return lookup({ id, video_id: rec?.video_id, source: rec?.source });
   };
+  // The concept of a clip (its visual class, else its label), to count the concepts a head covers.
+  const conceptById = new Map<string, string | number>();
+  for (const r of truthRows) {
+    const c = r.visual_class ?? r.label;
+    if (r.id && c !== undefined) conceptById.set(r.id, c);
+  }
+  for (const r of manifest) {
+    const c = r.visual_class ?? r.label;
+    if (c !== undefined) conceptById.set(r.id, c);
+  }
+  const conceptOf = (id: string): string | number | undefined => conceptById.get(id) ?? conceptById.get(recById.get(id)?.video_id ?? '');
   const poolTruth: number[] = [];
+  const poolConcepts: Array<string | number | undefined> = [];
   const poolSet = new Set<string>();
   let unknown = 0;
   for (const id of poolIds) {
@@ -606,6 +620,7 @@ export async function runEvalSelection(config: Config, opts: EvalStageOptions = 
     }
     poolSet.add(id);
     poolTruth.push(t ? 1 : 0);
+    poolConcepts.push(conceptOf(id));
   }
   if (poolTruth.length === 0) throw new SelectionInputError(`${truthFile}: no ground truth ("corresponds") for any clip of the pool`);
   const hits: number[] = [];
@@ -616,7 +631,12 @@ export async function runEvalSelection(config: Config, opts: EvalStageOptions = 
     rankedIds.push(row.id);
   }
   const ratio = opts.ratio ?? config.evaluation.topRatio;
-  const summary = summarizeRanking(hits, poolTruth, { ratio, seed: config.seed });
+  const haveConcepts = poolConcepts.some((c) => c !== undefined);
+  const summary = summarizeRanking(hits, poolTruth, {
+    ratio,
+    seed: config.seed,
+    ...(haveConcepts ? { poolConcepts, rankedConcepts: rankedIds.map(conceptOf) } : {}),
+  });
   const curves = prefixCurves(hits, summary.positives);
   const out = opts.out ?? files.eval;
   const round = (x: number): number => Math.round(x * 1e6) / 1e6;

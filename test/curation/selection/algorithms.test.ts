@@ -89,7 +89,7 @@ describe('greedy family', () => {
     const p = plantedLabels({ n: 800, k: 8, concepts: 8, noise: 0.1, seed: 9 });
     const pairs = resolvePairs(p.clusterings, 'bipartite');
     const obj = new MIObjective(p, pairs);
-    const r = searchSubset(obj, { algorithm: 'batch-greedy', target: 400, rng: new Rng(1) });
+    const r = searchSubset(obj, { algorithm: 'batch-greedy', target: 400, rng: new Rng(1), order: 'loo' });
     expect(r.refine).not.toBeNull();
     expect(r.refine!.objectiveAfter).toBeGreaterThanOrEqual(r.refine!.objectiveBefore);
     expect(r.refine!.accepted).toBeGreaterThan(0);
@@ -104,6 +104,49 @@ describe('greedy family', () => {
     // On this planted pool the refined subset finds the corresponding clips.
     expect(precisionOf(r.order, p.truth)).toBeGreaterThanOrEqual(0.95);
     expect(precisionOf(r.order, p.truth, 160)).toBeGreaterThanOrEqual(0.98);
+  });
+
+  it('the greedy order re-ranks the subset from the empty set: each rank is the arg-max of prefix gain plus leave-one-out contribution', () => {
+    const p = plantedLabels({ n: 600, k: 16, concepts: 8, noise: 0.15, seed: 4 });
+    const pairs = resolvePairs(p.clusterings, 'bipartite');
+    const r = searchSubset(new MIObjective(p, pairs), { target: 300, rng: new Rng(2) });
+    const loo = searchSubset(new MIObjective(p, pairs), { target: 300, rng: new Rng(2), order: 'loo' });
+    // The same subset, another order.
+    expect(Array.from(r.order).sort((a, b) => a - b)).toEqual(Array.from(loo.order).sort((a, b) => a - b));
+    // Each rank's clip has the highest (r + 1)·(F(R + x) − F(R)) + |S|·(F(S) − F(S − x)) among the
+    // clips not yet ranked (checked from scratch).
+    const all = Array.from(r.order);
+    const fS = objectiveFromScratch(p, pairs, all);
+    const looOf = new Map(all.map((x) => [x, fS - objectiveFromScratch(p, pairs, all.filter((y) => y !== x))]));
+    for (const rank of [1, 2, 7, 40, 150]) {
+      const prefix = all.slice(0, rank);
+      const fR = objectiveFromScratch(p, pairs, prefix);
+      const score = (x: number) => (rank + 1) * (objectiveFromScratch(p, pairs, [...prefix, x]) - fR) + 300 * looOf.get(x)!;
+      const chosen = score(all[rank]);
+      for (const x of all.slice(rank + 1)) expect(score(x)).toBeLessThanOrEqual(chosen + 1e-9);
+    }
+    // The objective column is F of each prefix, positive from the second row, and the head covers
+    // every concept (the leave-one-out order puts one concept's clips first).
+    expect(r.objectives[1]).toBeGreaterThan(0.5);
+    expect(r.objectives[7]).toBeGreaterThan(Math.log(8) - 0.2);
+    expect(Math.abs(r.objectives[40] - objectiveFromScratch(p, pairs, r.order.slice(0, 41)))).toBeLessThan(1e-9);
+    const concepts = (order: Int32Array, m: number) => new Set(Array.from(order.slice(0, m)).map((x) => p.visualConcept[x])).size;
+    expect(concepts(r.order, 16)).toBe(8);
+    expect(concepts(loo.order, 16)).toBeLessThan(8);
+    // Precision of the head is at least that of the leave-one-out order.
+    for (const m of [30, 60, 120]) expect(precisionOf(r.order, p.truth, m)).toBeGreaterThanOrEqual(precisionOf(loo.order, p.truth, m));
+  });
+
+  it('the greedy order samples candidates beyond its budget, deterministically', () => {
+    const p = plantedLabels({ n: 2000, k: 16, concepts: 8, noise: 0.15, seed: 5 });
+    const pairs = resolvePairs(p.clusterings, 'bipartite');
+    const run = () => searchSubset(new MIObjective(p, pairs), { target: 1000, rng: new Rng(3), orderBudget: 50_000, refine: { maxEvaluations: 20_000 } });
+    const a = run();
+    const b = run();
+    expect(Array.from(a.order)).toEqual(Array.from(b.order));
+    expect(new Set(a.order).size).toBe(1000);
+    expect(new Set(Array.from(a.order.slice(0, 24)).map((x) => p.visualConcept[x])).size).toBe(8);
+    expect(precisionOf(a.order, p.truth, 200)).toBeGreaterThanOrEqual(0.97);
   });
 
   it('refinement on its own climbs from a random subset', () => {
