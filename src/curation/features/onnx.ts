@@ -175,12 +175,25 @@ export function reduceOutput(data: ArrayLike<number>, dims: readonly number[], r
     coords.fill(0);
     let key = 0;
     const base = n * per;
-    for (let j = 0; j < per; j++) {
-      const v = data[base + j];
+    // The last axis in a tight loop, the others with an odometer.
+    const last = rank - 1;
+    const inner = rank > 1 ? dims[last] : 1;
+    const kl = rank > 1 ? ks[last] : 0;
+    for (let j = 0; j < per; j += inner) {
+      const off = base + j;
       if (useMax) {
-        if (v > acc[key]) acc[key] = v;
-      } else acc[key] += v;
-      for (let a = rank - 1; a >= 1; a--) {
+        for (let i = 0; i < inner; i++) {
+          const v = data[off + i];
+          if (v > acc[key + i * kl]) acc[key + i * kl] = v;
+        }
+      } else if (kl === 0) {
+        let s = 0;
+        for (let i = 0; i < inner; i++) s += data[off + i];
+        acc[key] += s;
+      } else {
+        for (let i = 0; i < inner; i++) acc[key + i * kl] += data[off + i];
+      }
+      for (let a = last - 1; a >= 1; a--) {
         coords[a]++;
         key += ks[a];
         if (coords[a] < dims[a]) break;

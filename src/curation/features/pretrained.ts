@@ -20,7 +20,7 @@ import { resample } from '../../media/fft.js';
 import type { Extractor, LayerSpec } from './extractor.js';
 import { poolRows } from './extractor.js';
 import { prepareFrames } from './preprocess.js';
-import { loadOnnxRuntime } from './onnx.js';
+import { createOnnxSession, loadOnnxRuntime } from '../../runtime/onnx.js';
 
 const require = createRequire(import.meta.url);
 
@@ -232,9 +232,8 @@ export class OpenWakeWordExtractor implements Extractor<OwwPrepared> {
     const ex = new OpenWakeWordExtractor();
     const ort = await loadOnnxRuntime();
     ex.ort = ort;
-    const opts = options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {};
-    ex.mel = await ort.InferenceSession.create(melFile, opts);
-    ex.emb = await ort.InferenceSession.create(embFile, opts);
+    ex.mel = (await createOnnxSession(melFile, { device: 'cpu', threads: options.threads, extra: {} })).session;
+    ex.emb = (await createOnnxSession(embFile, { device: 'cpu', threads: options.threads, extra: {} })).session;
     ex.settings = { models: digestFiles([melFile, embFile]), input: '16 kHz, samples x 32767', window: OWW_WINDOW, step: OWW_STEP };
     return ex;
   }
