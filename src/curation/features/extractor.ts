@@ -35,6 +35,8 @@ export interface Extractor<P = unknown> {
   readonly layers: readonly LayerSpec[];
   /** Everything that changes the numbers (model file digest, preset, sizes): part of the config hash. */
   readonly settings: Record<string, unknown>;
+  /** Where and how it runs (provider, items per run), printed with the layers; not hashed. */
+  readonly info?: string;
   /** Per-clip preparation from a decoded clip. */
   prepare(clip: DecodedClip): P;
   /** Features of a batch: result[i][l] is layer l of clip i, length layers[l].dim. */

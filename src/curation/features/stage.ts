@@ -171,8 +171,7 @@ export function resolveDecode(features: FeaturesConfig): ResolvedDecode {
 export function describeLayers(set: Pick<ExtractorSet, 'audio' | 'visual'>): string[] {
   const lines: string[] = [];
   for (const ex of [...set.audio, ...set.visual]) {
-    const info = (ex as { info?: string }).info;
-    lines.push(`${ex.modality} extractor ${ex.name}${info ? ` (${info})` : ''}:`);
+    lines.push(`${ex.modality} extractor ${ex.name}${ex.info ? ` (${ex.info})` : ''}:`);
     for (const l of ex.layers) lines.push(`  ${ex.modality}/${l.name}  dim ${l.dim}  ${l.description}`);
   }
   return lines;
