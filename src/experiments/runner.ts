@@ -27,7 +27,7 @@ import type { ClipRecord } from '../curation/manifest/types.js';
 import { readSelectionCsv } from '../run/selection.js';
 import { writeScoreSelection } from '../curation/selection/stage.js';
 import { readAllFeatures } from '../curation/features/store.js';
-import { contrastiveScores } from '../ssl/contrastive-select.js';
+import { contrastiveClipScores } from '../ssl/contrastive-select.js';
 import { loadProbeDataset } from '../ssl/probe/datasets.js';
 import { resolveSplits, type SplitProtocol } from '../ssl/probe/splits.js';
 import type { ProbeModality } from '../ssl/probe/embeddings.js';
@@ -255,29 +255,13 @@ export async function runExperiment(config: Config, opts: ExperimentOptions = {}
             break;
           }
           case 'contrastive': {
+            // The same scorer and settings as `select --method contrastive` (selection.contrastive).
             const feats = await readAllFeatures(runDir);
+            const scores = await contrastiveClipScores(feats, config.selection.contrastive, { seed: config.seed, backend: config.ssl.backend });
             const pos = new Map(feats.ids.map((id, i) => [id, i]));
             const clips = manifest.filter((r) => pos.has(r.id));
-            const concat = (modality: 'audio' | 'visual') => {
-              const layers = feats.layers.filter((l) => l.modality === modality);
-              if (layers.length === 0) throw new Error(`arm "contrastive": no ${modality} features in ${path.join(runDir, 'features')}`);
-              const dim = layers.reduce((a, l) => a + l.dim, 0);
-              const data = new Float32Array(clips.length * dim);
-              clips.forEach((c, k) => {
-                const row = pos.get(c.id)!;
-                let off = 0;
-                for (const l of layers) {
-                  data.set(l.data.subarray(row * l.dim, (row + 1) * l.dim), k * dim + off);
-                  off += l.dim;
-                }
-              });
-              return { data, dim };
-            };
-            const a = concat('audio');
-            const v = concat('visual');
-            const scores = await contrastiveScores(a.data, a.dim, v.data, v.dim, clips.length, { seed: config.seed, backend: config.ssl.backend });
             contrastiveCsv = path.join(expDir, 'selection.contrastive.csv');
-            const rows = await writeScoreSelection(contrastiveCsv, clips, scores, { size: clips.length });
+            const rows = await writeScoreSelection(contrastiveCsv, clips, Float32Array.from(clips, (c) => scores[pos.get(c.id)!]), { size: clips.length });
             members = rows.slice(0, armSize).map((r) => r.id);
             break;
           }

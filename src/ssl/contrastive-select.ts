@@ -9,6 +9,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../runtime/random.js';
 import { initTfjs, type BackendChoice } from '../runtime/tfjs.js';
+import { range } from '../loaders/sources/array.js';
+import type { ContrastiveSelectConfig } from '../config/sections/selection.js';
 import { infoNce, l2Normalize } from './loss.js';
 import { AdamW } from './optim.js';
 
@@ -87,12 +89,13 @@ export async function contrastiveScores(
   const aAll = tf.tensor2d(A, [n, audioDim]);
   const vAll = tf.tensor2d(V, [n, visualDim]);
   try {
+    // Clip order per epoch from the loaders (seeded buffer shuffle over all clips = a full
+    // permutation, reshuffled per epoch), batches of `bs` (a last batch of one clip is skipped).
+    const order = range(n).shuffle(n, Rng.derive(opts.seed, 'contrastive-select-order').int(2 ** 31)).batch(bs);
     for (let e = 0; e < epochs; e++) {
-      const order = rng.permutation(n);
       let lossSum = 0;
       let batches = 0;
-      for (let start = 0; start + 2 <= n; start += bs) {
-        const idx = order.slice(start, Math.min(n, start + bs));
+      for await (const idx of order.iterator(undefined, { epoch: e })) {
         if (idx.length < 2) break;
         const ix = tf.tensor1d(Int32Array.from(idx), 'int32');
         const xa = tf.gather(aAll, ix);
@@ -121,4 +124,63 @@ export async function contrastiveScores(
     opt.dispose();
     for (const t of [wa, wv, ba, bv, aAll, vAll]) t.dispose();
   }
+}
+
+/** One feature layer of the clips (as the feature store reads it): row i belongs to clip i. */
+export interface ContrastiveLayer {
+  modality: 'audio' | 'visual';
+  layer: string;
+  dim: number;
+  data: Float32Array;
+}
+
+/**
+ * The input of one modality for the contrastive baseline: the layer named in config
+ * (selection.contrastive.audioLayer / visualLayer), or by default every layer of the modality
+ * concatenated per clip (in the order of the feature store), so no layer is picked by its name.
+ */
+export function contrastiveInput(layers: readonly ContrastiveLayer[], modality: 'audio' | 'visual', n: number, name: string | undefined): { data: Float32Array; dim: number; layers: string[] } {
+  const all = layers.filter((l) => l.modality === modality);
+  if (all.length === 0) throw new Error(`contrastive baseline: the features hold no ${modality} layer`);
+  let chosen = all;
+  if (name !== undefined) {
+    const found = all.find((l) => l.layer === name);
+    if (!found) throw new Error(`selection.contrastive.${modality}Layer: no ${modality} layer "${name}" (found ${all.map((l) => l.layer).join(', ')})`);
+    chosen = [found];
+  }
+  const dim = chosen.reduce((a, l) => a + l.dim, 0);
+  const data = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    let off = 0;
+    for (const l of chosen) {
+      data.set(l.data.subarray(i * l.dim, (i + 1) * l.dim), i * dim + off);
+      off += l.dim;
+    }
+  }
+  return { data, dim, layers: chosen.map((l) => l.layer) };
+}
+
+/**
+ * The contrastive baseline as `select --method contrastive` and the experiment's contrastive arm
+ * both run it: inputs by `contrastiveInput`, training settings from selection.contrastive.
+ */
+export async function contrastiveClipScores(
+  features: { ids: readonly string[]; layers: readonly ContrastiveLayer[] },
+  cfg: ContrastiveSelectConfig,
+  opts: { seed: number; backend?: BackendChoice; onStart?: (audio: string[], visual: string[]) => void; onEpoch?: (epoch: number, loss: number) => void },
+): Promise<Float32Array> {
+  const n = features.ids.length;
+  const a = contrastiveInput(features.layers, 'audio', n, cfg.audioLayer);
+  const v = contrastiveInput(features.layers, 'visual', n, cfg.visualLayer);
+  opts.onStart?.(a.layers, v.layers);
+  return contrastiveScores(a.data, a.dim, v.data, v.dim, n, {
+    seed: opts.seed,
+    epochs: cfg.epochs,
+    batchSize: cfg.batchSize,
+    lr: cfg.lr,
+    temperature: cfg.temperature,
+    projDim: cfg.projDim,
+    backend: opts.backend,
+    onEpoch: opts.onEpoch,
+  });
 }

@@ -14,36 +14,25 @@ interface Args extends StageArgs {
 }
 
 /**
- * Per-clip scores of the contrastive baseline: projections of one audio and one visual feature
- * layer trained with InfoNCE (src/ssl/contrastive-select.ts), each clip scored by the cosine of its
- * own projections. Loaded lazily so that other commands never load tfjs.
+ * Per-clip scores of the contrastive baseline (src/ssl/contrastive-select.ts, the same function
+ * the experiment's contrastive arm runs). Loaded lazily so that other commands never load tfjs.
  */
 async function contrastiveClipScores(config: Config, quiet: boolean): Promise<{ ids: string[]; scores: Float32Array }> {
   const cfg = config.selection.contrastive;
-  const [{ readAllFeatures }, { log }] = await Promise.all([import('../../curation/features/store.js'), import('../../runtime/progress.js')]);
+  const [{ readAllFeatures }, { log }, ssl] = await Promise.all([import('../../curation/features/store.js'), import('../../runtime/progress.js'), import('../../ssl/contrastive-select.js')]);
   const features = await readAllFeatures(config.runDir!);
-  const pick = (modality: 'audio' | 'visual', name: string | undefined) => {
-    const layers = features.layers.filter((l) => l.modality === modality);
-    if (layers.length === 0) throw new UserError(`the feature shards of ${config.runDir} hold no ${modality} layer`);
-    if (name === undefined) return layers[layers.length - 1];
-    const found = layers.find((l) => l.layer === name);
-    if (!found) throw new UserError(`selection.contrastive.${modality}Layer: no ${modality} layer "${name}" (found ${layers.map((l) => l.layer).join(', ')})`);
-    return found;
-  };
-  const a = pick('audio', cfg.audioLayer);
-  const v = pick('visual', cfg.visualLayer);
-  const { contrastiveScores } = await import('../../ssl/contrastive-select.js');
-  if (!quiet) log(`select: training the contrastive scorer on ${features.ids.length} clips (audio/${a.layer} × visual/${v.layer}, ${cfg.epochs} epochs)`);
-  const scores = await contrastiveScores(a.data, a.dim, v.data, v.dim, features.ids.length, {
-    seed: config.seed,
-    epochs: cfg.epochs,
-    batchSize: cfg.batchSize,
-    lr: cfg.lr,
-    temperature: cfg.temperature,
-    projDim: cfg.projDim,
-    onEpoch: quiet ? undefined : (e, loss) => log(`select: contrastive epoch ${e}/${cfg.epochs}: loss ${loss.toFixed(4)}`),
-  });
-  return { ids: features.ids, scores };
+  try {
+    const scores = await ssl.contrastiveClipScores(features, cfg, {
+      seed: config.seed,
+      backend: config.ssl.backend,
+      onStart: quiet ? undefined : (a, v) => log(`select: training the contrastive scorer on ${features.ids.length} clips (audio ${a.join('+')} × visual ${v.join('+')}, ${cfg.epochs} epochs)`),
+      onEpoch: quiet ? undefined : (e, loss) => log(`select: contrastive epoch ${e}/${cfg.epochs}: loss ${loss.toFixed(4)}`),
+    });
+    return { ids: features.ids, scores };
+  } catch (err) {
+    if (/^(selection\.contrastive|contrastive baseline)/.test((err as Error).message)) throw new UserError((err as Error).message);
+    throw err;
+  }
 }
 
 export const command: CommandModule<object, Args> = {

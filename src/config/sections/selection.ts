@@ -18,7 +18,7 @@ export const RefineSchema = z
 /** The contrastive baseline (method: contrastive, docs/algorithms.md §8): one audio and one visual feature layer. */
 export const ContrastiveSelectSchema = z
   .object({
-    /** Feature layers to project (default: the last audio and the last visual layer in the feature shards). */
+    /** Feature layer to project per modality (default: every layer of the modality, concatenated per clip). */
     audioLayer: z.string().optional(),
     visualLayer: z.string().optional(),
     epochs: z.number().int().positive().default(3),
