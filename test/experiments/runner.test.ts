@@ -9,6 +9,8 @@ import { validateResults } from '../../src/experiments/results.js';
 import { formatResultsTable, runExperiment } from '../../src/experiments/runner.js';
 import { holdOut, precisionCurve, sampleIds } from '../../src/experiments/arms.js';
 import { Rng } from '../../src/runtime/random.js';
+import { ARMS } from '../../src/experiments/arms/registry.js';
+import { ArmNameSchema } from '../../src/config/sections/experiment.js';
 import { oracleCurate, runTiny, tinyConfig } from './tiny-experiment.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -51,6 +53,11 @@ describe('stage ledger', () => {
 });
 
 describe('arms', () => {
+  it('the registry has one named function per arm the config accepts', () => {
+    expect(Object.keys(ARMS).sort()).toEqual([...ArmNameSchema.options].sort());
+    for (const a of Object.values(ARMS)) expect(a.description.length).toBeGreaterThan(10);
+  });
+
   it('holds out a stratified fraction deterministically', () => {
     const rows = Array.from({ length: 60 }, (_, i) => ({ id: `c${i}`, file: `${i}.mp4`, visual_class: i % 3, corresponds: i % 2 === 0 }));
     const a = holdOut(rows, 0.3, 5);

@@ -1,0 +1,55 @@
+/**
+ * Experiment stage 3: curation on the pool (ingest → extract → cluster → select → eval-selection),
+ * then what the later stages need from it: the manifest, the ground truth and the MI ranking.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../../config/schema.js';
+import { runCuration } from '../../curation/pipeline.js';
+import { readManifest, manifestPath } from '../../curation/manifest/read.js';
+import type { ClipRecord } from '../../curation/manifest/types.js';
+import { readSelectionCsv } from '../../run/selection.js';
+import { stableKey } from '../../run/ledger.js';
+import type { ExperimentContext } from '../context.js';
+import type { SplitSummary } from './corpus.js';
+
+export type CurateFn = (config: Config, opts: { silent?: boolean }) => Promise<Array<{ stage: string; seconds: number }> | void>;
+
+export interface Curation {
+  /** Seconds per curation stage (empty when the stand-in curation reports none). */
+  timings: Array<{ stage: string; seconds: number }>;
+  manifest: ClipRecord[];
+  /** Ground truth (corresponds) by clip id, where the manifest has it. */
+  truth: Map<string, boolean>;
+  /** selection.csv ids in rank order. */
+  curatedRanking: string[];
+}
+
+/** The default curation: synth → ingest → extract → cluster → select → eval-selection. */
+async function defaultCurate(config: Config, opts: { silent?: boolean }): Promise<Array<{ stage: string; seconds: number }>> {
+  const r = await runCuration(config, { silent: opts.silent });
+  return r.stages.map((s) => ({ stage: s.stage, seconds: s.seconds }));
+}
+
+/** Stage "curate". */
+export async function curateStage(ctx: ExperimentContext, split: SplitSummary, curate?: CurateFn): Promise<Curation> {
+  const { config, runDir, ledger, silent } = ctx;
+  const curationConfig: Config = { ...config, corpus: { source: split.poolFile } };
+  const curateStage = await ledger.run<{ stages?: Array<{ stage: string; seconds: number }> }>(
+    'curate',
+    { pool: statSync(split.poolFile).isFile() ? stableKey(readFileSync(split.poolFile, 'utf8')) : path.resolve(split.poolFile), ingest: config.ingest, features: config.features, clustering: config.clustering, selection: config.selection, seed: config.seed },
+    async () => {
+      const stages = (await (curate ?? defaultCurate)(curationConfig, { silent })) ?? [];
+      const csv = path.join(runDir, 'selection.csv');
+      if (!existsSync(csv)) throw new Error(`curation finished without ${csv}`);
+      return { summary: { stages }, outputs: [csv, manifestPath(runDir)] };
+    },
+  );
+  const curateTimings = curateStage.stages ?? [];
+  const manifest = await readManifest(manifestPath(runDir));
+  const truth = new Map<string, boolean>();
+  for (const r of manifest) if (typeof r.corresponds === 'boolean') truth.set(r.id, r.corresponds);
+  const curatedRanking = readSelectionCsv(path.join(runDir, 'selection.csv')).map((r) => r.id);
+
+  return { timings: curateTimings, manifest, truth, curatedRanking };
+}
