@@ -14,6 +14,7 @@ import { SslSchema } from './sections/ssl.js';
 import { ProbeSchema } from './sections/probe.js';
 import { ExperimentSchema } from './sections/experiment.js';
 import { LaunchSchema } from './sections/launch.js';
+import { IncrementalSchema } from './sections/incremental.js';
 
 export const ConfigSchema = z
   .object({
@@ -32,10 +33,12 @@ export const ConfigSchema = z
     probe: ProbeSchema.default(ProbeSchema.parse({})),
     experiment: ExperimentSchema.default(ExperimentSchema.parse({})),
     launch: LaunchSchema.default(LaunchSchema.parse({})),
+    /** Adding clips to a curated run (curate --add). */
+    incremental: IncrementalSchema.default(IncrementalSchema.parse({})),
     /** Set by loadConfig: the absolute path of the file read. */
     configFile: z.string().optional(),
   })
   .strict();
 
 export type Config = z.infer<typeof ConfigSchema>;
-export { CorpusSchema, IngestSchema, FeaturesSchema, ClusteringSchema, SelectionSchema, EvaluationSchema, LoaderSchema, SslSchema, ProbeSchema, ExperimentSchema, LaunchSchema };
+export { CorpusSchema, IngestSchema, FeaturesSchema, ClusteringSchema, SelectionSchema, EvaluationSchema, LoaderSchema, SslSchema, ProbeSchema, ExperimentSchema, LaunchSchema, IncrementalSchema };

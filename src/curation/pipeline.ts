@@ -11,8 +11,7 @@ import { writeJsonAtomic } from '../runtime/atomic.js';
 import { log } from '../runtime/progress.js';
 import { corpusDir, runSynth, runIngest } from './manifest/stage.js';
 import { manifestPath } from './manifest/read.js';
-import { runExtract } from './features/stage.js';
-import { runCluster } from './clustering/stage.js';
+import { addClips, clusterWithDrift, continueSelect, extractAll, reapplyAdditions, type IncrementalSelectReport } from './incremental/stage.js';
 import { runSelect, runEvalSelection, type EvalStageResult, type SelectStageResult } from './selection/stage.js';
 import { exists } from '../runtime/jsonl.js';
 import { selectionPaths } from './selection/stage.js';
@@ -27,6 +26,14 @@ export interface CurationOptions {
   until?: CurationStage;
   /** Recompute the selection even when a finished one exists (earlier stages still resume). */
   forceSelect?: boolean;
+  /**
+   * Add the clips of this folder or CSV to the curated run (curation/incremental): ingest
+   * appends, extract writes new shards only, cluster assigns to the existing centroids (refit on
+   * drift or request), select continues from the current selection.
+   */
+  add?: string;
+  /** Refit the clusterings on every clip (with `add`, or after earlier additions). */
+  refit?: boolean;
 }
 
 export interface StageTiming {
@@ -41,6 +48,8 @@ export interface CurationResult {
   stages: StageTiming[];
   selection: SelectStageResult | null;
   evaluation: EvalStageResult | null;
+  /** What continuing the selection changed (with `add`). */
+  incremental: IncrementalSelectReport | null;
   seconds: number;
 }
 
@@ -51,7 +60,7 @@ export async function runCuration(config: Config, opts: CurationOptions = {}): P
   const silent = opts.silent ?? process.env.AVCURATE_QUIET === '1';
   const stages: StageTiming[] = [];
   const last = CURATION_STAGES.indexOf(opts.until ?? 'eval');
-  const result: CurationResult = { runDir, stages, selection: null, evaluation: null, seconds: 0 };
+  const result: CurationResult = { runDir, stages, selection: null, evaluation: null, incremental: null, seconds: 0 };
   const step = async (stage: CurationStage, fn: () => Promise<string>): Promise<boolean> => {
     if (CURATION_STAGES.indexOf(stage) > last) return false;
     if (!silent) log(`== ${stage}`);
@@ -75,24 +84,44 @@ export async function runCuration(config: Config, opts: CurationOptions = {}): P
     const key = await ingestKey(config);
     const done = await readMarker(marker);
     const manifest = manifestPath(runDir);
+    let note: string;
     if (done && done.key === key && (await fileStamp(manifest)) === done.output) {
-      return `manifest.jsonl is up to date (${done.note})`;
+      note = `manifest.jsonl is up to date (${done.note})`;
+    } else {
+      const r = await runIngest(config, { silent });
+      // Clips added to this run (curate --add) stay in it when the base is re-ingested.
+      const re = await reapplyAdditions(config);
+      note = `${r.clips} clips in the manifest${re ? ` (+ ${re} added earlier)` : ''}, ${r.failures.length} refused` + (r.resumed ? `, ${r.resumed} inputs resumed` : '');
     }
-    const r = await runIngest(config, { silent });
-    const note = `${r.clips} clips in the manifest, ${r.failures.length} refused`;
+    if (opts.add) {
+      const a = await addClips(config, opts.add, { silent });
+      note += a.already ? `; ${opts.add} was added already (${a.batch.name})` : `; added ${a.batch.clips} clips as ${a.batch.name} (${a.total} in all)`;
+    }
     await writeJsonAtomic(marker, { key, output: await fileStamp(manifest), note });
-    return note + (r.resumed ? `, ${r.resumed} inputs resumed` : '');
+    return note;
   });
   await step('extract', async () => {
-    const r = await runExtract(config, { index: 0, count: 1 }, { silent });
-    return `${r.written.length} shard(s) written, ${r.skipped.length} already complete; ${r.clips} clips extracted, ${r.failed} failed`;
+    const all = await extractAll(config, { index: 0, count: 1 }, { silent });
+    const rs = [all.base, ...all.batches.map((b) => b.result)];
+    const sum = (f: (r: (typeof rs)[number]) => number) => rs.reduce((a, r) => a + f(r), 0);
+    return `${sum((r) => r.written.length)} shard(s) written, ${sum((r) => r.skipped.length)} already complete; ${sum((r) => r.clips)} clips extracted, ${sum((r) => r.failed)} failed` +
+      (all.batches.length ? ` (${all.batches.length} added batch(es))` : '');
   });
   await step('cluster', async () => {
-    const r = await runCluster(config, { index: 0, count: 1 }, { silent });
+    const { cluster: r, drift, refitted, reason } = await clusterWithDrift(config, { index: 0, count: 1 }, { silent, refit: opts.refit });
     const ks = [...new Set(r.clusterings.map((c) => c.k))].join('/');
-    return `${r.clusterings.length} clusterings (k ${ks}) of ${r.n ?? '?'} clips${r.fitted ? '' : ', model reused'}`;
+    return `${r.clusterings.length} clusterings (k ${ks}) of ${r.n ?? '?'} clips${r.fitted ? '' : ', model reused'}` +
+      (drift || refitted ? `; ${reason}` : '');
   });
   await step('select', async () => {
+    if (opts.add && !opts.forceSelect) {
+      const inc = await continueSelect(config, { silent });
+      if (inc) {
+        result.incremental = inc;
+        result.selection = { csv: selectionPaths(runDir).csv, computed: [0], missing: [], skipped: false, pool: inc.pool, selected: inc.selected, objective: inc.objective, seconds: inc.seconds };
+        return `${inc.selected} of ${inc.pool} clips (continued from ${inc.previous}; ${inc.left} previously selected clips left), objective ${inc.objective.toFixed(4)}`;
+      }
+    }
     const r = await runSelect(config, { silent, force: opts.forceSelect });
     result.selection = r;
     if (r.skipped) return `${r.selected} of ${r.pool} clips, already selected`;

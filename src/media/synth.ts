@@ -29,12 +29,19 @@ export interface SynthOptions {
   height?: number;
   fps?: number;
   sampleRate?: number;
-  family?: 'concepts' | 'temporal' | 'mixed';
+  family?: SynthFamily;
   concurrency?: number;
   /** Regenerate even when the folder holds a corpus made with other settings. */
   force?: boolean;
   silent?: boolean;
 }
+
+/**
+ * concepts: one class = one visual family + one audio family, filling the frame and the track;
+ * temporal: flash/click sync; mixed: both alternating; scenes: the harder family (below).
+ */
+export type SynthFamily = 'concepts' | 'temporal' | 'mixed' | 'scenes';
+export const SYNTH_FAMILIES: readonly SynthFamily[] = ['concepts', 'temporal', 'mixed', 'scenes'];
 
 export interface SynthLabel {
   id: string;
@@ -46,6 +53,9 @@ export interface SynthLabel {
   audio_family: string;
   /** For the temporal family: audio offset against the flashes, seconds (0 when in sync). */
   offset?: number;
+  /** For the scenes family: the class-independent background and distractor sound. */
+  background?: string;
+  distractor?: string;
 }
 
 interface Variation {
@@ -119,6 +129,49 @@ function temporalAudio(sr: number, period: number, offset: number): string {
   return `aevalsrc='if(lt(mod(t-${f3(offset)}+${f3(period)},${f3(period)}),0.015),0.8*sin(2*PI*2000*t),0)':s=${sr}`;
 }
 
+/**
+ * A sub-graph of a lavfi graph whose link labels are made unique with `prefix` and whose output
+ * is labelled `[<prefix>out]`, so several family graphs can be composed in one filter graph.
+ */
+function subGraph(graph: string, prefix: string): string {
+  return `${graph.replace(/\[([A-Za-z0-9_]+)\]/g, `[${prefix}$1]`)}[${prefix}out]`;
+}
+
+/**
+ * Scenes family: the class's visual family is a moving foreground patch (40–60 % of the frame's
+ * width and height, wide hue and zoom variation) over a background drawn, independently of the
+ * class, from the other visual families (dimmed); the class's sound is mixed with a distractor
+ * sound drawn, independently of the class, from the other audio families at 50–90 % of its level.
+ * Backgrounds and distractors are shared by every class, so what is common to a class is only
+ * the foreground and its sound: features of the whole frame or track see mostly class-free
+ * variation, and an encoder has to learn where the class is.
+ */
+function scenesVisual(w: number, h: number, r: number, vc: number, bg: number, x: Variation, y: Variation): string {
+  const scale = 0.4 + 0.2 * x.u;
+  const fw = Math.max(8, 2 * Math.round((w * scale) / 2));
+  const fh = Math.max(8, 2 * Math.round((h * scale) / 2));
+  const background = subGraph(`${VISUAL_FAMILIES[bg].graph(w, h, r, y)},lutyuv=y=val*0.6+16`, 'b');
+  const foreground = subGraph(VISUAL_FAMILIES[vc].graph(fw, fh, r, x), 'f');
+  const ax = f3(0.8 + 1.6 * x.v);
+  const ay = f3(0.7 + 1.4 * y.u);
+  const px = f3(6.283 * y.v);
+  return `${background};${foreground};[bout][fout]overlay=x='(W-w)*(0.5+0.5*sin(t*${ax}+${px}))':y='(H-h)*(0.5+0.5*cos(t*${ay}+${px}))':shortest=1`;
+}
+
+function scenesAudio(sr: number, ac: number, distractor: number, x: Variation, y: Variation, level: number): string {
+  const main = subGraph(AUDIO_FAMILIES[ac].graph(sr, x), 'm');
+  const other = subGraph(`${AUDIO_FAMILIES[distractor].graph(sr, y)},volume=${f3(level)}`, 'd');
+  return `${main};${other};[mout][dout]amix=inputs=2:duration=first`;
+}
+
+/** A family index drawn uniformly from 0..n-1 without `a` and `b`. */
+function otherThan(rng: Rng, n: number, a: number, b: number): number {
+  const skip = [...new Set([a, b])].sort((p, q) => p - q);
+  let k = rng.int(n - skip.length);
+  for (const s of skip) if (k >= s) k++;
+  return k;
+}
+
 interface ClipPlan {
   label: SynthLabel;
   videoGraph: string;
@@ -181,6 +234,24 @@ export function planCorpus(o: SynthOptions): ClipPlan[] {
     if (mismatched[i]) {
       ac = (vc + 1 + rng.int(o.classes - 1)) % o.classes;
       ax = { ...x, jitter: rng.uniform(0.9, 1.1), seedA: rng.int(1_000_000), u: rng.next() };
+    }
+    if (family === 'scenes') {
+      // Strong variation within a class: wider hue and pitch ranges than the concepts family.
+      const vx: Variation = { ...x, hue: rng.uniform(-60, 60), jitter: rng.uniform(0.8, 1.25) };
+      const sx: Variation = { ...ax, jitter: rng.uniform(0.8, 1.25) };
+      const env: Variation = { hue: rng.uniform(-90, 90), jitter: rng.uniform(0.8, 1.25), seedA: rng.int(1_000_000), seedB: rng.int(1_000_000), u: rng.next(), v: rng.next() };
+      const bg = otherThan(rng, VISUAL_FAMILIES.length, vc, vc);
+      const distractor = otherThan(rng, AUDIO_FAMILIES.length, ac, vc);
+      const level = rng.uniform(0.5, 0.9);
+      plans.push({
+        label: {
+          id, file, visual_class: vc, audio_class: ac, corresponds: ac === vc, visual_family: VISUAL_FAMILIES[vc].name, audio_family: AUDIO_FAMILIES[ac].name,
+          background: VISUAL_FAMILIES[bg].name, distractor: AUDIO_FAMILIES[distractor].name,
+        },
+        videoGraph: scenesVisual(w, h, fps, vc, bg, vx, env),
+        audioGraph: scenesAudio(sr, ac, distractor, sx, env, level),
+      });
+      continue;
     }
     plans.push({
       label: { id, file, visual_class: vc, audio_class: ac, corresponds: ac === vc, visual_family: VISUAL_FAMILIES[vc].name, audio_family: AUDIO_FAMILIES[ac].name },

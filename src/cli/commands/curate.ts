@@ -13,6 +13,8 @@ void everyStage;
 interface Args extends StageArgs {
   until?: CurationStage;
   'force-select': boolean;
+  add?: string;
+  refit: boolean;
 }
 
 export const command: CommandModule<object, Args> = {
@@ -21,20 +23,31 @@ export const command: CommandModule<object, Args> = {
   builder: (y) =>
     withStageOptions(y)
       .option('until', { type: 'string', choices: STAGES, describe: 'stop after this stage' })
-      .option('force-select', { type: 'boolean', default: false, describe: 'recompute the selection even if a finished one exists' }) as never,
+      .option('force-select', { type: 'boolean', default: false, describe: 'recompute the selection even if a finished one exists' })
+      .option('add', { type: 'string', describe: 'add the clips of this folder or CSV to the curated run: new shards only, assigned to the existing centroids, selection continued' })
+      .option('refit', { type: 'boolean', default: false, describe: 'refit the clusterings on every clip (default: only when the drift measure exceeds incremental.driftThreshold)' }) as never,
   handler: async (a) => {
     const { config, shard } = await prepareStage(a);
     if (shard.count > 1) throw new UserError('curate runs every stage in one process; run the stage commands with --shard to split the work');
-    const [{ runCuration }, { SelectionInputError }] = await Promise.all([import('../../curation/pipeline.js'), import('../../curation/selection/index.js')]);
+    const [{ runCuration }, { SelectionInputError }, { IncrementalError }] = await Promise.all([
+      import('../../curation/pipeline.js'),
+      import('../../curation/selection/index.js'),
+      import('../../curation/incremental/stage.js'),
+    ]);
     let r;
     try {
-      r = await runCuration(config, { silent: a.quiet, until: a.until, forceSelect: a['force-select'] });
+      r = await runCuration(config, { silent: a.quiet, until: a.until, forceSelect: a['force-select'], add: a.add, refit: a.refit });
     } catch (err) {
-      if (err instanceof SelectionInputError) throw new UserError(err.message);
+      if (err instanceof SelectionInputError || err instanceof IncrementalError) throw new UserError(err.message);
       throw err;
     }
     const out = process.stdout;
     out.write(`\ncuration of ${config.name} in ${r.seconds.toFixed(1)} s (${r.stages.map((s) => `${s.stage} ${s.seconds.toFixed(1)} s`).join(', ')})\n`);
+    if (r.incremental) {
+      const i = r.incremental;
+      out.write(`\n  added ${i.added} clips (pool ${i.pool}): ${i.selected} selected, continued from ${i.previous}; ${i.left} previously selected clips left the selection, ${i.enteredNew} new and ${i.enteredOld} old clips entered\n`);
+      out.write(`  objective ${i.objectiveStart.toFixed(4)} (previous selection on the enlarged pool) → ${i.objective.toFixed(4)}\n`);
+    }
     if (r.evaluation) {
       const s = r.evaluation.summary;
       const row = (label: string, size: number, ours: number, rnd: number) =>

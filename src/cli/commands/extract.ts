@@ -9,7 +9,7 @@ export const command: CommandModule<object, StageArgs> = {
   builder: (y) => withStageOptions(y) as never,
   handler: async (a) => {
     const { config, shard } = await prepareStage(a);
-    const [{ runExtract }, { MissingPackageError }] = await Promise.all([import('../../curation/features/stage.js'), import('../../curation/features/pretrained.js')]);
+    const [{ extractAll }, { MissingPackageError }] = await Promise.all([import('../../curation/incremental/stage.js'), import('../../curation/features/pretrained.js')]);
     const controller = new AbortController();
     const stop = () => {
       if (controller.signal.aborted) process.exit(130);
@@ -18,7 +18,16 @@ export const command: CommandModule<object, StageArgs> = {
     };
     process.once('SIGINT', stop);
     try {
-      const r = await runExtract(config, shard, { silent: a.quiet, signal: controller.signal });
+      // The base clips, then clips added to the run (curate --add), each batch in its own folder.
+      const all = await extractAll(config, shard, { silent: a.quiet, signal: controller.signal });
+      const r = all.base;
+      for (const b of all.batches) {
+        r.written.push(...b.result.written);
+        r.skipped.push(...b.result.skipped);
+        r.clips += b.result.clips;
+        r.failed += b.result.failed;
+        r.aborted ||= b.result.aborted;
+      }
       const rel = (p: string) => path.relative(process.cwd(), p) || p;
       process.stdout.write(
         `extract ${shard.index}/${shard.count}: ${r.mine.length} of ${r.units} shard(s) here; wrote ${r.written.length}, ${r.skipped.length} already complete; ` +

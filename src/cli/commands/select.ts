@@ -11,6 +11,7 @@ interface Args extends StageArgs {
   size?: number;
   force: boolean;
   merge: boolean;
+  continue: boolean;
 }
 
 /**
@@ -45,7 +46,8 @@ export const command: CommandModule<object, Args> = {
       .option('ratio', { type: 'number', describe: 'fraction of each partition to select (default: selection.ratio, 0.2)' })
       .option('size', { type: 'number', describe: 'number of clips to select in all (overrides the ratio)' })
       .option('force', { type: 'boolean', default: false, describe: 'recompute even when a finished selection for this config exists' })
-      .option('merge', { type: 'boolean', default: true, describe: 'with --shard: merge when every partition is done (--no-merge: leave it to a run without --shard, so shard processes never load the whole pool)' }) as never,
+      .option('merge', { type: 'boolean', default: true, describe: 'with --shard: merge when every partition is done (--no-merge: leave it to a run without --shard, so shard processes never load the whole pool)' })
+      .option('continue', { type: 'boolean', default: false, describe: 'after clips were added: continue from the current selection.csv over the enlarged pool instead of selecting from scratch' }) as never,
   handler: async (a) => {
     const sets = [...(a.set ?? [])];
     if (a.method) sets.push(`selection.method=${a.method}`);
@@ -59,6 +61,15 @@ export const command: CommandModule<object, Args> = {
       if (config.selection.method === 'contrastive') {
         if (shard.count > 1) throw new UserError('selection method "contrastive" runs in one process (no --shard)');
         scores = await contrastiveClipScores(config, Boolean(a.quiet));
+      }
+      if (a.continue) {
+        if (shard.count > 1) throw new UserError('select --continue runs in one process (no --shard)');
+        const { continueSelect } = await import('../../curation/incremental/stage.js');
+        const inc = await continueSelect(config, { silent: a.quiet });
+        if (inc) {
+          process.stdout.write(`selected ${inc.selected} of ${inc.pool} clips (${inc.added} new), continued from ${inc.previous}: ${inc.left} previously selected clips left the selection; objective ${inc.objectiveStart.toFixed(4)} → ${inc.objective.toFixed(4)}\n`);
+          return;
+        }
       }
       const r = await runSelect(config, { shard, silent: a.quiet, force: a.force, scores, merge: a.merge });
       if (r.csv) {

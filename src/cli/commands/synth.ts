@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { UserError } from '../errors.js';
+import type { SynthFamily } from '../../media/synth.js';
 
 interface Args {
   out: string;
@@ -12,7 +13,7 @@ interface Args {
   height: number;
   fps: number;
   'sample-rate': number;
-  family: 'concepts' | 'temporal' | 'mixed';
+  family: SynthFamily;
   jobs?: number;
   force: boolean;
   quiet: boolean;
@@ -33,7 +34,7 @@ export const command: CommandModule<object, Args> = {
       .option('height', { type: 'number', default: 120 })
       .option('fps', { type: 'number', default: 12 })
       .option('sample-rate', { type: 'number', default: 16000 })
-      .option('family', { choices: ['concepts', 'temporal', 'mixed'] as const, default: 'concepts' as const, describe: 'concepts: class families; temporal: flash/click sync; mixed: both' })
+      .option('family', { choices: ['concepts', 'temporal', 'mixed', 'scenes'] as const satisfies readonly SynthFamily[], default: 'concepts' as const, describe: 'concepts: class families; temporal: flash/click sync; mixed: both; scenes: a class foreground over shared backgrounds, with distractor sounds (harder)' })
       .option('jobs', { type: 'number', describe: 'concurrent ffmpeg processes (default: cores)' })
       .option('force', { type: 'boolean', default: false, describe: 'replace a corpus made with other settings' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false }) as never,

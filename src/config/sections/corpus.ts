@@ -11,8 +11,8 @@ export const SynthSchema = z
     height: z.number().int().min(16).max(1080).default(120),
     fps: z.number().positive().max(60).default(12),
     sampleRate: z.number().int().min(8000).max(48000).default(16000),
-    /** 'concepts' = class families; 'temporal' = flash/click sync; 'mixed' = both. */
-    family: z.enum(['concepts', 'temporal', 'mixed']).default('concepts'),
+    /** 'concepts' = class families; 'temporal' = flash/click sync; 'mixed' = both; 'scenes' = foreground concept over shared backgrounds, with distractor sounds. */
+    family: z.enum(['concepts', 'temporal', 'mixed', 'scenes']).default('concepts'),
   })
   .strict();
 

@@ -33,6 +33,7 @@ import { NearestCentroid, type KernelOptions } from './kernel.js';
 import { fitTransform, applyTransform, transformedDim } from './preprocess.js';
 import { readClusterModel, writeClusterModel, type ClusterModel, type FittedClustering } from './model.js';
 import { ClustersWriter, readClusters, readClustersAttrs, writeClusters, type ClusterFile, type Modality } from './store.js';
+import { fitShards, partNameOf } from '../incremental/ledger.js';
 
 /** A problem with the data or config the user can act on (bad values, k too large, missing layers). */
 export class ClusterStageError extends Error {
@@ -324,7 +325,8 @@ async function completeSampleSet(runDir: string, fingerprint: string): Promise<s
 export async function runClusterSample(config: Config, shard: Pick<ShardSpec, 'index' | 'count'>, opts: { silent?: boolean } = {}): Promise<{ file: string; clips: number; skipped: boolean }> {
   const runDir = config.runDir ?? path.join('runs', config.name);
   const silent = opts.silent ?? process.env.AVCURATE_QUIET === '1';
-  const files = await listFeatureShards(runDir);
+  // Only the shards the model is fitted on (clips added later are assigned, curation/incremental).
+  const files = await fitShards(runDir, await listFeatureShards(runDir));
   if (files.length === 0) throw new ClusterStageError(`${runLayout(runDir).featuresDir}: no feature shards (run "avcurate extract" first)`);
   const fingerprint = await fingerprintOf(config, files);
   const out = samplePath(runDir, shard.index, shard.count);
@@ -616,14 +618,16 @@ export async function runCluster(
   if (files.length === 0) throw new ClusterStageError(`${runLayout(runDir).featuresDir}: no feature shards (run "avcurate extract" first)`);
   const cfg = config.clustering;
   const kernel = kernelOptions(cfg);
-  const fingerprint = await fingerprintOf(config, files);
+  // Clips added later are assigned to the model of the shards it was fitted on (curation/incremental).
+  const fitFiles = await fitShards(runDir, files);
+  const fingerprint = await fingerprintOf(config, fitFiles);
 
   let model = await readClusterModel(paths.model).catch(() => null);
   let fitted = false;
   if (!model || model.fingerprint !== fingerprint) {
     const samples = await completeSampleSet(runDir, fingerprint);
-    if (!silent) log(`cluster: fitting ${model ? '(config or features changed) ' : ''}on a sample of clips from ${files.length} feature shards${samples ? ` (merging ${samples.length} shard samples)` : ''}`);
-    model = await fitModel(config, files, fingerprint, silent, samples);
+    if (!silent) log(`cluster: fitting ${model ? '(config or features changed) ' : ''}on a sample of clips from ${fitFiles.length} feature shards${samples ? ` (merging ${samples.length} shard samples)` : ''}`);
+    model = await fitModel(config, fitFiles, fingerprint, silent, samples);
     await writeClusterModel(paths.model, model);
     fitted = true;
   }
@@ -637,7 +641,7 @@ export async function runCluster(
       fitInertia: c.inertia,
       inertia: null as number | null,
     }));
-  const partOf = (f: string) => path.join(paths.partsDir, path.basename(f));
+  const partOf = (f: string) => path.join(paths.partsDir, partNameOf(f));
   if (opts.fitOnly) {
     return { modelPath: paths.model, clustersPath: null, merged: false, fitted, assigned: 0, skipped: 0, pending: files.length, n: null, clusterings: summary() };
   }

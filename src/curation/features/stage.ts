@@ -17,6 +17,7 @@ import type { AudioExtractorConfig, FeaturesConfig, VisualExtractorConfig } from
 import type { ClipRecord } from '../../run/manifest.js';
 import { readManifest } from '../../run/manifest.js';
 import { runLayout } from '../../run/layout.js';
+import { baseRecords } from '../incremental/ledger.js';
 import { decodeClip } from '../../media/decode.js';
 import type { DecodedClip, ProbeInfo } from '../../media/types.js';
 import { cleanStaleTemps } from '../../runtime/atomic.js';
@@ -219,6 +220,11 @@ export interface ExtractOptions {
   onShard?: (file: string, unit: number) => void;
   /** Already built extractors (benchmarks, tests); the caller disposes them. */
   extractors?: ExtractorSet;
+  /**
+   * Extract these clips into shards of their own folder instead of the manifest's base clips
+   * (clips added to a curated run: curation/incremental).
+   */
+  segment?: { records: ClipRecord[]; dir: string };
 }
 
 export interface ExtractResult {
@@ -250,10 +256,11 @@ export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' 
   const f = config.features;
   const runDir = config.runDir ?? path.join('runs', config.name);
   const layout = runLayout(runDir);
-  const manifest = await readManifest(layout.manifest);
+  // Clips added after the first curation live in shards of their own (opts.segment, curation/incremental).
+  const manifest = opts.segment?.records ?? (await baseRecords(runDir, await readManifest(layout.manifest)));
   const units = Math.max(1, Math.ceil(manifest.length / f.shardSize));
   const mine = unitsOfShard(units, shard);
-  const featDir = layout.featuresDir;
+  const featDir = opts.segment?.dir ?? layout.featuresDir;
   await fsp.mkdir(featDir, { recursive: true });
   await cleanStaleTemps(featDir);
   const failures = new FailureLog(layout.failures);

@@ -172,7 +172,10 @@ export async function readFeatureShardAttrs(file: string): Promise<Record<string
   });
 }
 
-/** Complete shard files under runDir/features, sorted by name (temp files are never listed). */
+/**
+ * Complete shard files under runDir/features, sorted by name (temp files are never listed), then
+ * those of clips added later (features/add-NNNN/, see curation/incremental/ledger.ts), in batch order.
+ */
 export async function listFeatureShards(runDir: string): Promise<string[]> {
   const dir = runLayout(runDir).featuresDir;
   let names: string[];
@@ -182,7 +185,12 @@ export async function listFeatureShards(runDir: string): Promise<string[]> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  return names.filter((n) => FEATURE_SHARD_PATTERN.test(n)).sort().map((n) => path.join(dir, n));
+  const out = names.filter((n) => FEATURE_SHARD_PATTERN.test(n)).sort().map((n) => path.join(dir, n));
+  for (const batch of names.filter((n) => /^add-\d{4}$/.test(n)).sort()) {
+    const sub = await fsp.readdir(path.join(dir, batch)).catch(() => [] as string[]);
+    out.push(...sub.filter((n) => FEATURE_SHARD_PATTERN.test(n)).sort().map((n) => path.join(dir, batch, n)));
+  }
+  return out;
 }
 
 /** Path of feature shard `index` of `count` in a run folder. */

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+/**
+ * Adding clips to a curated run (`avcurate curate --add <folder|csv>`; docs/selection.md
+ * "Adding clips"): new clips are assigned to the existing centroids, and the selection continues
+ * from the current one.
+ */
+export const IncrementalSchema = z
+  .object({
+    /**
+     * Refit the clusterings on every clip instead of assigning the new ones to the existing
+     * centroids: `never`, `always`, or `auto` = when the drift measure exceeds `driftThreshold`.
+     */
+    refit: z.enum(['auto', 'never', 'always']).default('auto'),
+    /**
+     * Drift: for each clustering, the mean squared distance of the new clips to their assigned
+     * centroid divided by that of the clips the model was fitted on; the largest ratio over the
+     * clusterings is compared with this threshold.
+     */
+    driftThreshold: z.number().gt(1).default(1.5),
+    /** Refinement of the continued selection (defaults: see src/curation/incremental/continue.ts). */
+    refine: z
+      .object({
+        enabled: z.boolean().default(true),
+        maxEvaluations: z.number().int().positive().optional(),
+        patience: z.number().int().positive().optional(),
+        /** Share of the selection with the smallest leave-one-out contribution that may be swapped out. */
+        weakShare: z.number().gt(0).max(1).default(0.25),
+        seconds: z.number().positive().default(60),
+      })
+      .strict()
+      .default({ enabled: true, weakShare: 0.25, seconds: 60 }),
+  })
+  .strict();
+
+export type IncrementalConfig = z.infer<typeof IncrementalSchema>;
