@@ -261,6 +261,7 @@ export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' 
   const units = Math.max(1, Math.ceil(manifest.length / f.shardSize));
   const mine = unitsOfShard(units, shard);
   const featDir = opts.segment?.dir ?? layout.featuresDir;
+  const shardFile = (u: number) => (opts.segment ? path.join(featDir, path.basename(layout.featureShard(u, units))) : layout.featureShard(u, units));
   await fsp.mkdir(featDir, { recursive: true });
   await cleanStaleTemps(featDir);
   const failures = new FailureLog(layout.failures);
@@ -290,7 +291,7 @@ export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' 
       if (count !== units) await conflict(path.join(featDir, name), `it belongs to a split into ${count} shards, the manifest now makes ${units} (shardSize ${f.shardSize}, ${manifest.length} clips)`, f, Number(m[1]) % shard.count === shard.index || !mineSet.size);
     }
     for (const u of mine) {
-      const file = layout.featureShard(u, units);
+      const file = shardFile(u);
       const ids = manifest.slice(u * f.shardSize, (u + 1) * f.shardSize).map((r) => r.id);
       if (existing.has(path.basename(file))) {
         let attrs: Record<string, string | number>;
@@ -329,7 +330,7 @@ export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' 
     for (const u of todo) {
       if (opts.signal?.aborted) break;
       const recs = manifest.slice(u * f.shardSize, (u + 1) * f.shardSize);
-      const file = layout.featureShard(u, units);
+      const file = shardFile(u);
       const rows: Array<{ id: string; feats: Float32Array[][] }> = [];
       const unitFailures: Array<{ rec: ClipRecord; reason: string }> = [];
 
