@@ -1,5 +1,8 @@
-export * from './schema.js';
-export * from './load.js';
-export * from './errors.js';
-export * from './sections/corpus.js';
-export * from './sections/ingest.js';
+export {
+  ConfigSchema, type Config, CorpusSchema, IngestSchema, FeaturesSchema, ClusteringSchema, SelectionSchema,
+  EvaluationSchema, LoaderSchema, SslSchema, ProbeSchema, ExperimentSchema, LaunchSchema, IncrementalSchema,
+} from './schema.js';
+export { parseConfig, applyOverride, loadConfig, snapshotConfig, ConfigError } from './load.js';
+export { formatPath, formatIssues } from './errors.js';
+export { SynthSchema, type SynthConfig, type CorpusConfig } from './sections/corpus.js';
+export { type IngestConfig } from './sections/ingest.js';

@@ -3,7 +3,10 @@
  * batch, prefetch, rank/worker splits, mixing, exact resume), WebDataset tar shards (read and
  * write), .npy, and adapters to typed arrays and tfjs tensors. Importing this does not load tfjs.
  */
-export * from './core/node.js';
+export {
+  type NodeState, type NodeContext, type StageReport, type Node, type NodeFactory, DONE, item, skipItems,
+  type OnError, SkipCounter, StateError, expectKind, errorMessage,
+} from './core/node.js';
 export { Dataset, DatasetIterator, type PipelineState } from './core/dataset.js';
 export { fromArray, range } from './sources/array.js';
 export { mapDataset as map, filterDataset as filter, mapParallelDataset as mapParallel, ItemError, ReadAheadNode, type MapFn, type MapOptions, type ParallelMapOptions } from './stages/map.js';
@@ -13,7 +16,10 @@ export { prefetchDataset as prefetch } from './stages/prefetch.js';
 export { repeatDataset as repeat, takeDataset as take } from './stages/repeat.js';
 export { splitByRankDataset as splitByRank, splitByWorkerDataset as splitByWorker, splitCount, type SplitOptions, type SplitPolicy } from './partition/split.js';
 export { mix, type MixOptions } from './mixing/mix.js';
-export * from './formats/ndarray.js';
+export {
+  type DType, type TypedArray, type NdArray, DTYPE_BYTES, DTYPE_ARRAY, sizeOf, isNdArray, ndarray, dtypeOf,
+  stack,
+} from './formats/ndarray.js';
 export { fromShards, resolveShards, readShardIndex, expandBraces, type Sample, type ShardInfo, type ShardIndex, type ShardsOptions } from './sources/shards.js';
 export { parseSample, parseMember, npyFields, type ParsedSample } from './sources/members.js';
 export { encodeNpy, decodeNpy, NpyError } from './formats/npy.js';

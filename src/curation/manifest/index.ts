@@ -1,6 +1,9 @@
-export * from './types.js';
-export * from './windows.js';
-export * from './prefilter.js';
-export * from './ingest.js';
-export * from './read.js';
-export * from './stage.js';
+export { type ClipRecord, type ClipProbe } from './types.js';
+export { type ClipWindow, clipWindows } from './windows.js';
+export { type ContentStats, contentStats } from './prefilter.js';
+export {
+  MEDIA_EXTENSIONS, type InputItem, type IngestOptions, type IngestResult, videoIdFor, discoverInputs,
+  ingestOne, ingest,
+} from './ingest.js';
+export { manifestPath, readManifest, ManifestIndex } from './read.js';
+export { corpusDir, runSynth, runIngest } from './stage.js';

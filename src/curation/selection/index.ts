@@ -1,11 +1,30 @@
 /** MI subset selection: the incremental objective, the greedy family, partitions, evaluation. */
-export * from './objective.js';
-export * from './kernels.js';
-export * from './pairs.js';
-export * from './algorithms.js';
-export * from './partitions.js';
-export * from './planted.js';
-export * from './rank.js';
+export {
+  type Estimator, SelectionInputError, type LabelMatrix, xlogx, incrementTable, validateLabels,
+  type ObjectiveOptions, MIObjective,
+} from './objective.js';
+export { type KernelStructure, type ObjectiveKernels, MAX_COMPILED_PAIRS, buildKernels } from './kernels.js';
+export {
+  type PairingMode, type ClusteringMeta, type PairRef, type PairingSpec, clusteringName, resolvePairs,
+} from './pairs.js';
+export {
+  type Algorithm, type RankOrder, type RefineOptions, type SearchOptions, type RefineStats,
+  type SearchResult, targetSize, searchSubset, refineSwaps, orderByLeaveOneOut, type GreedyOrderOptions,
+  orderGreedy, replayObjective, type SelectLabelsOptions, selectFromLabels,
+} from './algorithms.js';
+export {
+  type SelectionParams, type Partition, planPartitions, type PartitionResult, sliceRows, partitionRng,
+  selectPartition, mergeByRelativeRank, type MergedSelection, mergePartitions, selectPartitioned,
+} from './partitions.js';
+export { type PlantedOptions, type PlantedLabels, plantedLabels, precisionOf } from './planted.js';
+export { rankToSelection, scoreColumns } from './rank.js';
 export { SELECTION_COLUMNS, formatSelectionCsv, parseSelectionCsv, readSelectionCsv, writeSelectionCsv, type SelectionRow } from '../../run/selection.js';
-export * from './evaluate.js';
-export * from './stage.js';
+export {
+  type CutoffMetrics, type EvalSummary, type PrefixCurves, prefixCurves, TOP_RATIOS, type SummarizeOptions,
+  summarizeRanking, formatSummary,
+} from './evaluate.js';
+export {
+  SELECTION_PART_FORMAT, selectionPaths, type SelectionPool, poolFromClusters, selectionParams,
+  selectionFingerprint, type SelectStageOptions, type SelectStageResult, type SelectionMeta, runSelect,
+  writeScoreSelection, type EvalStageOptions, type EvalStageResult, truthLookup, runEvalSelection,
+} from './stage.js';
