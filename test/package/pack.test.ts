@@ -106,9 +106,9 @@ describe('the packed package', () => {
     const script = path.join(project, 'train.mjs');
     copyFileSync(path.join(root, 'test/package/consumer/train.mjs'), script);
     const { out } = run(process.execPath, [script, path.join(project, 'run')], project);
-    const r = JSON.parse(out.trim().split('\n').pop()!) as { selected: number; shardSamples: number; seen: number; steps: number; backend: string; losses: number[]; checkpoints: string[] };
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { selected: number; readme: { keys: number; frames: number[]; framesType: string; audio: number[]; audioType: string }; seen: number; steps: number; backend: string; losses: number[]; checkpoints: string[] };
     expect(r.selected).toBe(8);
-    expect(r.shardSamples).toBe(8);
+    expect(r.readme).toEqual({ keys: 4, frames: [4, 8, 112, 112, 3], framesType: 'Uint8Array', audio: [4, 32000], audioType: 'Float32Array' });
     expect(r.seen).toBe(8); // 3 steps of 4 clips go past the first epoch of 8
     expect(r.steps).toBe(3);
     expect(r.backend).toBe('cpu');

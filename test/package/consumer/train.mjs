@@ -5,53 +5,51 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseConfig } from 'avcurate';
 import { readSelectionCsv } from 'avcurate/curation';
-import { fromShards } from 'avcurate/loaders';
-import { pretrain, toTrainItem } from 'avcurate/ssl';
+import { clipPipeline, fromShards } from 'avcurate/loaders';
+import { modelInputs, pretrain, toSslBatch } from 'avcurate/ssl';
 
 const runDir = path.resolve(process.argv[2]);
 const cfg = parseConfig({
   name: 'consumer',
+  loader: { decode: { seconds: 2 } },
   ssl: {
     batchSize: 4,
     steps: 3,
     checkpointEvery: 3,
     warmupSteps: 1,
     backend: 'cpu',
-    data: { seconds: 2 },
     model: { visual: { frames: 2, height: 32, width: 32, temporalKernel: 2 } },
   },
-}).ssl;
-
-const concat = (parts) => {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
+});
 
 const selected = readSelectionCsv(path.join(runDir, 'selection.csv'));
-const shards = await fromShards(path.join(runDir, 'shards'));
+// The loaders' pipeline over the shards: shuffle → decode (the model's frame shape) → log-mel
+// patch → SpecAugment-free batches of 4, endless; each batch becomes the model's typed arrays.
 const seen = new Set();
-const batches = shards
-  .shuffle(16, 1)
-  .decode({ fps: cfg.model.visual.frames / cfg.data.seconds, size: [cfg.model.visual.width, cfg.model.visual.height], seconds: cfg.data.seconds, sampleRate: 16000, sampling: 'center', seed: 1 })
-  .map((d) => {
-    seen.add(d.key);
-    return toTrainItem(d, cfg);
-  })
-  .repeat()
-  .batch(cfg.batchSize, { dropRemainder: true })
-  .map((b) => ({ audio: concat(b.audio), frames: concat(b.frames), size: b.key.length }));
+const pipeline = await clipPipeline(path.join(runDir, 'shards'), cfg.loader, { seed: 1, batchSize: cfg.ssl.batchSize, epochs: Infinity, ...modelInputs(cfg.ssl) });
+const batches = pipeline.map((b) => {
+  for (const key of b.key) seen.add(key);
+  return toSslBatch(b, cfg.loader);
+});
+
+// The README's hand-built chain (Library section), one batch of it.
+let readme = null;
+const shards = await fromShards(path.join(runDir, 'shards'));
+const chain = shards
+  .shuffle(256, 0)
+  .decode({ fps: 4, size: [112, 112], seconds: 2, sampleRate: 16000, sampling: 'random', seed: 0 })
+  .batch(4, { dropRemainder: true });
+for await (const batch of chain) {
+  readme = { keys: batch.key.length, frames: batch.frames.shape, framesType: batch.frames.data.constructor.name, audio: batch.audio.shape, audioType: batch.audio.data.constructor.name };
+  break;
+}
 
 const outDir = path.join(runDir, 'ssl', 'consumer');
-const r = await pretrain({ outDir, config: cfg, seed: 1, data: batches, silent: true });
+const r = await pretrain({ outDir, config: cfg.ssl, seed: 1, data: batches, silent: true });
 process.stdout.write(
   JSON.stringify({
     selected: selected.length,
-    shardSamples: shards.size,
+    readme,
     seen: seen.size,
     steps: r.step,
     backend: r.backend,
