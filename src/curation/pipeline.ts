@@ -161,10 +161,12 @@ async function readMarker(file: string): Promise<{ key: string; output: string; 
 }
 
 /** What the manifest depends on: the ingest config and every file of the corpus (name, size, and time or contents). */
-async function ingestKey(config: Config): Promise<string> {
+export async function ingestKey(config: Config): Promise<string> {
   const h = createHash('sha256');
   h.update(JSON.stringify({ ingest: config.ingest, corpus: config.corpus }));
   const root = corpusDir(config);
+  // Folders by (device, inode): a symbolic-link loop is hashed once, not until ELOOP (reliab).
+  const seenDirs = new Set<string>();
   const walk = async (p: string): Promise<void> => {
     let st;
     try {
@@ -174,6 +176,12 @@ async function ingestKey(config: Config): Promise<string> {
       return;
     }
     if (st.isDirectory()) {
+      const inode = `${st.dev}:${st.ino}`;
+      if (seenDirs.has(inode)) {
+        h.update(`again ${path.relative(root, p)}\n`);
+        return;
+      }
+      seenDirs.add(inode);
       const names = (await fsp.readdir(p)).filter((n) => !n.startsWith('.')).sort();
       for (const n of names) await walk(path.join(p, n));
     } else if (st.size <= 1 << 20) {

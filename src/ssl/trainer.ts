@@ -12,6 +12,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { withRunLock } from '../run/lock.js';
 import * as tf from '@tensorflow/tfjs';
 import { SslSchema, type SslConfig } from '../config/sections/ssl.js';
 import { initTfjs, type BackendChoice } from '../runtime/tfjs.js';
@@ -127,8 +128,12 @@ function openIterator(source: AsyncIterable<SslBatch> | Iterable<SslBatch>): Asy
   throw new Error('pretrain: data is neither an async iterable nor an iterable of batches');
 }
 
-/** Pretrain the two-tower model on a batch stream. */
+/** Pretrain the two-tower model on a batch stream (holding the arm folder's lock: src/run/lock.ts). */
 export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
+  return withRunLock(opts.outDir, 'pretrain', () => pretrainLocked(opts));
+}
+
+async function pretrainLocked(opts: PretrainOptions): Promise<PretrainResult> {
   const cfg = SslSchema.parse(opts.config ?? {});
   const rt = await initTfjs(cfg.backend as BackendChoice);
   const dims = modelDims(cfg);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { promises as fsp, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -62,7 +63,12 @@ describe('atomic writes', () => {
       throw new Error('boom');
     })).rejects.toThrow('boom');
     expect(readdirSync(dir)).toEqual([]);
-    await fsp.writeFile(tempPathFor(f), 'left by a killed writer');
+    // a temporary of this (live) process is never removed; one of a dead writer is (issue 13 item 8)
+    await fsp.writeFile(tempPathFor(f), 'being written');
+    expect(await cleanStaleTemps(dir)).toBe(0);
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    await fsp.rm(path.join(dir, readdirSync(dir)[0]));
+    await fsp.writeFile(tempPathFor(f).replace(`.tmp-${process.pid}-`, `.tmp-${dead}-`), 'left by a killed writer');
     expect(await cleanStaleTemps(dir)).toBe(1);
     expect(readdirSync(dir)).toEqual([]);
   });

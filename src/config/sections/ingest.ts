@@ -17,7 +17,7 @@ export const IngestSchema = z
         requireVideo: z.boolean().default(true),
         /** Audio RMS below this (dBFS) counts as silent. */
         silenceDb: z.number().default(-60),
-        /** Mean absolute frame difference (0..255) below this counts as a frozen picture. */
+        /** When the largest frame-to-frame mean absolute difference (0..255) over every frame of the window is below this, the picture is frozen. */
         frozenThreshold: z.number().nonnegative().default(0.5),
         /** Decode-based checks (silent, frozen); probe-only checks always run. */
         content: z.boolean().default(true),

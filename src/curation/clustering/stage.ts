@@ -16,6 +16,8 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { withRunLock } from '../../run/lock.js';
+import { assertOneFeaturesConfig } from '../features/mixing.js';
 import type { Config } from '../../config/schema.js';
 import type { ClusteringConfig } from '../../config/sections/clustering.js';
 import { Rng, hashSeed } from '../../runtime/random.js';
@@ -130,6 +132,7 @@ async function fingerprintOf(config: Config, files: string[]): Promise<string> {
   const { backend: _b, threads: _t, ...relevant } = config.clustering;
   const shards: Array<[string, Record<string, string | number>]> = [];
   for (const f of files) shards.push([path.basename(f), await readFeatureShardAttrs(f)]);
+  assertOneFeaturesConfig(files, shards.map((s) => s[1]), { what: 'cluster' }); // never cluster a mixture (reliab)
   return stableKey({ clustering: relevant, seed: config.seed, shards });
 }
 
@@ -611,6 +614,11 @@ export async function runCluster(
   shard: Pick<ShardSpec, 'index' | 'count'> = { index: 0, count: 1 },
   opts: ClusterStageOptions = {},
 ): Promise<ClusterStageResult> {
+  // run-folder lock and dead writers' temporaries swept (reliab: src/run/lock.ts)
+  return withRunLock(config.runDir ?? path.join('runs', config.name), `cluster-${shard.index}-of-${shard.count}`, () => runClusterLocked(config, shard, opts));
+}
+
+async function runClusterLocked(config: Config, shard: Pick<ShardSpec, 'index' | 'count'>, opts: ClusterStageOptions): Promise<ClusterStageResult> {
   const runDir = config.runDir ?? path.join('runs', config.name);
   const silent = opts.silent ?? process.env.AVCURATE_QUIET === '1';
   const paths = clusterPaths(runDir);

@@ -21,6 +21,8 @@ import { baseRecords } from '../incremental/ledger.js';
 import { decodeClip } from '../../media/decode.js';
 import type { DecodedClip, ProbeInfo } from '../../media/types.js';
 import { cleanStaleTemps } from '../../runtime/atomic.js';
+import { withRunLock } from '../../run/lock.js';
+import { assertOneFeaturesConfig } from './mixing.js';
 import { FailureLog } from '../../run/failures.js';
 import { stableKey } from '../../run/hash.js';
 import { defaultConcurrency } from '../../runtime/pool.js';
@@ -33,7 +35,7 @@ import { OnnxExtractor, onnxFramePreprocess } from './onnx.js';
 import { neededFrameSize } from './preprocess.js';
 import { MobileNetExtractor, OpenWakeWordExtractor } from './pretrained.js';
 import { DescriptorWorkers, defaultDescriptorWorkers } from './workers.js';
-import { FEATURE_SHARD_PATTERN, readFeatureShardAttrs, writeFeatureShard, type FeatureLayer } from './store.js';
+import { FEATURE_SHARD_PATTERN, listFeatureShards, readFeatureShardAttrs, writeFeatureShard, type FeatureLayer } from './store.js';
 
 export const EXTRACT_STAGE = 'extract';
 export const FEATURE_FORMAT = 'avcurate-features/1';
@@ -250,8 +252,13 @@ interface Decoded {
   error?: string;
 }
 
-/** Run the extract stage for one shard spec of the run folder's manifest. */
+/** Run the extract stage for one shard spec of the run folder's manifest (holding its run-folder lock: src/run/lock.ts). */
 export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' | 'count'> = { index: 0, count: 1 }, opts: ExtractOptions = {}): Promise<ExtractResult> {
+  const runDir = config.runDir ?? path.join('runs', config.name);
+  return withRunLock(runDir, `extract-${shard.index}-of-${shard.count}`, () => runExtractLocked(config, shard, opts));
+}
+
+async function runExtractLocked(config: Config, shard: Pick<ShardSpec, 'index' | 'count'>, opts: ExtractOptions): Promise<ExtractResult> {
   const t0 = performance.now();
   const f = config.features;
   const runDir = config.runDir ?? path.join('runs', config.name);
@@ -280,6 +287,9 @@ export async function runExtract(config: Config, shard: Pick<ShardSpec, 'index' 
       log(`extract: decoding ${resolved.decode.width} x ${resolved.decode.height} frames at ${resolved.decode.fps} fps, audio at ${resolved.decode.sampleRate} Hz; layers stored:`);
       for (const line of describeLayers(set)) log(`  ${line}`);
     }
+    // Shards of other units (other processes) must be of this config too (reliab, issue 13 item 3).
+    const others = (await listFeatureShards(runDir)).filter((file) => !mine.some((u) => path.resolve(file) === path.resolve(layout.featureShard(u, units))));
+    if (f.onConfigChange !== 'overwrite') assertOneFeaturesConfig(others, await Promise.all(others.map((o) => readFeatureShardAttrs(o))), { expected: configHash, what: 'extract' });
 
     // Look at what is there: finished shards of this config are skipped; others conflict.
     const todo: number[] = [];

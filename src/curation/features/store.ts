@@ -13,6 +13,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { produceFileAtomic } from '../../runtime/atomic.js';
 import { runLayout } from '../../run/layout.js';
+import { assertOneFeaturesConfig } from './mixing.js';
 import { withH5, type H5 } from '../../runtime/h5.js';
 
 export type FeatureModality = 'audio' | 'visual';
@@ -207,6 +208,7 @@ export async function readAllFeatures(runDir: string): Promise<FeatureShard> {
   if (files.length === 0) throw new Error(`${runLayout(runDir).featuresDir}: no feature shards (run "avcurate extract" first)`);
   const shards: FeatureShard[] = [];
   for (const f of files) shards.push(await readFeatureShard(f));
+  assertOneFeaturesConfig(files, shards.map((s) => s.attrs), { what: 'features merge' });
   const first = shards[0];
   const ids: string[] = [];
   for (const s of shards) ids.push(...s.ids);

@@ -7,6 +7,7 @@
  */
 import { promises as fsp, appendFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { withRunLock } from '../../run/lock.js';
 import { probe } from '../../media/probe.js';
 import { MediaError } from '../../media/process.js';
 import type { ProbeInfo } from '../../media/types.js';
@@ -27,7 +28,8 @@ import { parseCsvRecords } from '../../runtime/csv.js';
 
 export const MEDIA_EXTENSIONS = new Set([
   '.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.flv', '.ts', '.wmv', '.ogv', '.3gp',
-  '.wav', '.mp3', '.m4a', '.flac', '.ogg', '.opus', '.aac',
+  '.mts', '.m2ts', '.vob', '.asf', '.mxf', '.f4v',
+  '.wav', '.mp3', '.m4a', '.flac', '.ogg', '.oga', '.opus', '.aac', '.wma', '.aif', '.aiff', '.amr', '.mka',
 ]);
 
 /** One input file with what the input listing said about it. */
@@ -83,33 +85,112 @@ function parseBool(x: unknown): boolean | undefined {
   return undefined;
 }
 
-async function walk(root: string, dir: string, out: InputItem[], failures: FailureRecord[]): Promise<void> {
-  let entries;
+/** Still pictures: reported (not a clip), never skipped silently. */
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.gif', '.webp', '.bmp', '.tif', '.tiff', '.heic', '.heif', '.avif', '.svg']);
+
+/** State of one folder walk: folders and files seen, by (device, inode), with the path they were first seen at. */
+interface WalkState {
+  root: string;
+  seen: Map<string, string>;
+  out: InputItem[];
+  failures: FailureRecord[];
+}
+
+function relOf(root: string, full: string): string {
+  return path.relative(root, full) || '.';
+}
+
+/** Printable form of a file name that is not valid UTF-8 (bad bytes as \xNN). */
+function printableName(raw: Buffer): string {
+  let out = '';
+  let i = 0;
+  while (i < raw.length) {
+    const b = raw[i];
+    const len = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 0;
+    const chunk = len > 0 ? raw.subarray(i, i + len) : null;
+    if (chunk && chunk.length === len && Buffer.from(chunk.toString('utf8'), 'utf8').equals(chunk) && !chunk.toString('utf8').includes('\uFFFD')) {
+      out += chunk.toString('utf8');
+      i += len;
+    } else {
+      out += `\\x${b.toString(16).padStart(2, '0')}`;
+      i++;
+    }
+  }
+  return out;
+}
+
+/**
+ * Walk a folder: media files become inputs. Every folder and file is identified by (device,
+ * inode), so a symbolic-link loop (`selfdir -> .`) or a second link to a folder already walked
+ * is walked once and reported once; names that are not UTF-8 (which no tool could open by
+ * name), still images and unreadable folders become failure lines.
+ */
+async function walk(st: WalkState, dir: string): Promise<void> {
+  let entries: Buffer[];
   try {
-    entries = await fsp.readdir(dir, { withFileTypes: true });
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    entries = (await fsp.readdir(dir, { encoding: 'buffer' })).sort(Buffer.compare);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const rel = path.relative(root, dir) || '.';
-    failures.push({ id: rel, stage: 'ingest', file: dir, reason: `cannot read folder: ${code === 'EACCES' ? 'permission denied' : code ?? (err as Error).message}` });
+    st.failures.push({ id: relOf(st.root, dir), stage: 'ingest', file: dir, reason: `cannot read folder: ${code === 'EACCES' ? 'permission denied' : code ?? (err as Error).message}` });
     return;
   }
-  for (const e of entries) {
-    const full = path.join(dir, e.name);
-    let isDir = e.isDirectory();
-    if (e.isSymbolicLink()) {
-      try {
-        isDir = (await fsp.stat(full)).isDirectory();
-      } catch {
-        isDir = false;
-      }
-    }
-    if (isDir) {
-      await walk(root, full, out, failures);
+  for (const raw of entries) {
+    const name = raw.toString('utf8');
+    if (!Buffer.from(name, 'utf8').equals(raw)) {
+      const shown = path.join(dir, printableName(raw));
+      st.failures.push({ id: relOf(st.root, shown), stage: 'ingest', file: shown, reason: 'file name is not valid UTF-8 (rename it to open it)' });
       continue;
     }
-    if (!MEDIA_EXTENSIONS.has(path.extname(e.name).toLowerCase())) continue;
-    out.push({ file: full, rel: path.relative(root, full) });
+    const full = path.join(dir, name);
+    let info;
+    try {
+      info = await fsp.stat(full); // follows links
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP') st.failures.push({ id: relOf(st.root, full), stage: 'ingest', file: full, reason: 'symbolic link loop (ELOOP)' });
+      else if (MEDIA_EXTENSIONS.has(path.extname(name).toLowerCase())) st.failures.push({ id: relOf(st.root, full), stage: 'ingest', file: full, reason: code === 'ENOENT' ? 'broken symbolic link' : `cannot stat: ${code ?? (err as Error).message}` });
+      continue;
+    }
+    const ext = path.extname(name).toLowerCase();
+    if (!info.isDirectory() && !MEDIA_EXTENSIONS.has(ext)) {
+      if (IMAGE_EXTENSIONS.has(ext)) st.failures.push({ id: relOf(st.root, full), stage: 'ingest', file: full, reason: 'still image, not a clip (no audio, one picture)' });
+      continue;
+    }
+    const inode = `${info.dev}:${info.ino}`;
+    const first = st.seen.get(inode);
+    if (first !== undefined) {
+      const what = info.isDirectory() ? 'folder' : 'file';
+      st.failures.push({ id: relOf(st.root, full), stage: 'ingest', file: full, reason: `same ${what} as ${first} (a link${info.isDirectory() ? ' loop or second link' : ''}); not read twice` });
+      continue;
+    }
+    st.seen.set(inode, relOf(st.root, full));
+    if (info.isDirectory()) await walk(st, full);
+    else if (info.isFile()) st.out.push({ file: full, rel: path.relative(st.root, full) });
+    else st.failures.push({ id: relOf(st.root, full), stage: 'ingest', file: full, reason: 'not a regular file (FIFO, socket or device)' });
+  }
+}
+
+/**
+ * Ids of same-stem files: `x.avi`, `x.mkv` in one folder would all be "x"; each such group gets
+ * ids qualified by extension (`x_avi`, `x_mkv`), so every file keeps a distinct, stable id.
+ */
+function qualifySameStems(items: InputItem[]): void {
+  const groups = new Map<string, InputItem[]>();
+  for (const it of items) {
+    if (it.id !== undefined || it.video_id !== undefined) continue;
+    const id = videoIdFor(it.rel);
+    if (!groups.has(id)) groups.set(id, []);
+    groups.get(id)!.push(it);
+  }
+  const taken = new Set(items.map((it) => it.video_id ?? it.id ?? videoIdFor(it.rel)));
+  for (const [id, group] of groups) {
+    if (group.length < 2) continue;
+    for (const it of group) {
+      let q = toId(`${id}_${path.extname(it.rel).slice(1).toLowerCase()}`, it.rel);
+      if (taken.has(q)) q = toId(q, it.rel, true);
+      taken.add(q);
+      it.id = q;
+    }
   }
 }
 
@@ -164,7 +245,7 @@ export async function discoverInputs(input: string): Promise<{ items: InputItem[
   const failures: FailureRecord[] = [];
   if (stat.isDirectory()) {
     const items: InputItem[] = [];
-    await walk(input, input, items, failures);
+    await walk({ root: input, seen: new Map([[`${stat.dev}:${stat.ino}`, '.']]), out: items, failures }, input);
     const labelsFile = path.join(input, 'labels.jsonl');
     if (await exists(labelsFile)) {
       const byFile = new Map(readLabelsJsonl(labelsFile).map((it) => [path.resolve(it.file), it]));
@@ -173,6 +254,7 @@ export async function discoverInputs(input: string): Promise<{ items: InputItem[
         if (known) items[i] = { ...known, rel: items[i].rel };
       }
     }
+    qualifySameStems(items);
     return { items, failures };
   }
   const ext = path.extname(input).toLowerCase();
@@ -236,7 +318,7 @@ export async function ingestOne(item: InputItem, cfg: IngestConfig): Promise<{ r
           continue;
         }
         if (info.hasVideo && stats.motion < cfg.prefilter.frozenThreshold) {
-          failures.push(fail(`frozen picture (mean frame difference ${stats.motion.toFixed(3)} < ${cfg.prefilter.frozenThreshold})`, id));
+          failures.push(fail(`frozen picture (largest frame-to-frame difference ${stats.motion.toFixed(3)} over ${stats.frames} frames < ${cfg.prefilter.frozenThreshold})`, id));
           continue;
         }
       } catch (err) {
@@ -270,8 +352,12 @@ export async function ingestOne(item: InputItem, cfg: IngestConfig): Promise<{ r
   return { records, failures };
 }
 
-/** Build manifest.jsonl (and the ingest lines of failures.jsonl) from an input. */
+/** Build manifest.jsonl (and the ingest lines of failures.jsonl) from an input, holding the run folder's ingest lock. */
 export async function ingest(opts: IngestOptions): Promise<IngestResult> {
+  return withRunLock(path.dirname(path.resolve(opts.out)), 'ingest', () => ingestLocked(opts));
+}
+
+async function ingestLocked(opts: IngestOptions): Promise<IngestResult> {
   const { input, out, silent, ...rest } = opts;
   const cfg = IngestSchema.parse(rest);
   const t0 = performance.now();

@@ -1,5 +1,6 @@
 /** The corpus and ingest stages as functions of the config (used by `avcurate curate`/experiments). */
 import path from 'node:path';
+import { withRunLock } from '../../run/lock.js';
 import type { Config } from '../../config/schema.js';
 import { synthesize, type SynthResult } from '../../media/synth.js';
 import { ingest, type IngestResult } from './ingest.js';
@@ -16,7 +17,7 @@ export async function runSynth(config: Config, opts: { silent?: boolean } = {}):
   const s = config.corpus.synth;
   if (!s) return null;
   if (config.corpus.source) throw new Error('config: corpus.synth and corpus.source are both set; choose one');
-  return synthesize({ out: corpusDir(config), seed: config.seed, ...s, silent: opts.silent });
+  return withRunLock(corpusDir(config), 'synth', () => synthesize({ out: corpusDir(config), seed: config.seed, ...s, silent: opts.silent }));
 }
 
 export async function runIngest(config: Config, opts: { silent?: boolean } = {}): Promise<IngestResult> {

@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { withRunLock } from '../../run/lock.js';
 import type { Config } from '../../config/schema.js';
 import type { SelectionConfig } from '../../config/sections/selection.js';
 import { writeJsonAtomic } from '../../runtime/atomic.js';
@@ -258,8 +259,13 @@ export interface SelectionMeta {
   partitions: Array<Omit<PartitionResult, 'order'>>;
 }
 
-/** Run the selection stage. */
+/** Run the selection stage (holding its run-folder lock: src/run/lock.ts). */
 export async function runSelect(config: Config, opts: SelectStageOptions = {}): Promise<SelectStageResult> {
+  const shard = opts.shard ?? { index: 0, count: 1 };
+  return withRunLock(config.runDir!, `select-${shard.index}-of-${shard.count}`, () => runSelectLocked(config, opts));
+}
+
+async function runSelectLocked(config: Config, opts: SelectStageOptions): Promise<SelectStageResult> {
   const t0 = performance.now();
   const runDir = config.runDir!;
   const method = opts.method ?? config.selection.method;

@@ -12,6 +12,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { withRunLock } from '../../run/lock.js';
 import { createHash } from 'node:crypto';
 import { loadSelection, type SelectedClip } from '../sources/clips.js';
 import { sanitizeKey } from './keys.js';
@@ -117,7 +118,12 @@ async function makeMembers(p: Prepared, opts: ExportOptions, tmpDir: string): Pr
   return members;
 }
 
+/** Export the selection to shards (holding the output folder's lock: src/run/lock.ts). */
 export async function exportShards(opts: ExportOptions): Promise<ExportResult> {
+  return withRunLock(path.resolve(opts.out), 'export', () => exportShardsLocked(opts));
+}
+
+async function exportShardsLocked(opts: ExportOptions): Promise<ExportResult> {
   if (opts.maxCount === undefined && opts.maxBytes === undefined) opts = { ...opts, maxCount: 1000 };
   const out = path.resolve(opts.out);
   const prefix = opts.prefix ?? 'shard';
