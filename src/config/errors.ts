@@ -24,6 +24,7 @@ function describeFound(input: unknown): string {
   if (input === null) return 'null';
   if (Array.isArray(input)) return `a list of ${input.length}`;
   if (typeof input === 'object') return 'a mapping';
+  if (typeof input === 'number' && !Number.isFinite(input)) return `number ${Number.isNaN(input) ? '.nan (not a number)' : input > 0 ? '.inf' : '-.inf'}`;
   const text = JSON.stringify(input);
   return `${typeof input} ${text.length > 60 ? text.slice(0, 57) + '...' : text}`;
 }

@@ -2,7 +2,7 @@
  * Config loading: YAML → zod validation with defaults → a typed, resolved config. An invalid
  * config stops before any work with every bad key listed.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { ConfigError, formatIssues } from './errors.js';
@@ -11,12 +11,55 @@ import { writeFileAtomic } from '../runtime/atomic.js';
 
 export { ConfigError } from './errors.js';
 
+/** Largest config file read (bytes); a config is a few KB. AVCURATE_MAX_CONFIG_BYTES overrides. */
+export const MAX_CONFIG_BYTES = 1 << 20;
+/** Most YAML alias expansions in one config (anchors and `*alias` references: "billion laughs" stops here). */
+export const MAX_YAML_ALIASES = 1000;
+
+/**
+ * Read a config file with limits: a regular file only (a FIFO would block, /dev/zero never ends),
+ * at most MAX_CONFIG_BYTES. Opened non-blocking and checked with fstat on the open descriptor.
+ */
+export function readConfigText(file: string, maxBytes = Number(process.env.AVCURATE_MAX_CONFIG_BYTES ?? MAX_CONFIG_BYTES)): string {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      const kind = st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file';
+      throw new ConfigError(file, [`cannot read the file: it is ${kind}; a config must be a regular file`]);
+    }
+    if (st.size > maxBytes) throw new ConfigError(file, [`the file is ${st.size} bytes, over the limit of ${maxBytes} for a config (AVCURATE_MAX_CONFIG_BYTES)`]);
+    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+    let got = 0;
+    for (;;) {
+      const n = readSync(fd, buf, got, buf.length - got, null);
+      if (n === 0) break;
+      got += n;
+      if (got > maxBytes) throw new ConfigError(file, [`the file grew over the limit of ${maxBytes} bytes while being read`]);
+    }
+    return buf.toString('utf8', 0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Parse and validate a config object (already read from YAML). `file` names it in errors. */
 export function parseConfig(raw: unknown, file = '<config>'): Config {
   const result = ConfigSchema.safeParse(raw ?? {}, { reportInput: true });
   if (!result.success) throw new ConfigError(file, formatIssues(result.error.issues));
   const config = result.data;
   if (!config.runDir) config.runDir = path.join('runs', config.name);
+  else if (config.runDir.split(/[\\/]/).includes('..')) {
+    // '..' in a run folder is where a careless path escapes: resolve it, and say so (reliab).
+    const resolved = path.resolve(config.runDir);
+    process.stderr.write(`config ${file}: runDir "${config.runDir}" has a '..' part; using ${resolved}\n`);
+    config.runDir = resolved;
+  }
   return config;
 }
 
@@ -36,17 +79,12 @@ export function applyOverride(raw: Record<string, unknown>, assignment: string):
 
 /** Read a YAML config file, apply `--set` overrides, validate. */
 export function loadConfig(file: string, overrides: string[] = []): Config {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(file, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
-  }
+  const text = readConfigText(file);
   let raw: unknown;
   try {
     const doc = YAML.parseDocument(text, { prettyErrors: true });
     if (doc.errors.length > 0) throw new Error(doc.errors.map((e) => e.message).join('; '));
-    raw = doc.toJS() ?? {};
+    raw = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) ?? {};
   } catch (err) {
     throw new ConfigError(file, [`not valid YAML: ${(err as Error).message}`]);
   }

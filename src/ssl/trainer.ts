@@ -24,6 +24,7 @@ import { AdamW, learningRate } from './optim.js';
 import { loadCheckpoint, saveCheckpoint, resolveCheckpoint } from './checkpoint.js';
 import { batchSize, type BatchDims, type SslBatch } from './data.js';
 import { Dataset, type DatasetIterator, type PipelineState } from '../loaders/core/dataset.js';
+import type { StageReport } from '../loaders/core/node.js';
 
 export interface StepMetrics {
   step: number;
@@ -65,6 +66,8 @@ export interface PretrainResult {
   step: number;
   metrics: StepMetrics[];
   backend: string;
+  /** Per loader stage: items skipped under onError 'skip' and why (also in run.json and on stderr). */
+  skips?: StageReport[];
 }
 
 export function modelDims(cfg: SslConfig): BatchDims {
@@ -195,14 +198,15 @@ async function pretrainLocked(opts: PretrainOptions): Promise<PretrainResult> {
     const getDataState = (): unknown => loaderIt?.getState();
 
     const flops = model.flopsPerSample();
-    await writeJsonAtomic(path.join(outDir, 'run.json'), {
+    const runInfo = {
       backend: rt.backend,
       parameters: model.parameterCount(),
       forwardFlopsPerSample: flops,
       model: cfg.model,
       config: cfg,
       seed: opts.seed,
-    });
+    };
+    await writeJsonAtomic(path.join(outDir, 'run.json'), runInfo);
 
     const target = Math.min(cfg.steps, opts.stopAfter !== undefined ? step + opts.stopAfter : Infinity);
     const progress = new Progress('pretrain', { total: cfg.steps, unit: 'steps', silent: opts.silent, intervalSeconds: cfg.progressSeconds });
@@ -286,7 +290,17 @@ async function pretrainLocked(opts: PretrainOptions): Promise<PretrainResult> {
     }
     if (step !== lastCkptStep || !(await resolveCheckpoint(ckptRoot))) await checkpoint();
     progress.finish();
-    return { checkpointDir: ckptRoot, outDir, step, metrics, backend: rt.backend };
+    // What the loader skipped (bad shards, undecodable clips): said on stderr and kept in run.json (reliab, issue 13 item 7).
+    const skips = (loaderIt?.reports() ?? []).filter((r) => r.skipped > 0);
+    if (skips.length > 0) {
+      for (const r of skips) {
+        process.stderr.write(`pretrain: the ${r.stage} stage skipped ${r.skipped} item(s)${r.errors.length ? ':' : ''}\n`);
+        for (const e of r.errors.slice(0, 20)) process.stderr.write(`  ${e}\n`);
+        if (r.errors.length > 20) process.stderr.write(`  ... and ${r.errors.length - 20} more (run.json lists them)\n`);
+      }
+      await writeJsonAtomic(path.join(outDir, 'run.json'), { ...runInfo, skips });
+    }
+    return { checkpointDir: ckptRoot, outDir, step, metrics, backend: rt.backend, skips };
   } finally {
     await loaderIt?.close();
     optimizer.dispose();

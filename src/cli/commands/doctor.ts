@@ -8,6 +8,8 @@ interface Check {
   name: string;
   ok: boolean;
   detail: string;
+  /** A warning: printed as WARN, never fatal. */
+  warn?: boolean;
 }
 
 async function mediaChecks(): Promise<Check[]> {
@@ -21,7 +23,10 @@ async function mediaChecks(): Promise<Check[]> {
   for (const tool of ['ffmpeg', 'ffprobe'] as const) {
     try {
       const loc = tool === 'ffmpeg' ? ffmpeg.ffmpegLocation() : ffmpeg.ffprobeLocation();
-      out.push({ name: tool, ok: true, detail: `${loc.path} (${loc.source}): ${ffmpeg.toolVersion(tool)}` });
+      const others = (loc.others ?? []).map((o) => `; also ${o.path} (${o.source}): ${o.version}`).join('');
+      out.push({ name: tool, ok: true, detail: `${loc.path} (${loc.source}): ${ffmpeg.toolVersion(tool)}${others}` });
+      const age = ffmpeg.toolAgeWarning(tool);
+      if (age) out.push({ name: `${tool} age`, ok: false, warn: true, detail: age });
     } catch (err) {
       out.push({ name: tool, ok: false, detail: (err as Error).message });
     }
@@ -68,7 +73,7 @@ export const command: CommandModule<object, Args> = {
       process.stdout.write(JSON.stringify({ checks }, null, 2) + '\n');
     } else {
       const width = Math.max(...checks.map((c) => c.name.length));
-      for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'MISS'}  ${c.name.padEnd(width)}  ${c.detail}\n`);
+      for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : c.warn ? 'WARN' : 'MISS'}  ${c.name.padEnd(width)}  ${c.detail}\n`);
     }
     // Only a missing ffmpeg or no tfjs backend at all makes the environment unusable.
     const fatal = checks.some((c) => !c.ok && (c.name === 'ffmpeg' || c.name === 'ffprobe' || c.name === 'tfjs auto choice'));

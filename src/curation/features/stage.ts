@@ -22,6 +22,7 @@ import { decodeClip } from '../../media/decode.js';
 import type { DecodedClip, ProbeInfo } from '../../media/types.js';
 import { cleanStaleTemps } from '../../runtime/atomic.js';
 import { withRunLock } from '../../run/lock.js';
+import { toolVersion } from '../../media/ffmpeg.js';
 import { assertOneFeaturesConfig } from './mixing.js';
 import { FailureLog } from '../../run/failures.js';
 import { stableKey } from '../../run/hash.js';
@@ -434,6 +435,8 @@ async function runExtractLocked(config: Config, shard: Pick<ShardSpec, 'index' |
           audio_extractors: set.audio.map((e) => e.name).join(','),
           visual_extractors: set.visual.map((e) => e.name).join(','),
           config_hash: configHash,
+          // the decoder that read the media (reliab, issue 13 item 13)
+          ffmpeg_version: toolVersion('ffmpeg'),
           ids_hash: idsHash(recs.map((r) => r.id)),
           shard_index: u,
           shard_count: units,
