@@ -9,12 +9,13 @@ export {
 } from './core/node.js';
 export { Dataset, DatasetIterator, type PipelineState } from './core/dataset.js';
 export { fromArray, range } from './sources/array.js';
-export { mapDataset as map, filterDataset as filter, mapParallelDataset as mapParallel, ItemError, ReadAheadNode, type MapFn, type MapOptions, type ParallelMapOptions } from './stages/map.js';
-export { shuffleDataset as shuffle, BufferShuffleNode } from './shuffle/buffer.js';
-export { batchDataset as batch, collate, type BatchOptions, type Collated } from './batching/batch.js';
-export { prefetchDataset as prefetch } from './stages/prefetch.js';
-export { repeatDataset as repeat, takeDataset as take } from './stages/repeat.js';
-export { splitByRankDataset as splitByRank, splitByWorkerDataset as splitByWorker, splitCount, type SplitOptions, type SplitPolicy } from './partition/split.js';
+export { map, filter, mapParallel, shuffle, batch, prefetch, repeat, take, splitByRank, splitByWorker, decode, spectrogram, augment } from './functions.js';
+export { mapStage, filterStage, mapParallelStage, ItemError, ReadAheadNode, type MapFn, type MapOptions, type ParallelMapOptions } from './stages/map.js';
+export { shuffleStage, BufferShuffleNode } from './shuffle/buffer.js';
+export { batchStage, collate, type BatchOptions, type Collated } from './batching/batch.js';
+export { prefetchStage } from './stages/prefetch.js';
+export { repeatStage, takeStage } from './stages/repeat.js';
+export { splitByRankStage, splitByWorkerStage, splitCount, type SplitOptions, type SplitPolicy } from './partition/split.js';
 export { mix, type MixOptions } from './mixing/mix.js';
 export {
   type DType, type TypedArray, type NdArray, DTYPE_BYTES, DTYPE_ARRAY, sizeOf, isNdArray, ndarray, dtypeOf,
@@ -28,10 +29,12 @@ export { openBytes, FileByteReader, HttpByteReader, type ByteReader } from './io
 export { sanitizeKey, isSafeKey } from './export/keys.js';
 export { ShardWriter, shardFileName, type WrittenShard, type ShardWriterOptions } from './export/shardWriter.js';
 export { fromManifest, fromSelection, loadManifest, loadSelection, type ClipRecord, type SelectedClip, type ClipSourceOptions, type SelectionSourceOptions } from './sources/clips.js';
-export { decodeDataset as decode, decodeItem, clipInput, checkDecodeSpec, type DecodeSpec, type DecodedItem, type ClipDecoder, type Sampling } from './decode/decode.js';
-export { augmentDataset as augment, augmentItem, type AugmentSpec } from './augment/augment.js';
+export { decodeStage, decodeItem, clipInput, checkDecodeSpec, type DecodeSpec, type DecodedItem, type ClipDecoder, type Sampling } from './decode/decode.js';
+export { augmentStage, augmentItem, type AugmentSpec } from './augment/augment.js';
+export { spectrogramStage, spectrogramItem, type SpectrogramSpec, type SpectrogramItem } from './decode/spectrogram.js';
+export { fromTensorCache, writeTensorCache, readTensorCacheIndex, isTensorCache, TENSOR_CACHE_FORMAT, type TensorCacheIndex, type TensorCacheOptions, type TensorField, type CachedItem, type WriteTensorCacheOptions, type WriteTensorCacheResult } from './cache/tensor-cache.js';
 export { arraysOf, framesToFloat32, type FrameNormalization } from './adapters/typed.js';
 export { toTensors, toTensorsWith, ndarrayToTensor, type TensorOptions, type TfModule } from './adapters/tfjs.js';
-export { clipPipeline, type ClipPipelineOptions } from './pipeline.js';
+export { clipPipeline, clipItems, buildTensorCache, decodeSpecOf, openClipSource, type ClipPipelineOptions, type ClipItemsOptions, type ClipShape, type ClipSource, type DatasetSource, type BuildTensorCacheOptions } from './pipeline.js';
 export { exportShards, verifyShards, listShardKeys, type ExportOptions, type ExportResult } from './export/export.js';
 export { dumpShards, type InteropDump } from './export/interop.js';

@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { Dataset } from './core/dataset.js';
 import type { Collated } from './batching/batch.js';
 import type { DecodeSpec, Sampling } from './decode/decode.js';
-import { spectrogramDataset, type SpectrogramSpec } from './decode/spectrogram.js';
+import { spectrogramStage, type SpectrogramSpec } from './decode/spectrogram.js';
 import type { AugmentSpec } from './augment/augment.js';
 import { fromShards } from './sources/shards.js';
 import { fromManifest, fromSelection } from './sources/clips.js';
@@ -147,7 +147,7 @@ export async function clipItems(source: ClipSource, loader: LoaderConfig, opts: 
   else {
     const spec = decodeSpecOf(loader, { shape: opts.shape, sampling: training ? loader.decode.sampling : 'center', seed: opts.seed });
     const d = ds.decode(spec);
-    items = (opts.spectrogram ? spectrogramDataset(d, opts.spectrogram) : d) as unknown as Dataset<Record<string, unknown>>;
+    items = (opts.spectrogram ? d.apply(spectrogramStage(opts.spectrogram)) : d) as unknown as Dataset<Record<string, unknown>>;
   }
   if (training && opts.augment) items = items.augment(opts.augment);
   return items;
@@ -185,7 +185,7 @@ export async function buildTensorCache(source: ClipSource, dir: string, loader: 
   if (decoded) throw new Error(`tensor cache ${dir}: the source is already decoded`);
   const spec = decodeSpecOf(loader, { shape: opts.shape, sampling: loader.decode.sampling, seed: opts.seed });
   const d = ds.decode(spec);
-  const items = (opts.spectrogram ? spectrogramDataset(d, opts.spectrogram) : d) as unknown as Dataset<Record<string, unknown>>;
+  const items = (opts.spectrogram ? d.apply(spectrogramStage(opts.spectrogram)) : d) as unknown as Dataset<Record<string, unknown>>;
   const fields = opts.spectrogram ? ['frames', 'spec'] : ['frames', 'audio'];
   return writeTensorCache(items, dir, { fields, fingerprint: opts.fingerprint, reuse: opts.fingerprint !== undefined, onItem: opts.onItem });
 }

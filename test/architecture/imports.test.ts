@@ -78,4 +78,9 @@ describe('import rules', () => {
     expect(unresolved).toEqual([]);
     expect(forbiddenImports(graph, src, 'loaders', ['curation', 'ssl', 'experiments'])).toEqual([]);
   });
+
+  it('no file of src/ is part of an import cycle (type-only and dynamic imports included)', () => {
+    const { graph } = importGraph(src);
+    expect(importCycles(graph).map(rel(src))).toEqual([]);
+  });
 });

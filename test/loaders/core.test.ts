@@ -41,8 +41,8 @@ describe('sources and 1:1 stages', () => {
     await expect(async () => {
       for (;;) if ((await it.next()).done) break;
     }).rejects.toThrow(/bad: broken/);
-    const { mapDataset } = await import('../../src/loaders/stages/map.js');
-    const skipping = mapDataset(ds, fn, { onError: 'skip', name: 'parse' });
+    const { map } = await import('../../src/loaders/functions.js');
+    const skipping = map(ds, fn, { onError: 'skip', name: 'parse' });
     const it2 = skipping.iterator();
     const out: string[] = [];
     for await (const v of it2) out.push(v);

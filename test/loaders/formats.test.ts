@@ -100,7 +100,7 @@ describe('keys', () => {
     expect(isSafeKey(k)).toBe(true);
     expect(k).not.toContain('.');
     expect(k).not.toContain('/');
-    expect(k.startsWith('x_')).toBe(true);
+    expect(k.startsWith('_x_')).toBe(true); // escaped keys start with '_', which no clip id does (src/run/ids.ts)
     expect(sanitizeKey('a/b')).not.toBe(sanitizeKey('a_b'));
     expect(sanitizeKey('a.b')).not.toBe(sanitizeKey('a/b'));
     expect(isSafeKey(sanitizeKey('..'))).toBe(true);

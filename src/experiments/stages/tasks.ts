@@ -9,7 +9,22 @@ import { Rng } from '../../runtime/random.js';
 import type { ArmTaskJob } from '../arm-worker.js';
 import { readRows, type ExperimentContext } from '../context.js';
 import type { SplitSummary } from './corpus.js';
-import { mainCacheDir, type ClipRef } from './tensors.js';
+import type { ClipRecord } from '../../curation/manifest/types.js';
+
+/** A clip to decode into a tensor cache: a clip record as the loaders' decode stage reads it. */
+export interface ClipRef {
+  id: string;
+  source: string;
+  start: number;
+  duration: number;
+  /** The manifest's probe facts (saves an ffprobe run per clip). */
+  probe?: ClipRecord['probe'];
+}
+
+/** The cache of the pool's clips (and of the held-out tasks' clips). */
+export function mainCacheDir(runDir: string): string {
+  return path.join(runDir, 'tensors');
+}
 
 /** A task as arm jobs see it, plus the clips its tensor cache is decoded from. */
 export type TaskPlan = ArmTaskJob & { clips: ClipRef[] };

@@ -12,22 +12,8 @@ import { Progress } from '../../runtime/progress.js';
 import { stableKey } from '../../run/ledger.js';
 import type { ArmName } from '../../config/sections/experiment.js';
 import type { ExperimentContext } from '../context.js';
-import type { TaskPlan } from './tasks.js';
+import { mainCacheDir, type ClipRef, type TaskPlan } from './tasks.js';
 
-/** A clip to decode into a tensor cache: a clip record as the loaders' decode stage reads it. */
-export interface ClipRef {
-  id: string;
-  source: string;
-  start: number;
-  duration: number;
-  /** The manifest's probe facts (saves an ffprobe run per clip). */
-  probe?: ClipRecord['probe'];
-}
-
-/** The cache of the pool's clips (and of the held-out tasks' clips). */
-export function mainCacheDir(runDir: string): string {
-  return path.join(runDir, 'tensors');
-}
 
 /**
  * Stage(s) "tensors", "tensors-<task>". Removes undecodable clips from `armIds` and `tasks` in

@@ -16,7 +16,7 @@ import { stableKey } from '../../run/ledger.js';
 import { ARM_WORKER_FILE, runArmJob, type ArmJob, type ArmResultFile } from '../arm-worker.js';
 import type { ExperimentContext } from '../context.js';
 import type { TaskPlan } from './tasks.js';
-import { mainCacheDir } from './tensors.js';
+import { mainCacheDir } from './tasks.js';
 
 export interface TrainOptions {
   /** Arm processes at once (default experiment.parallel, else the number of cores). */

@@ -7,8 +7,8 @@
  * again after a repeat gets a new augmentation.
  * Inputs are never modified; changed fields are new arrays.
  */
-import type { Dataset } from '../core/dataset.js';
-import { mapDataset } from '../stages/map.js';
+import type { Stage } from '../core/node.js';
+import { mapStage } from '../stages/map.js';
 import type { NdArray } from '../formats/ndarray.js';
 import { Rng } from '../../runtime/random.js';
 
@@ -26,7 +26,7 @@ export interface AugmentSpec {
   specMask?: { field?: string; freq: number; time: number; count?: number };
 }
 
-type Augmentable = { key?: string; __key__?: string; frames?: NdArray; audio?: NdArray; sampleRate?: number; [k: string]: unknown };
+export type Augmentable = { key?: string; __key__?: string; frames?: NdArray; audio?: NdArray; sampleRate?: number; [k: string]: unknown };
 
 function cropFlip(frames: NdArray, cw: number, ch: number, x0: number, y0: number, flip: boolean): NdArray<Uint8Array> {
   const [T, H, W, C] = frames.shape;
@@ -107,7 +107,7 @@ export function augmentItem<T extends Augmentable>(item: T, spec: AugmentSpec, e
   return out as T;
 }
 
-export function augmentDataset<T extends Augmentable>(ds: Dataset<T>, spec: AugmentSpec): Dataset<T> {
+export function augmentStage<T extends Augmentable>(spec: AugmentSpec): Stage<T, T> {
   if (!Number.isInteger(spec.seed)) throw new RangeError(`augment: seed must be an integer, got ${spec.seed}`);
-  return mapDataset(ds, (x: T, i, ctx) => augmentItem(x, spec, ctx.epoch, i), { name: 'augment' });
+  return mapStage((x: T, i, ctx) => augmentItem(x, spec, ctx.epoch, i), { name: 'augment' });
 }

@@ -4,8 +4,7 @@
  * shape and dtype), other fields become arrays. Items that are NdArrays are stacked; anything else
  * is returned as an array. `dropRemainder` drops a final short batch.
  */
-import type { Dataset } from '../core/dataset.js';
-import { DONE, expectKind, item, type Node, type NodeContext, type NodeFactory, type NodeState, type StageReport } from '../core/node.js';
+import { DONE, UpstreamNode, item, type NodeContext, type NodeFactory, type NodeState, type Stage } from '../core/node.js';
 import { isNdArray, stack, type NdArray } from '../formats/ndarray.js';
 
 export interface BatchOptions {
@@ -36,11 +35,10 @@ export function collate<T>(items: T[]): Collated<T> {
   return out as Collated<T>;
 }
 
-class BatchNode<T> implements Node<Collated<T>> {
-  private readonly upstream: Node<T>;
+class BatchNode<T> extends UpstreamNode<T, Collated<T>> {
   private batches = 0;
   constructor(factory: NodeFactory<T>, ctx: NodeContext, private readonly n: number, private readonly drop: boolean) {
-    this.upstream = factory(ctx);
+    super(factory, ctx, 'batch');
   }
 
   async next(): Promise<IteratorResult<Collated<T>, undefined>> {
@@ -55,28 +53,20 @@ class BatchNode<T> implements Node<Collated<T>> {
     return item(collate(items));
   }
 
-  getState(): NodeState {
-    return { kind: 'batch', batches: this.batches, upstream: this.upstream.getState() };
+  protected ownState(): Record<string, unknown> {
+    return { batches: this.batches };
   }
 
-  restore(state: NodeState): void {
-    expectKind(state, 'batch');
+  protected restoreOwn(state: NodeState): void {
     this.batches = Number(state.batches);
-    this.upstream.restore(state.upstream as NodeState);
-  }
-
-  reports(): StageReport[] {
-    return this.upstream.reports();
-  }
-
-  async close(): Promise<void> {
-    await this.upstream.close?.();
   }
 }
 
-export function batchDataset<T>(ds: Dataset<T>, n: number, opts: BatchOptions = {}): Dataset<Collated<T>> {
+export function batchStage<T>(n: number, opts: BatchOptions = {}): Stage<T, Collated<T>> {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`batch: size must be a positive integer, got ${n}`);
   const drop = opts.dropRemainder ?? false;
-  const size = ds.size === null || ds.size === Infinity ? ds.size : drop ? Math.floor(ds.size / n) : Math.ceil(ds.size / n);
-  return ds.derive((up, ctx) => new BatchNode(up, ctx, n, drop), size);
+  return {
+    make: (up, ctx) => new BatchNode(up, ctx, n, drop),
+    size: (s) => (s === null || s === Infinity ? s : drop ? Math.floor(s / n) : Math.ceil(s / n)),
+  };
 }

@@ -3,18 +3,20 @@
  * transform returns a new Dataset and carries the size forward where it is known. Iterating makes
  * a fresh chain of stateful nodes; `iterator(state)` makes one that continues from a saved state.
  *
- * Each transform lives in its own module as a plain function (`shuffle(ds, 1000, seed)`), and the
- * fluent methods here call those functions (`ds.shuffle(1000, seed)`), as in WebDataset.
+ * Each transform lives in its own module as a Stage (a node maker and a size rule, below this
+ * class: no stage module imports it, as tfjs-data keeps its iterators below its Dataset); the
+ * fluent methods here apply them (`ds.shuffle(1000, seed)`), and ../functions.ts offers the same
+ * as plain functions (`shuffle(ds, 1000, seed)`), as in WebDataset.
  */
-import type { Node, NodeContext, NodeFactory, NodeState, StageReport } from './node.js';
-import { mapDataset, filterDataset, mapParallelDataset, type MapFn, type ParallelMapOptions } from '../stages/map.js';
-import { shuffleDataset } from '../shuffle/buffer.js';
-import { batchDataset, type BatchOptions, type Collated } from '../batching/batch.js';
-import { prefetchDataset } from '../stages/prefetch.js';
-import { repeatDataset, takeDataset } from '../stages/repeat.js';
-import { decodeDataset, type DecodeSpec, type DecodedItem } from '../decode/decode.js';
-import { augmentDataset, type AugmentSpec } from '../augment/augment.js';
-import { splitByRankDataset, splitByWorkerDataset, type SplitOptions } from '../partition/split.js';
+import type { Node, NodeContext, NodeFactory, NodeState, Stage, StageReport } from './node.js';
+import { mapStage, filterStage, mapParallelStage, type MapFn, type ParallelMapOptions } from '../stages/map.js';
+import { shuffleStage } from '../shuffle/buffer.js';
+import { batchStage, type BatchOptions, type Collated } from '../batching/batch.js';
+import { prefetchStage } from '../stages/prefetch.js';
+import { repeatStage, takeStage } from '../stages/repeat.js';
+import { decodeStage, type DecodeSpec, type DecodedItem } from '../decode/decode.js';
+import { augmentStage, type Augmentable, type AugmentSpec } from '../augment/augment.js';
+import { splitByRankStage, splitByWorkerStage, type SplitOptions } from '../partition/split.js';
 
 /** Pipeline state: a small JSON object. Save it with JSON.stringify; pass it to `iterator(state)`. */
 export interface PipelineState {
@@ -39,6 +41,11 @@ export class Dataset<T> implements AsyncIterable<T> {
   derive<U>(make: (upstream: NodeFactory<T>, ctx: NodeContext) => Node<U>, size: number | null): Dataset<U> {
     const upstream = this.factory;
     return new Dataset<U>((ctx) => make(upstream, ctx), size);
+  }
+
+  /** A new dataset with `stage` applied to this one's items. */
+  apply<U>(stage: Stage<T, U>): Dataset<U> {
+    return this.derive((up, ctx) => stage.make(up, ctx), stage.size(this.size));
   }
 
   /** The node factory (for stages that need to make fresh upstream nodes, such as repeat). */
@@ -82,55 +89,55 @@ export class Dataset<T> implements AsyncIterable<T> {
   }
 
   map<U>(fn: MapFn<T, U>): Dataset<U> {
-    return mapDataset(this, fn);
+    return this.apply(mapStage(fn));
   }
 
   /** Map with up to `concurrency` calls in flight; output order is input order. */
   mapParallel<U>(fn: MapFn<T, U>, opts: ParallelMapOptions): Dataset<U> {
-    return mapParallelDataset(this, fn, opts);
+    return this.apply(mapParallelStage(fn, opts));
   }
 
   filter(pred: (item: T, index: number) => boolean | Promise<boolean>): Dataset<T> {
-    return filterDataset(this, pred);
+    return this.apply(filterStage(pred));
   }
 
   shuffle(bufferSize: number, seed: number): Dataset<T> {
-    return shuffleDataset(this, bufferSize, seed);
+    return this.apply(shuffleStage<T>(bufferSize, seed));
   }
 
   batch(size: number, opts: BatchOptions = {}): Dataset<Collated<T>> {
-    return batchDataset(this, size, opts);
+    return this.apply(batchStage<T>(size, opts));
   }
 
   prefetch(n: number): Dataset<T> {
-    return prefetchDataset(this, n);
+    return this.apply(prefetchStage<T>(n));
   }
 
   /** Repeat for `epochs` passes (default: forever). Stages made per pass see ctx.epoch. */
   repeat(epochs = Infinity): Dataset<T> {
-    return repeatDataset(this, epochs);
+    return this.apply(repeatStage<T>(epochs));
   }
 
   take(n: number): Dataset<T> {
-    return takeDataset(this, n);
+    return this.apply(takeStage<T>(n));
   }
 
   /** Decode clips (shard samples with a video member, or clip records) to frames and audio. */
   decode(spec: DecodeSpec): Dataset<DecodedItem> {
-    return decodeDataset(this, spec);
+    return this.apply(decodeStage<T>(spec));
   }
 
   /** Random crop/flip, audio gain/shift, spectrogram masking (seeded per item and epoch). */
   augment(spec: AugmentSpec): Dataset<T> {
-    return augmentDataset(this as unknown as Dataset<Record<string, unknown>>, spec) as unknown as Dataset<T>;
+    return (this as unknown as Dataset<Augmentable>).apply(augmentStage(spec)) as unknown as Dataset<T>;
   }
 
   splitByRank(rank: number, world: number, opts: SplitOptions = {}): Dataset<T> {
-    return splitByRankDataset(this, rank, world, opts);
+    return this.apply(splitByRankStage<T>(rank, world, opts));
   }
 
   splitByWorker(worker: number, workers: number, opts: SplitOptions = {}): Dataset<T> {
-    return splitByWorkerDataset(this, worker, workers, opts);
+    return this.apply(splitByWorkerStage<T>(worker, workers, opts));
   }
 }
 

@@ -41,6 +41,56 @@ export interface Node<T> {
 
 export type NodeFactory<T> = (ctx: NodeContext) => Node<T>;
 
+/**
+ * A pipeline stage below the Dataset class (as tfjs-data keeps iterators below its Dataset): how
+ * to wrap an upstream node factory, and how the stage changes the number of items (null =
+ * unknown, Infinity = endless). Stage modules export these; `Dataset.apply(stage)` and the fluent
+ * methods use them, so no stage module imports the Dataset class.
+ */
+export interface Stage<I, O> {
+  make(upstream: NodeFactory<I>, ctx: NodeContext): Node<O>;
+  size(upstream: number | null): number | null;
+}
+
+/**
+ * The upstream forwarding every one-upstream stage repeats: it makes its upstream node from the
+ * factory, nests the upstream's state under `upstream` in its own, restores it, passes skip
+ * reports through, and closes it. A stage adds its own `next` and its own state fields.
+ */
+export abstract class UpstreamNode<I, O> implements Node<O> {
+  protected upstream: Node<I>;
+
+  constructor(factory: NodeFactory<I>, protected readonly ctx: NodeContext, protected readonly kind: string) {
+    this.upstream = factory(ctx);
+  }
+
+  abstract next(): Promise<IteratorResult<O, undefined>>;
+
+  /** This stage's own state fields (the kind and the upstream's state are added). */
+  protected abstract ownState(): Record<string, unknown>;
+
+  /** Restore this stage's own fields (the kind is checked and the upstream restored first). */
+  protected abstract restoreOwn(state: NodeState): void;
+
+  getState(): NodeState {
+    return { kind: this.kind, ...this.ownState(), upstream: this.upstream.getState() };
+  }
+
+  restore(state: NodeState): void {
+    expectKind(state, this.kind);
+    this.restoreOwn(state);
+    this.upstream.restore(state.upstream as NodeState);
+  }
+
+  reports(): StageReport[] {
+    return this.upstream.reports();
+  }
+
+  async close(): Promise<void> {
+    await this.upstream.close?.();
+  }
+}
+
 export const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined }) as IteratorReturnResult<undefined>;
 
 export function item<T>(value: T): IteratorYieldResult<T> {

@@ -21,8 +21,7 @@ import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import type { Dataset } from '../core/dataset.js';
-import type { NodeContext, OnError } from '../core/node.js';
+import type { NodeContext, OnError, Stage } from '../core/node.js';
 import { ReadAheadNode } from '../stages/map.js';
 import type { NdArray } from '../formats/ndarray.js';
 import { decodeClip, expectedFrames, expectedSamples } from '../../media/decode.js';
@@ -214,13 +213,13 @@ export async function decodeItem(item: unknown, spec: DecodeSpec, epoch = 0, pos
   }
 }
 
-export function decodeDataset<T>(ds: Dataset<T>, spec: DecodeSpec): Dataset<DecodedItem> {
+export function decodeStage<T>(spec: DecodeSpec): Stage<T, DecodedItem> {
   checkDecodeSpec(spec);
   const limit = spec.concurrency ?? defaultConcurrency();
   const onError = spec.onError ?? 'skip';
-  return ds.derive(
-    (up, ctx: NodeContext) =>
+  return {
+    make: (up, ctx: NodeContext) =>
       new ReadAheadNode<T, DecodedItem>(up, ctx, (x, i, c) => decodeItem(x, spec, c.epoch, i), limit, { kind: 'decode', name: 'decode', onError, hold: 2 * limit }),
-    onError === 'skip' ? null : ds.size,
-  );
+    size: (n) => (onError === 'skip' ? null : n),
+  };
 }

@@ -4,8 +4,8 @@
  * (repeating the last frame when the audio is shorter), as a float32 field `spec` [frames, mels].
  * The waveform is dropped unless `keepAudio` is set, so a tensor cache stores the model's input.
  */
-import type { Dataset } from '../core/dataset.js';
-import { mapDataset } from '../stages/map.js';
+import type { Stage } from '../core/node.js';
+import { mapStage } from '../stages/map.js';
 import type { NdArray } from '../formats/ndarray.js';
 import type { DecodedItem } from './decode.js';
 import { logMelExamples, logMelSpectrogram } from '../../media/logmel.js';
@@ -33,9 +33,9 @@ export function spectrogramItem(x: DecodedItem, spec: SpectrogramSpec): Spectrog
   };
 }
 
-export function spectrogramDataset(ds: Dataset<DecodedItem>, spec: SpectrogramSpec): Dataset<SpectrogramItem> {
+export function spectrogramStage(spec: SpectrogramSpec): Stage<DecodedItem, SpectrogramItem> {
   if (!Number.isInteger(spec.frames) || spec.frames < 1 || !Number.isInteger(spec.mels) || spec.mels < 1) {
     throw new RangeError(`spectrogram: frames and mels must be positive integers, got ${spec.frames} x ${spec.mels}`);
   }
-  return mapDataset(ds, (x: DecodedItem) => spectrogramItem(x, spec), { name: 'spectrogram' });
+  return mapStage((x: DecodedItem) => spectrogramItem(x, spec), { name: 'spectrogram' });
 }

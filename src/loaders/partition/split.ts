@@ -13,8 +13,7 @@
  *          by at most one.
  * Skipping the other ranks' items uses upstream `skip`, so put the split before decode.
  */
-import type { Dataset } from '../core/dataset.js';
-import { DONE, expectKind, item, skipItems, type Node, type NodeContext, type NodeFactory, type NodeState, type StageReport } from '../core/node.js';
+import { DONE, UpstreamNode, item, skipItems, type NodeContext, type NodeFactory, type NodeState, type Stage } from '../core/node.js';
 
 export type SplitPolicy = 'pad' | 'drop' | 'none';
 
@@ -22,20 +21,19 @@ export interface SplitOptions {
   policy?: SplitPolicy;
 }
 
-class SplitNode<T> implements Node<T> {
-  private readonly upstream: Node<T>;
+class SplitNode<T> extends UpstreamNode<T, T> {
   private group = 0;
   private finished = false;
 
   constructor(
     private readonly factory: NodeFactory<T>,
-    private readonly ctx: NodeContext,
+    ctx: NodeContext,
     private readonly rank: number,
     private readonly world: number,
     private readonly policy: SplitPolicy,
-    private readonly kind: string,
+    kind: string,
   ) {
-    this.upstream = factory(ctx);
+    super(factory, ctx, kind);
   }
 
   /** The stream ended with `m` items in the last group, none of them ours. */
@@ -70,26 +68,16 @@ class SplitNode<T> implements Node<T> {
     return r;
   }
 
-  getState(): NodeState {
-    return { kind: this.kind, rank: this.rank, world: this.world, group: this.group, finished: this.finished, upstream: this.upstream.getState() };
+  protected ownState(): Record<string, unknown> {
+    return { rank: this.rank, world: this.world, group: this.group, finished: this.finished };
   }
 
-  restore(state: NodeState): void {
-    expectKind(state, this.kind);
+  protected restoreOwn(state: NodeState): void {
     if (state.rank !== this.rank || state.world !== this.world) {
       throw new Error(`cannot restore ${this.kind}: the state is for ${String(state.rank)}/${String(state.world)}, this stage is ${this.rank}/${this.world}`);
     }
     this.group = Number(state.group);
     this.finished = Boolean(state.finished);
-    this.upstream.restore(state.upstream as NodeState);
-  }
-
-  reports(): StageReport[] {
-    return this.upstream.reports();
-  }
-
-  async close(): Promise<void> {
-    await this.upstream.close?.();
   }
 }
 
@@ -100,18 +88,17 @@ export function splitCount(n: number, rank: number, world: number, policy: Split
   return Math.floor(n / world) + (rank < n % world ? 1 : 0);
 }
 
-function split<T>(ds: Dataset<T>, rank: number, world: number, policy: SplitPolicy, kind: string): Dataset<T> {
+function split<T>(rank: number, world: number, policy: SplitPolicy, kind: string): Stage<T, T> {
   if (!Number.isInteger(world) || world < 1) throw new RangeError(`${kind}: world must be a positive integer, got ${world}`);
   if (!Number.isInteger(rank) || rank < 0 || rank >= world) throw new RangeError(`${kind}: rank must be an integer in [0, ${world - 1}], got ${rank}`);
   if (!['pad', 'drop', 'none'].includes(policy)) throw new RangeError(`${kind}: policy must be 'pad', 'drop' or 'none', got ${policy}`);
-  const size = ds.size === null || ds.size === Infinity ? ds.size : splitCount(ds.size, rank, world, policy);
-  return ds.derive((up, ctx) => new SplitNode(up, ctx, rank, world, policy, kind), size);
+  return { make: (up, ctx) => new SplitNode(up, ctx, rank, world, policy, kind), size: (n) => (n === null || n === Infinity ? n : splitCount(n, rank, world, policy)) };
 }
 
-export function splitByRankDataset<T>(ds: Dataset<T>, rank: number, world: number, opts: SplitOptions = {}): Dataset<T> {
-  return split(ds, rank, world, opts.policy ?? 'pad', 'split-rank');
+export function splitByRankStage<T>(rank: number, world: number, opts: SplitOptions = {}): Stage<T, T> {
+  return split(rank, world, opts.policy ?? 'pad', 'split-rank');
 }
 
-export function splitByWorkerDataset<T>(ds: Dataset<T>, worker: number, workers: number, opts: SplitOptions = {}): Dataset<T> {
-  return split(ds, worker, workers, opts.policy ?? 'none', 'split-worker');
+export function splitByWorkerStage<T>(worker: number, workers: number, opts: SplitOptions = {}): Stage<T, T> {
+  return split(worker, workers, opts.policy ?? 'none', 'split-worker');
 }

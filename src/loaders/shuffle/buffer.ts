@@ -10,8 +10,7 @@
  * keeping the buffered positions and skipping the others (cheap for sources and 1:1 maps, which
  * skip without decoding). Put the shuffle before decode, as WebDataset does, to keep that cheap.
  */
-import type { Dataset } from '../core/dataset.js';
-import { DONE, StateError, expectKind, item, skipItems, type Node, type NodeContext, type NodeFactory, type NodeState, type StageReport } from '../core/node.js';
+import { DONE, StateError, UpstreamNode, expectKind, item, skipItems, type NodeContext, type NodeFactory, type NodeState, type Stage } from '../core/node.js';
 import { Rng, type RngState } from '../../runtime/random.js';
 
 interface Entry<T> {
@@ -21,8 +20,7 @@ interface Entry<T> {
   before: NodeState;
 }
 
-export class BufferShuffleNode<T> implements Node<T> {
-  private readonly upstream: Node<T>;
+export class BufferShuffleNode<T> extends UpstreamNode<T, T> {
   private buf: Array<Entry<T>> = [];
   private nextPos = 0;
   private lastSnap: NodeState;
@@ -32,7 +30,7 @@ export class BufferShuffleNode<T> implements Node<T> {
   private pending: NodeState | null = null;
 
   constructor(factory: NodeFactory<T>, ctx: NodeContext, private readonly bufferSize: number, seed: number) {
-    this.upstream = factory(ctx);
+    super(factory, ctx, 'shuffle');
     this.lastSnap = this.upstream.getState();
     this.rng = Rng.derive(seed, 'shuffle', ctx.epoch);
   }
@@ -60,7 +58,14 @@ export class BufferShuffleNode<T> implements Node<T> {
     return item(out.value);
   }
 
-  getState(): NodeState {
+  protected ownState(): Record<string, unknown> {
+    return {};
+  }
+
+  protected restoreOwn(): void {}
+
+  /** Not the forwarded form: the upstream state kept is the one before the oldest buffered item. */
+  override getState(): NodeState {
     if (this.pending) return this.pending;
     const base = { kind: 'shuffle', bufferSize: this.bufferSize, rng: this.rng.getState(), done: this.done, emitted: this.emitted };
     if (this.buf.length === 0) return { ...base, upstream: this.lastSnap, slots: [], pulled: 0 };
@@ -70,7 +75,7 @@ export class BufferShuffleNode<T> implements Node<T> {
     return { ...base, upstream: oldest.before, slots: this.buf.map((e) => e.pos - p0), pulled: this.nextPos - p0 };
   }
 
-  restore(state: NodeState): void {
+  override restore(state: NodeState): void {
     expectKind(state, 'shuffle');
     if (state.bufferSize !== this.bufferSize) throw new StateError('shuffle', `the state has buffer size ${String(state.bufferSize)}, this stage ${this.bufferSize}`);
     this.upstream.restore(state.upstream as NodeState);
@@ -115,17 +120,10 @@ export class BufferShuffleNode<T> implements Node<T> {
     this.nextPos = pulled;
   }
 
-  reports(): StageReport[] {
-    return this.upstream.reports();
-  }
-
-  async close(): Promise<void> {
-    await this.upstream.close?.();
-  }
 }
 
-export function shuffleDataset<T>(ds: Dataset<T>, bufferSize: number, seed: number): Dataset<T> {
+export function shuffleStage<T>(bufferSize: number, seed: number): Stage<T, T> {
   if (!Number.isInteger(bufferSize) || bufferSize < 1) throw new RangeError(`shuffle: bufferSize must be a positive integer, got ${bufferSize}`);
   if (!Number.isInteger(seed)) throw new RangeError(`shuffle: seed must be an integer, got ${seed}`);
-  return ds.derive((up, ctx) => new BufferShuffleNode(up, ctx, bufferSize, seed), ds.size);
+  return { make: (up, ctx) => new BufferShuffleNode(up, ctx, bufferSize, seed), size: (n) => n };
 }

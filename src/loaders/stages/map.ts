@@ -4,8 +4,7 @@
  * yields in input order. Its state is the upstream state captured when the last delivered item was
  * pulled, so read-ahead work is simply redone after a restore.
  */
-import type { Dataset } from '../core/dataset.js';
-import { DONE, SkipCounter, errorMessage, expectKind, item, skipItems, type Node, type NodeContext, type NodeFactory, type NodeState, type OnError, type StageReport } from '../core/node.js';
+import { DONE, SkipCounter, UpstreamNode, errorMessage, expectKind, item, skipItems, type Node, type NodeContext, type NodeFactory, type NodeState, type OnError, type Stage, type StageReport } from '../core/node.js';
 
 /** Called with the item, its position in this stage's input, and the node context (epoch). */
 export type MapFn<T, U> = (item: T, index: number, ctx: NodeContext) => U | Promise<U>;
@@ -48,13 +47,12 @@ export class ItemError extends Error {
   }
 }
 
-class MapNode<T, U> implements Node<U> {
-  private readonly upstream: Node<T>;
+class MapNode<T, U> extends UpstreamNode<T, U> {
   private index = 0;
   private readonly counter: SkipCounter;
 
-  constructor(factory: NodeFactory<T>, private readonly ctx: NodeContext, private readonly fn: MapFn<T, U>, private readonly opts: MapOptions<T>) {
-    this.upstream = factory(ctx);
+  constructor(factory: NodeFactory<T>, ctx: NodeContext, private readonly fn: MapFn<T, U>, private readonly opts: MapOptions<T>) {
+    super(factory, ctx, 'map');
     this.counter = new SkipCounter(opts.name ?? 'map');
   }
 
@@ -82,32 +80,25 @@ class MapNode<T, U> implements Node<U> {
     return k;
   }
 
-  getState(): NodeState {
-    return { kind: 'map', index: this.index, skips: this.counter.getState(), upstream: this.upstream.getState() };
+  protected ownState(): Record<string, unknown> {
+    return { index: this.index, skips: this.counter.getState() };
   }
 
-  restore(state: NodeState): void {
-    expectKind(state, 'map');
+  protected restoreOwn(state: NodeState): void {
     this.index = Number(state.index);
     this.counter.restore(state.skips as never);
-    this.upstream.restore(state.upstream as NodeState);
   }
 
-  reports(): StageReport[] {
+  override reports(): StageReport[] {
     const own = this.opts.onError === 'skip' ? [this.counter.report()] : [];
     return [...this.upstream.reports(), ...own];
   }
-
-  async close(): Promise<void> {
-    await this.upstream.close?.();
-  }
 }
 
-class FilterNode<T> implements Node<T> {
-  private readonly upstream: Node<T>;
+class FilterNode<T> extends UpstreamNode<T, T> {
   private index = 0;
   constructor(factory: NodeFactory<T>, ctx: NodeContext, private readonly pred: (item: T, index: number) => boolean | Promise<boolean>) {
-    this.upstream = factory(ctx);
+    super(factory, ctx, 'filter');
   }
 
   async next(): Promise<IteratorResult<T, undefined>> {
@@ -118,22 +109,12 @@ class FilterNode<T> implements Node<T> {
     }
   }
 
-  getState(): NodeState {
-    return { kind: 'filter', index: this.index, upstream: this.upstream.getState() };
+  protected ownState(): Record<string, unknown> {
+    return { index: this.index };
   }
 
-  restore(state: NodeState): void {
-    expectKind(state, 'filter');
+  protected restoreOwn(state: NodeState): void {
     this.index = Number(state.index);
-    this.upstream.restore(state.upstream as NodeState);
-  }
-
-  reports(): StageReport[] {
-    return this.upstream.reports();
-  }
-
-  async close(): Promise<void> {
-    await this.upstream.close?.();
   }
 }
 
@@ -286,15 +267,18 @@ export class ReadAheadNode<T, U> implements Node<U> {
   }
 }
 
-export function mapDataset<T, U>(ds: Dataset<T>, fn: MapFn<T, U>, opts: MapOptions<T> = {}): Dataset<U> {
-  return ds.derive((up, ctx) => new MapNode(up, ctx, fn, opts), opts.onError === 'skip' ? null : ds.size);
+export function mapStage<T, U>(fn: MapFn<T, U>, opts: MapOptions<T> = {}): Stage<T, U> {
+  return { make: (up, ctx) => new MapNode(up, ctx, fn, opts), size: (n) => (opts.onError === 'skip' ? null : n) };
 }
 
-export function filterDataset<T>(ds: Dataset<T>, pred: (item: T, index: number) => boolean | Promise<boolean>): Dataset<T> {
-  return ds.derive((up, ctx) => new FilterNode(up, ctx, pred), ds.size === Infinity ? Infinity : null);
+export function filterStage<T>(pred: (item: T, index: number) => boolean | Promise<boolean>): Stage<T, T> {
+  return { make: (up, ctx) => new FilterNode(up, ctx, pred), size: (n) => (n === Infinity ? Infinity : null) };
 }
 
-export function mapParallelDataset<T, U>(ds: Dataset<T>, fn: MapFn<T, U>, opts: ParallelMapOptions<T>): Dataset<U> {
+export function mapParallelStage<T, U>(fn: MapFn<T, U>, opts: ParallelMapOptions<T>): Stage<T, U> {
   const limit = opts.concurrency ?? 4;
-  return ds.derive((up, ctx) => new ReadAheadNode(up, ctx, fn, limit, { ...opts, hold: opts.hold ?? 2 * limit, kind: 'map-parallel' }), opts.onError === 'skip' ? null : ds.size);
+  return {
+    make: (up, ctx) => new ReadAheadNode(up, ctx, fn, limit, { ...opts, hold: opts.hold ?? 2 * limit, kind: 'map-parallel' }),
+    size: (n) => (opts.onError === 'skip' ? null : n),
+  };
 }

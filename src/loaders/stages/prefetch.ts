@@ -1,8 +1,8 @@
 /** prefetch(n): pull up to n items ahead of the consumer in the background, in order. */
-import type { Dataset } from '../core/dataset.js';
+import type { Stage } from '../core/node.js';
 import { ReadAheadNode } from './map.js';
 
-export function prefetchDataset<T>(ds: Dataset<T>, n: number): Dataset<T> {
+export function prefetchStage<T>(n: number): Stage<T, T> {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`prefetch: n must be a positive integer, got ${n}`);
-  return ds.derive((up, ctx) => new ReadAheadNode<T, T>(up, ctx, (x) => x, n, { kind: 'prefetch', name: 'prefetch' }), ds.size);
+  return { make: (up, ctx) => new ReadAheadNode<T, T>(up, ctx, (x) => x, n, { kind: 'prefetch', name: 'prefetch' }), size: (s) => s };
 }

@@ -3,8 +3,7 @@
  * pass number, so seeded stages upstream (shuffle, shard order, augment) change order per epoch yet
  * stay reproducible. Its state is the epoch and the upstream state within that epoch.
  */
-import type { Dataset } from '../core/dataset.js';
-import { DONE, expectKind, skipItems, type Node, type NodeContext, type NodeFactory, type NodeState, type StageReport } from '../core/node.js';
+import { DONE, UpstreamNode, expectKind, skipItems, type Node, type NodeContext, type NodeFactory, type NodeState, type Stage, type StageReport } from '../core/node.js';
 
 function mergeReports(a: StageReport[], b: StageReport[]): StageReport[] {
   if (a.length === 0) return b;
@@ -86,11 +85,10 @@ class RepeatNode<T> implements Node<T> {
   }
 }
 
-class TakeNode<T> implements Node<T> {
-  private readonly upstream: Node<T>;
+class TakeNode<T> extends UpstreamNode<T, T> {
   private taken = 0;
   constructor(factory: NodeFactory<T>, ctx: NodeContext, private readonly n: number) {
-    this.upstream = factory(ctx);
+    super(factory, ctx, 'take');
   }
   async next(): Promise<IteratorResult<T, undefined>> {
     if (this.taken >= this.n) return DONE;
@@ -103,29 +101,20 @@ class TakeNode<T> implements Node<T> {
     this.taken += k;
     return k;
   }
-  getState(): NodeState {
-    return { kind: 'take', taken: this.taken, upstream: this.upstream.getState() };
+  protected ownState(): Record<string, unknown> {
+    return { taken: this.taken };
   }
-  restore(state: NodeState): void {
-    expectKind(state, 'take');
+  protected restoreOwn(state: NodeState): void {
     this.taken = Number(state.taken);
-    this.upstream.restore(state.upstream as NodeState);
-  }
-  reports(): StageReport[] {
-    return this.upstream.reports();
-  }
-  async close(): Promise<void> {
-    await this.upstream.close?.();
   }
 }
 
-export function repeatDataset<T>(ds: Dataset<T>, epochs = Infinity): Dataset<T> {
+export function repeatStage<T>(epochs = Infinity): Stage<T, T> {
   if (!(epochs >= 1) || (epochs !== Infinity && !Number.isInteger(epochs))) throw new RangeError(`repeat: epochs must be a positive integer or Infinity, got ${epochs}`);
-  const size = ds.size === null ? (epochs === Infinity ? Infinity : null) : ds.size === 0 ? 0 : ds.size * epochs;
-  return ds.derive((up, ctx) => new RepeatNode(up, ctx, epochs), size);
+  return { make: (up, ctx) => new RepeatNode(up, ctx, epochs), size: (n) => (n === null ? (epochs === Infinity ? Infinity : null) : n === 0 ? 0 : n * epochs) };
 }
 
-export function takeDataset<T>(ds: Dataset<T>, n: number): Dataset<T> {
+export function takeStage<T>(n: number): Stage<T, T> {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`take: n must be a non-negative integer, got ${n}`);
-  return ds.derive((up, ctx) => new TakeNode(up, ctx, n), ds.size === null ? null : Math.min(ds.size, n));
+  return { make: (up, ctx) => new TakeNode(up, ctx, n), size: (s) => (s === null ? null : Math.min(s, n)) };
 }
