@@ -5,12 +5,12 @@
  * dynamic imports included (test/architecture/cycles.test.ts). A fixture tree shows that the
  * checks catch each kind of violation.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { forbiddenImports, importCycles, importGraph, importSpecifiers } from './import-graph.js';
+import { blankComments, forbiddenImports, importCycles, importGraph, importSpecifiers } from './import-graph.js';
 
 const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
 const fixture = mkdtempSync(path.join(os.tmpdir(), 'avcurate-imports-'));
@@ -70,6 +70,17 @@ describe('import rules', () => {
       [path.join('core', 'a.ts'), path.join('core', 'b.ts'), path.join('core', 'c.ts')],
       [path.join('run', 'p.ts'), path.join('run', 'q.ts')],
     ]);
+  });
+
+  it('every src/**/index.ts names what it exports (no `export * from`; `export * as name` namespaces are explicit)', () => {
+    const { graph } = importGraph(src);
+    const offenders: string[] = [];
+    for (const file of graph.keys()) {
+      if (path.basename(file) !== 'index.ts') continue;
+      const text = blankComments(readFileSync(file, 'utf8'));
+      for (const m of text.matchAll(/^\s*export\s+(?:type\s+)?\*\s+from\s*['"]([^'"]+)['"]/gm)) offenders.push(`${path.relative(src, file)}: export * from '${m[1]}'`);
+    }
+    expect(offenders).toEqual([]);
   });
 
   it('src/loaders imports nothing from src/curation, src/ssl or src/experiments', () => {
