@@ -2,8 +2,7 @@
  * The dependency rules of DESIGN.md, checked on the source tree: `src/loaders` imports nothing
  * from `src/curation`, `src/ssl` or `src/experiments` (a training loop can import
  * `avcurate/loaders` alone), and no file of `src/` is part of an import cycle — type-only and
- * dynamic imports included (test/architecture/cycles.test.ts). A fixture tree shows that the
- * checks catch each kind of violation.
+ * dynamic imports included. A fixture tree shows that the checks catch each kind of violation.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
