@@ -29,16 +29,47 @@ export const ContrastiveSelectSchema = z
   })
   .strict();
 
+/** `pairing: auto` (and `avcurate explain`): pairs chosen by their evidence against a permutation null. */
+export const AutoPairingSchema = z
+  .object({
+    /** The pairs tested: every audio × visual pair (default), or every pair of clusterings. */
+    candidates: z.enum(['bipartite', 'combination']).default('bipartite'),
+    /** Permutation p-value a kept pair must reach (p = (1 + #null ≥ MI) / (1 + permutations)). */
+    alpha: z.number().gt(0).max(1).default(0.01),
+    /** z-score (MI − null mean) / null sd a kept pair must reach. */
+    minZ: z.number().default(4),
+    /** Share of the best pair's z-score a kept pair must reach. */
+    relativeZ: z.number().min(0).max(1).default(0.5),
+    /** At most this many pairs, the strongest first (25 = the reference's 5 audio × 5 visual). */
+    maxPairs: z.number().int().positive().default(25),
+    /** Shuffles of the null per pair. */
+    permutations: z.number().int().positive().default(200),
+    /** Test on at most this many clips (an even stride through the pool). */
+    maxRows: z.number().int().min(2).default(100_000),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    // The smallest p-value the test can give is 1 / (1 + permutations).
+    if (1 / (1 + v.permutations) > v.alpha) {
+      ctx.addIssue({ code: 'custom', path: ['permutations'], message: `${v.permutations} permutations cannot reach alpha ${v.alpha} (the smallest p-value is 1/(1 + permutations)); use at least ${Math.ceil(1 / v.alpha - 1)}`, input: v.permutations });
+    }
+  });
+
 /** The `selection` section: MI subset selection over the clusterings in clusters.h5. */
 export const SelectionSchema = z
   .object({
     /** `mi` (clustering MI, docs/algorithms.md §2–7), `random` (baseline), `contrastive` (the SSL baseline). */
     method: z.enum(['mi', 'random', 'contrastive']).default('mi'),
     algorithm: z.enum(['batch-greedy', 'greedy', 'stochastic-greedy', 'random']).default('batch-greedy'),
-    /** Clustering pairs: bipartite (audio × visual), combination (all pairs), diagonal, or a list of pairs. */
+    /**
+     * Clustering pairs: bipartite (audio × visual), combination (all pairs), diagonal, auto (the
+     * pairs whose pool MI is significantly above a permutation null, see `auto`), or a list of pairs.
+     */
     pairing: z
-      .union([z.enum(['bipartite', 'combination', 'diagonal']), z.array(z.tuple([pairRef, pairRef])).min(1)])
+      .union([z.enum(['bipartite', 'combination', 'diagonal', 'auto']), z.array(z.tuple([pairRef, pairRef])).min(1)])
       .default('bipartite'),
+    /** `pairing: auto`: which pairs are tested and what they must reach to be kept. */
+    auto: AutoPairingSchema.default(AutoPairingSchema.parse({})),
     /** Use only clusterings with these k (default: every clustering in clusters.h5). */
     k: z.array(z.number().int().positive()).min(1).optional(),
     /** MI estimator: bias-corrected Miller–Madow (default) or the reference's plug-in. */
@@ -75,4 +106,5 @@ export const SelectionSchema = z
 
 export type SelectionConfig = z.infer<typeof SelectionSchema>;
 export type RefineConfig = z.infer<typeof RefineSchema>;
+export type AutoPairingConfig = z.infer<typeof AutoPairingSchema>;
 export type ContrastiveSelectConfig = z.infer<typeof ContrastiveSelectSchema>;

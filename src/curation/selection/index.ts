@@ -24,7 +24,11 @@ export {
   summarizeRanking, formatSummary,
 } from './evaluate.js';
 export {
+  labelMI, type NullTest, permutationTest, type PairEvidence, type EvidenceOptions, strideSample, pairEvidence,
+  type AutoPairingOptions, type AutoPairing, autoPairs, takeRows, type PairingConfig, DEFAULT_AUTO, poolPairs,
+} from './evidence.js';
+export {
   SELECTION_PART_FORMAT, selectionPaths, type SelectionPool, poolFromClusters, selectionParams,
   selectionFingerprint, type SelectStageOptions, type SelectStageResult, type SelectionMeta, runSelect,
-  writeScoreSelection, type EvalStageOptions, type EvalStageResult, truthLookup, runEvalSelection,
+  writeScoreSelection, summarizeAutoPairing, type EvalStageOptions, type EvalStageResult, truthLookup, runEvalSelection,
 } from './stage.js';

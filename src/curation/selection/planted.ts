@@ -24,6 +24,12 @@ export interface PlantedOptions {
   positiveFraction?: number;
   /** Probability that a label is uniform noise (default 0.1). */
   noise?: number;
+  /**
+   * Extra audio / visual clusterings that carry no concept at all (every label uniform), named
+   * `modality/null1`, ...: pairs with them are null pairs (default 0).
+   */
+  nullAudio?: number;
+  nullVisual?: number;
   seed?: number;
 }
 
@@ -45,6 +51,8 @@ export function plantedLabels(opts: PlantedOptions): PlantedLabels {
   const pos = opts.positiveFraction ?? 0.5;
   const noise = opts.noise ?? 0.1;
   const rng = new Rng(opts.seed ?? 0);
+  const NA = opts.nullAudio ?? 0;
+  const NV = opts.nullVisual ?? 0;
   const d = A + V;
   const clusterings: ClusteringMeta[] = [];
   for (let a = 0; a < A; a++) clusterings.push({ modality: 'audio', layer: `layer${a + 1}`, k });
@@ -85,6 +93,26 @@ export function plantedLabels(opts: PlantedOptions): PlantedLabels {
       }
       labels[x * d + c] = label;
     }
+  }
+  if (NA + NV > 0) {
+    // Null clusterings, drawn from their own stream so the signal labels stay as without them;
+    // columns ordered audio (signal, null), visual (signal, null).
+    const nullRng = Rng.derive(opts.seed ?? 0, 'planted-null');
+    const dd = d + NA + NV;
+    const cols: Array<number | 'null'> = [];
+    const metas: ClusteringMeta[] = [];
+    for (let a = 0; a < A; a++) (cols.push(a), metas.push(clusterings[a]));
+    for (let t = 0; t < NA; t++) (cols.push('null'), metas.push({ modality: 'audio', layer: `null${t + 1}`, k }));
+    for (let v = 0; v < V; v++) (cols.push(A + v), metas.push(clusterings[A + v]));
+    for (let t = 0; t < NV; t++) (cols.push('null'), metas.push({ modality: 'visual', layer: `null${t + 1}`, k }));
+    const wide = new Int32Array(n * dd);
+    for (let x = 0; x < n; x++) {
+      for (let c = 0; c < dd; c++) {
+        const src = cols[c];
+        wide[x * dd + c] = src === 'null' ? nullRng.int(k) : labels[x * d + src];
+      }
+    }
+    return { labels: wide, n, d: dd, ks: new Int32Array(dd).fill(k), clusterings: metas, truth, visualConcept, audioConcept };
   }
   const ks = new Int32Array(d).fill(k);
   return { labels, n, d, ks, clusterings, truth, visualConcept, audioConcept };

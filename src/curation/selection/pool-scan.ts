@@ -10,9 +10,10 @@ import { existsSync } from 'node:fs';
 import { loadH5 } from '../../runtime/h5.js';
 import { CLUSTERS_FORMAT, hasHdf5Signature } from '../clustering/store.js';
 import type { SelectionConfig } from '../../config/sections/selection.js';
-import { SelectionInputError, validateLabels, type LabelMatrix } from './objective.js';
+import { SelectionInputError, validateLabels, type Estimator, type LabelMatrix } from './objective.js';
 import { clusteringName, resolvePairs, type ClusteringMeta } from './pairs.js';
 import type { SelectionParams } from './partitions.js';
+import { DEFAULT_AUTO, poolPairs, strideSample, type AutoPairing, type AutoPairingOptions, type PairingConfig } from './evidence.js';
 
 /** Rows per block read from the file. */
 const BLOCK = 1 << 16;
@@ -39,6 +40,8 @@ export interface PoolScan {
   fileRows: number;
   clusterings: ClusteringMeta[];
   pairs: Int32Array;
+  /** `pairing: auto`: the evidence of the kept and dropped pairs. */
+  autoPairing?: AutoPairing;
   /** File rows left out (ascending). */
   excludedRows: number[];
   /** Ids of the first few left-out rows, for the message. */
@@ -50,7 +53,12 @@ export interface PoolScan {
 }
 
 /** Scan clusters.h5 once (labels in blocks): pool size, columns in use, excluded rows. */
-export async function scanPool(file: string, cfg: Pick<SelectionConfig, 'k' | 'pairing'>): Promise<PoolScan> {
+export async function scanPool(
+  file: string,
+  cfg: Pick<SelectionConfig, 'k' | 'pairing'> & { auto?: AutoPairingOptions; estimator?: Estimator },
+  /** For `pairing: auto`: the seed of the permutation tests (select's; see poolFromClusters). */
+  seed?: number,
+): Promise<PoolScan> {
   const h5 = await loadH5();
   if (!existsSync(file)) throw new SelectionInputError(`${file}: no such clusters file`);
   if (!hasHdf5Signature(file)) throw new SelectionInputError(`${file}: not an HDF5 file (no HDF5 signature)`);
@@ -123,7 +131,8 @@ export async function scanPool(file: string, cfg: Pick<SelectionConfig, 'k' | 'p
   let excludedFirst: string | null = null;
   if (excludedRows.length > 0) blocks(excludedRows[0], excludedRows[0] + 1, true, (_r, _l, ids) => void (excludedFirst = ids![0]));
   const n = fileRows - excludedRows.length;
-  const pairs = resolvePairs(clusterings, cfg.pairing as Parameters<typeof resolvePairs>[1]);
+  let pairs = resolvePairs(clusterings, (cfg.pairing === 'auto' ? 'bipartite' : cfg.pairing) as Parameters<typeof resolvePairs>[1]);
+  let autoPairing: AutoPairing | undefined;
 
   /** The file row of pool row p (the p-th row not excluded). */
   const fileRowOf = (p: number): number => {
@@ -146,7 +155,7 @@ export async function scanPool(file: string, cfg: Pick<SelectionConfig, 'k' | 'p
     return lo < excludedRows.length && excludedRows[lo] === row;
   };
 
-  return {
+  const scan: PoolScan = {
     file,
     n,
     fileRows,
@@ -207,4 +216,23 @@ export async function scanPool(file: string, cfg: Pick<SelectionConfig, 'k' | 'p
       return matrix;
     },
   };
+  if (cfg.pairing === 'auto' && seed !== undefined) {
+    // The same clips (an even stride through the pool) as poolFromClusters tests on, read in blocks.
+    const positions = strideSample(n, cfg.auto?.maxRows ?? DEFAULT_AUTO.maxRows);
+    const labels = new Int32Array(positions.length * dk);
+    let t = 0;
+    for (let a = 0; a < n && t < positions.length; a += BLOCK) {
+      const b = Math.min(n, a + BLOCK);
+      if (positions[t] >= b) continue;
+      const block = await scan.rows(a, b);
+      for (; t < positions.length && positions[t] < b; t++) labels.set(block.labels.subarray((positions[t] - a) * dk, (positions[t] - a + 1) * dk), t * dk);
+    }
+    const sample: LabelMatrix = { labels, n: positions.length, d: dk, ks };
+    const r = poolPairs(clusterings, cfg as PairingConfig, { seed, estimator: cfg.estimator, sample: () => sample });
+    pairs = r.pairs;
+    autoPairing = r.auto;
+    scan.pairs = pairs;
+    scan.autoPairing = autoPairing;
+  }
+  return scan;
 }

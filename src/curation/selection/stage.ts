@@ -30,8 +30,9 @@ import { runLayout } from '../../run/layout.js';
 import type { Algorithm, RefineStats } from './algorithms.js';
 import { readSelectionCsv, writeSelectionCsv, type SelectionRow } from '../../run/selection.js';
 import { formatSummary, prefixCurves, summarizeRanking, type EvalSummary } from './evaluate.js';
-import { SelectionInputError, validateLabels, type LabelMatrix } from './objective.js';
-import { clusteringName, resolvePairs, type ClusteringMeta } from './pairs.js';
+import { SelectionInputError, validateLabels, type Estimator, type LabelMatrix } from './objective.js';
+import { clusteringName, type ClusteringMeta } from './pairs.js';
+import { DEFAULT_AUTO, poolPairs, strideSample, takeRows, type AutoPairing, type AutoPairingOptions, type PairingConfig } from './evidence.js';
 import {
   mergePartitions,
   planPartitions,
@@ -73,10 +74,18 @@ export interface SelectionPool {
   pairs: Int32Array;
   /** Clips left out because a clustering in use has no label for them (label −1). */
   excluded: string[];
+  /** `pairing: auto`: the evidence of the kept and dropped pairs. */
+  autoPairing?: AutoPairing;
 }
 
 /** Build the pool from clusters.h5 contents: keep the clusterings with the configured k, drop unlabelled clips, resolve pairs. */
-export function poolFromClusters(c: ClusterFile, cfg: Pick<SelectionConfig, 'k' | 'pairing'>, file = 'clusters.h5'): SelectionPool {
+export function poolFromClusters(
+  c: ClusterFile,
+  cfg: Pick<SelectionConfig, 'k' | 'pairing'> & { auto?: AutoPairingOptions; estimator?: Estimator },
+  file = 'clusters.h5',
+  /** For `pairing: auto`: the seed of the permutation tests (without it, auto resolves to its candidate pairs, enough for callers that need only the pool's clips). */
+  seed?: number,
+): SelectionPool {
   const keep: number[] = [];
   c.clusterings.forEach((cl, j) => {
     if (!cfg.k || cfg.k.includes(cl.k)) keep.push(j);
@@ -109,8 +118,24 @@ export function poolFromClusters(c: ClusterFile, cfg: Pick<SelectionConfig, 'k' 
     const msg = m ? (err as Error).message.replace(`of clip ${m[1]} `, `of clip ${c.ids[rows[Number(m[1])]]} `) : (err as Error).message;
     throw new SelectionInputError(`${file}: ${msg}`);
   }
-  const pairs = resolvePairs(clusterings, cfg.pairing as Parameters<typeof resolvePairs>[1]);
-  return { ids: rows.map((x) => c.ids[x]), matrix, clusterings, pairs, excluded };
+  const { pairs, auto } = poolPairs(
+    clusterings,
+    cfg as PairingConfig,
+    seed === undefined ? undefined : { seed, estimator: cfg.estimator, sample: () => takeRows(matrix, strideSample(matrix.n, cfg.auto?.maxRows ?? DEFAULT_AUTO.maxRows)) },
+  );
+  return { ids: rows.map((x) => c.ids[x]), matrix, clusterings, pairs, excluded, ...(auto ? { autoPairing: auto } : {}) };
+}
+
+/** Say which pairs `pairing: auto` kept and dropped, and warn when it fell back. */
+function reportAutoPairing(auto: AutoPairing | undefined): void {
+  if (!auto) return;
+  if (auto.fallback) {
+    log(`select: WARNING pairing auto: no pair is significantly above the permutation null; using all ${auto.kept.length} candidate pairs`);
+    return;
+  }
+  const z = (e: { z: number }) => e.z.toFixed(1);
+  log(`select: pairing auto kept ${auto.kept.length} pair(s): ${auto.kept.map((e) => `${e.a}×${e.b} (z ${z(e)})`).join(', ')}`);
+  if (auto.dropped.length) log(`select: pairing auto dropped ${auto.dropped.length} pair(s): ${auto.dropped.map((e) => `${e.a}×${e.b} (${e.why})`).join('; ')}`);
 }
 
 /** The selection parameters of a config (method random → algorithm random). */
@@ -257,6 +282,8 @@ export interface SelectionMeta {
   objective: number;
   columns: 'mi' | 'score';
   partitions: Array<Omit<PartitionResult, 'order'>>;
+  /** `pairing: auto`: which pairs were kept and dropped, and why. */
+  autoPairing?: ReturnType<typeof summarizeAutoPairing>;
 }
 
 /** Run the selection stage (holding its run-folder lock: src/run/lock.ts). */
@@ -283,8 +310,9 @@ async function runSelectLocked(config: Config, opts: SelectStageOptions): Promis
   const streaming = shard.count > 1 && !opts.scores;
   let pool: SelectionPool | null = null;
   let scan: PoolScan | null = null;
-  if (streaming) scan = await scanPool(files.clusters, cfg);
-  else pool = poolFromClusters(await readClusters(files.clusters), cfg, files.clusters);
+  if (streaming) scan = await scanPool(files.clusters, cfg, config.seed);
+  else pool = poolFromClusters(await readClusters(files.clusters), cfg, files.clusters, config.seed);
+  reportAutoPairing(pool?.autoPairing ?? scan?.autoPairing);
   const excludedCount = pool ? pool.excluded.length : scan!.excludedRows.length;
   if (excludedCount > 0) log(`select: ${excludedCount} clip(s) without a label in a clustering in use are left out (first: ${pool ? pool.excluded[0] : scan!.excludedFirst})`);
   const params = selectionParams(cfg, config.seed, pool ? pool.pairs : scan!.pairs);
@@ -372,7 +400,7 @@ async function runSelectLocked(config: Config, opts: SelectStageOptions): Promis
     return { csv: null, computed, missing: [], skipped: false, pool: poolN, selected: 0, objective: NaN, seconds: (performance.now() - t0) / 1000 };
   }
   // The merge measures the ranking on the whole pool: load it now (a shard process that finishes last).
-  if (!pool) pool = poolFromClusters(await readClusters(files.clusters), cfg, files.clusters);
+  if (!pool) pool = poolFromClusters(await readClusters(files.clusters), cfg, files.clusters, config.seed);
   const manifest = await ManifestIndex.read(files.manifest);
   const parts = plan.map((p) => results.get(p.index)!);
   const merged = mergePartitions(pool.matrix, params, parts);
@@ -441,7 +469,15 @@ function buildMeta(
     objective,
     columns,
     partitions: parts.map(({ order: _order, ...p }) => p),
+    ...(pool.autoPairing ? { autoPairing: summarizeAutoPairing(pool.autoPairing) } : {}),
   };
+}
+
+/** The record of `pairing: auto` in selection.meta.json: kept and dropped pairs with their evidence. */
+export function summarizeAutoPairing(a: AutoPairing) {
+  const r = (x: number) => (Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : x);
+  const ev = (e: AutoPairing['kept'][number]) => ({ a: e.a, b: e.b, mi: r(e.mi), nullMean: r(e.nullMean), z: r(e.z), p: r(e.p) });
+  return { fallback: a.fallback, kept: a.kept.map(ev), dropped: a.dropped.map((e) => ({ ...ev(e), why: e.why })) };
 }
 
 async function writeSelectionFiles(

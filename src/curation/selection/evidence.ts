@@ -1,0 +1,252 @@
+/**
+ * Evidence for audio–visual correspondence per clustering pair (docs/selection.md, "Explain" and
+ * "Pairing by evidence"): the pair's mutual information on a set of clips against a permutation
+ * null — the same clips with the second clustering's labels shuffled, which keeps both marginals
+ * and breaks any dependence. z = (MI − mean of the null) / its standard deviation; the p-value is
+ * (1 + #{null MI ≥ MI}) / (1 + permutations). Seeded per pair, so a pair's figures do not depend on
+ * which other pairs are tested.
+ */
+import { Rng } from '../../runtime/random.js';
+import { xlogx as xlogxFn, type Estimator, type LabelMatrix } from './objective.js';
+import { clusteringName, resolvePairs, type ClusteringMeta, type PairingMode } from './pairs.js';
+
+/** MI of two label vectors (0..ku-1, 0..kv-1) of the same clips, in nats, with the estimator's bias correction. */
+export function labelMI(
+  u: ArrayLike<number>,
+  v: ArrayLike<number>,
+  ku: number,
+  kv: number,
+  estimator: Estimator = 'miller-madow',
+  scratch?: Int32Array,
+  tlnt?: Float64Array,
+): number {
+  const n = u.length;
+  if (n <= 1) return 0;
+  const xlogx = tlnt && tlnt.length > n ? (t: number) => tlnt[t] : xlogxFn;
+  const table = scratch && scratch.length >= ku * kv + ku + kv ? scratch : new Int32Array(ku * kv + ku + kv);
+  table.fill(0, 0, ku * kv + ku + kv);
+  const rowOff = ku * kv;
+  const colOff = rowOff + ku;
+  for (let x = 0; x < n; x++) {
+    table[u[x] * kv + v[x]]++;
+    table[rowOff + u[x]]++;
+    table[colOff + v[x]]++;
+  }
+  let t = 0;
+  let cells = 0;
+  for (let c = 0; c < ku * kv; c++) {
+    const m = table[c];
+    if (m > 0) {
+      t += xlogx(m);
+      cells++;
+    }
+  }
+  let rows = 0;
+  for (let a = 0; a < ku; a++) {
+    const m = table[rowOff + a];
+    if (m > 0) {
+      t -= xlogx(m);
+      rows++;
+    }
+  }
+  let cols = 0;
+  for (let b = 0; b < kv; b++) {
+    const m = table[colOff + b];
+    if (m > 0) {
+      t -= xlogx(m);
+      cols++;
+    }
+  }
+  const mi = Math.log(n) + t / n;
+  return estimator === 'miller-madow' ? mi - (cells - rows - cols + 1) / (2 * n) : mi;
+}
+
+export interface NullTest {
+  /** MI of the clips as they are. */
+  mi: number;
+  /** Mean and standard deviation of the MI over the permutations. */
+  nullMean: number;
+  nullSd: number;
+  /** (mi − nullMean) / nullSd (0 when the null has no spread and mi equals its mean). */
+  z: number;
+  /** (1 + #{null ≥ mi}) / (1 + permutations). */
+  p: number;
+  /** Clips the test ran on. */
+  clips: number;
+}
+
+/** MI of labels u, v against `permutations` shuffles of v. */
+export function permutationTest(u: Int32Array, v: Int32Array, ku: number, kv: number, opts: { permutations: number; rng: Rng; estimator?: Estimator }): NullTest {
+  const est = opts.estimator ?? 'miller-madow';
+  const scratch = new Int32Array(ku * kv + ku + kv);
+  const tlnt = new Float64Array(u.length + 1);
+  for (let t = 1; t <= u.length; t++) tlnt[t] = t * Math.log(t);
+  const mi = labelMI(u, v, ku, kv, est, scratch, tlnt);
+  const R = opts.permutations;
+  const w = Int32Array.from(v);
+  let sum = 0;
+  let sum2 = 0;
+  let above = 0;
+  for (let r = 0; r < R; r++) {
+    opts.rng.shuffle(w);
+    const m = labelMI(u, w, ku, kv, est, scratch, tlnt);
+    sum += m;
+    sum2 += m * m;
+    if (m >= mi - 1e-12) above++;
+  }
+  const nullMean = R > 0 ? sum / R : NaN;
+  const nullSd = R > 1 ? Math.sqrt(Math.max(0, (sum2 - R * nullMean * nullMean) / (R - 1))) : NaN;
+  const diff = mi - nullMean;
+  const z = nullSd > 0 ? diff / nullSd : Math.abs(diff) < 1e-12 ? 0 : diff > 0 ? Infinity : -Infinity;
+  return { mi, nullMean, nullSd, z, p: (1 + above) / (1 + R), clips: u.length };
+}
+
+export interface PairEvidence extends NullTest {
+  /** Clustering indices (into the clusterings given). */
+  i: number;
+  j: number;
+  /** `modality/layer/k` of each. */
+  a: string;
+  b: string;
+}
+
+export interface EvidenceOptions {
+  /** Shuffles per pair (default 200). */
+  permutations?: number;
+  seed: number;
+  estimator?: Estimator;
+  /** Rows (clips) to test on; default every row of the matrix. */
+  rows?: ArrayLike<number>;
+  /** At most this many clips (default 100,000): larger sets are thinned to an even stride. */
+  maxRows?: number;
+  /** A name for the seed stream, so tests of different sets of clips use different shuffles. */
+  stream?: string;
+}
+
+/** Evenly spaced positions 0..n-1, at most m of them (all when n ≤ m). */
+export function strideSample(n: number, m: number): Int32Array {
+  if (n <= m) return Int32Array.from({ length: n }, (_, i) => i);
+  const out = new Int32Array(m);
+  for (let t = 0; t < m; t++) out[t] = Math.floor((t * n) / m);
+  return out;
+}
+
+/** The permutation test of every pair (flat [i0, j0, ...]) on the chosen rows of a label matrix. */
+export function pairEvidence(matrix: LabelMatrix, pairs: ArrayLike<number>, clusterings: readonly ClusteringMeta[], opts: EvidenceOptions): PairEvidence[] {
+  const all = opts.rows ?? Int32Array.from({ length: matrix.n }, (_, i) => i);
+  const pick = strideSample(all.length, opts.maxRows ?? 100_000);
+  const rows = Int32Array.from(pick, (t) => all[t]);
+  const { labels, d } = matrix;
+  const column = (c: number) => Int32Array.from(rows, (x) => labels[x * d + c]);
+  const cache = new Map<number, Int32Array>();
+  const col = (c: number) => {
+    let v = cache.get(c);
+    if (!v) cache.set(c, (v = column(c)));
+    return v;
+  };
+  const out: PairEvidence[] = [];
+  for (let p = 0; p < pairs.length; p += 2) {
+    const i = pairs[p];
+    const j = pairs[p + 1];
+    const rng = Rng.derive(opts.seed, 'pair-evidence', opts.stream ?? '', i, j);
+    const t = permutationTest(col(i), col(j), matrix.ks[i], matrix.ks[j], { permutations: opts.permutations ?? 200, rng, estimator: opts.estimator });
+    out.push({ i, j, a: clusteringName(clusterings[i]), b: clusteringName(clusterings[j]), ...t });
+  }
+  return out;
+}
+
+export interface AutoPairingOptions {
+  /** The pairs considered (default bipartite: every audio clustering with every visual one). */
+  candidates: PairingMode;
+  /** Keep a pair when its permutation p-value is at most this (default 0.01)... */
+  alpha: number;
+  /** ...its z-score at least this (default 4)... */
+  minZ: number;
+  /** ...and at least this share of the best pair's z-score (default 0.5); */
+  relativeZ: number;
+  /** then at most this many, the highest z first (default 25, the reference's 5 × 5). */
+  maxPairs: number;
+  permutations: number;
+  maxRows: number;
+}
+
+export interface AutoPairing {
+  /** Flat [i0, j0, ...] of the pairs kept (every candidate when nothing passed). */
+  pairs: Int32Array;
+  /** Evidence of the kept pairs, highest z first. */
+  kept: PairEvidence[];
+  dropped: Array<PairEvidence & { why: string }>;
+  /** True when no pair passed and every candidate pair is used instead. */
+  fallback: boolean;
+}
+
+/**
+ * `pairing: auto`: test every candidate pair on the pool and keep those significantly above the
+ * permutation null (p ≤ alpha, z ≥ minZ) whose z-score is at least `relativeZ` of the best pair's,
+ * at most `maxPairs` of them (highest z first). When none pass, every candidate pair is kept and
+ * `fallback` says so.
+ */
+export function autoPairs(matrix: LabelMatrix, clusterings: readonly ClusteringMeta[], opts: AutoPairingOptions, seed: number, estimator: Estimator = 'miller-madow'): AutoPairing {
+  const candidates = resolvePairs(clusterings, opts.candidates);
+  const ev = pairEvidence(matrix, candidates, clusterings, { seed, estimator, permutations: opts.permutations, maxRows: opts.maxRows, stream: 'pool' });
+  // Highest z first; ties by candidate order (stable sort).
+  const sorted = [...ev].sort((a, b) => b.z - a.z);
+  const significant = sorted.filter((e) => e.p <= opts.alpha && e.z >= opts.minZ);
+  const bestZ = significant.length ? significant[0].z : Infinity;
+  const kept: PairEvidence[] = [];
+  const dropped: Array<PairEvidence & { why: string }> = [];
+  for (const e of sorted) {
+    if (!(e.p <= opts.alpha)) dropped.push({ ...e, why: `p = ${e.p.toPrecision(2)} > alpha ${opts.alpha}` });
+    else if (!(e.z >= opts.minZ)) dropped.push({ ...e, why: `z = ${e.z.toFixed(1)} < minZ ${opts.minZ}` });
+    else if (e.z < opts.relativeZ * bestZ) dropped.push({ ...e, why: `z = ${e.z.toFixed(1)} < ${opts.relativeZ} × best z ${bestZ.toFixed(1)}` });
+    else if (kept.length >= opts.maxPairs) dropped.push({ ...e, why: `beyond the ${opts.maxPairs} strongest pairs (maxPairs)` });
+    else kept.push(e);
+  }
+  if (kept.length === 0) return { pairs: candidates, kept: sorted, dropped: [], fallback: true };
+  const pairs = new Int32Array(kept.length * 2);
+  kept.forEach((e, t) => {
+    pairs[2 * t] = e.i;
+    pairs[2 * t + 1] = e.j;
+  });
+  return { pairs, kept, dropped, fallback: false };
+}
+
+/** Rows of a matrix as their own matrix (copied). */
+export function takeRows(m: LabelMatrix, rows: ArrayLike<number>): LabelMatrix {
+  const out = new Int32Array(rows.length * m.d);
+  for (let t = 0; t < rows.length; t++) out.set(m.labels.subarray(rows[t] * m.d, rows[t] * m.d + m.d), t * m.d);
+  return { labels: out, n: rows.length, d: m.d, ks: m.ks };
+}
+
+
+/** Configuration of the pairs: a pairing spec, and the `auto` options when the spec is `auto`. */
+export interface PairingConfig {
+  pairing: PairingMode | 'auto' | ReadonlyArray<readonly [number | string, number | string]>;
+  auto?: AutoPairingOptions;
+}
+
+export const DEFAULT_AUTO: AutoPairingOptions = {
+  candidates: 'bipartite',
+  alpha: 0.01,
+  minZ: 4,
+  relativeZ: 0.5,
+  maxPairs: 25,
+  permutations: 200,
+  maxRows: 100_000,
+};
+
+/**
+ * The pairs of a pool. For `auto`, `sample` gives the clips to test on (an even stride of at most
+ * `auto.maxRows` pool rows, the same in every process) and `seed` the permutations.
+ */
+export function poolPairs(
+  clusterings: readonly ClusteringMeta[],
+  cfg: PairingConfig,
+  auto?: { sample: () => LabelMatrix; seed: number; estimator?: Estimator },
+): { pairs: Int32Array; auto?: AutoPairing } {
+  if (cfg.pairing !== 'auto') return { pairs: resolvePairs(clusterings, cfg.pairing) };
+  const opts = { ...DEFAULT_AUTO, ...(cfg.auto ?? {}) };
+  if (!auto) return { pairs: resolvePairs(clusterings, opts.candidates) };
+  const result = autoPairs(auto.sample(), clusterings, opts, auto.seed, auto.estimator);
+  return { pairs: result.pairs, auto: result };
+}
