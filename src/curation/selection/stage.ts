@@ -135,7 +135,9 @@ function reportAutoPairing(auto: AutoPairing | undefined): void {
   }
   const z = (e: { z: number }) => e.z.toFixed(1);
   log(`select: pairing auto kept ${auto.kept.length} pair(s): ${auto.kept.map((e) => `${e.a}×${e.b} (z ${z(e)})`).join(', ')}`);
-  if (auto.dropped.length) log(`select: pairing auto dropped ${auto.dropped.length} pair(s): ${auto.dropped.map((e) => `${e.a}×${e.b} (${e.why})`).join('; ')}`);
+  const shown = auto.dropped.slice(0, 8).map((e) => `${e.a}×${e.b} (${e.why})`);
+  if (auto.dropped.length > shown.length) shown.push(`and ${auto.dropped.length - shown.length} more (all in the selection's meta.json)`);
+  if (auto.dropped.length) log(`select: pairing auto dropped ${auto.dropped.length} pair(s): ${shown.join('; ')}`);
 }
 
 /** The selection parameters of a config (method random → algorithm random). */
