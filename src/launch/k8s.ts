@@ -15,7 +15,9 @@
  * AVCURATE_SHARD_COUNT, exactly as a Slurm array task does from its variables.
  */
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
+import { applyOverride } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { LaunchError, launchPaths, readPlan, runFingerprint, stepsOf, taskCount, writePlan, type PlanFile, type Step, type UserStage } from './plan.js';
@@ -64,13 +66,25 @@ export function podRunDir(config: Config): string {
   return dir;
 }
 
-/** The config text the pods read: the resolved config with runDir inside the claim. */
-export function podConfigText(config: Config): string {
+/**
+ * The config text the pods read: the user's config as written (with the --set overrides applied),
+ * its run folder moved into the claim. Not the resolved config: defaults stay those of the image.
+ */
+export function podConfigText(config: Config, raw?: Record<string, unknown>): string {
   const { configFile: _f, ...rest } = config;
-  return `# avcurate config for Kubernetes pods (resolved; runDir on the volume claim)\n${YAML.stringify({ ...rest, runDir: podRunDir(config) })}`;
+  const body = raw ? { ...raw } : { ...rest };
+  body.runDir = podRunDir(config);
+  return `# avcurate config for Kubernetes pods (runDir on the volume claim)\n${YAML.stringify(body)}`;
 }
 
-export function renderManifests(config: Config, shards: number, stages: UserStage[]): Array<Record<string, unknown>> {
+/** The raw config mapping of a file with overrides applied (what loadConfig validated). */
+export function rawConfigOf(file: string, overrides: string[]): Record<string, unknown> {
+  const raw = (YAML.parse(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
+  for (const o of overrides) applyOverride(raw, o);
+  return raw;
+}
+
+export function renderManifests(config: Config, shards: number, stages: UserStage[], raw?: Record<string, unknown>): Array<Record<string, unknown>> {
   const k = config.launch.k8s;
   const steps = stepsOf(stages);
   const labels = { 'app.kubernetes.io/name': 'avcurate', 'avcurate/run': k8sName(config.name) };
@@ -78,7 +92,7 @@ export function renderManifests(config: Config, shards: number, stages: UserStag
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: k8sName('avc', config.name, 'config'), namespace: k.namespace, labels },
-    data: { [CONFIG_KEY]: podConfigText(config) },
+    data: { [CONFIG_KEY]: podConfigText(config, raw) },
   };
   const cfgPath = path.posix.join(CONFIG_MOUNT, CONFIG_KEY);
   const volumeMounts = [
@@ -174,7 +188,7 @@ export async function launchK8s(config: Config, opts: K8sLaunchOptions): Promise
   if (config.selection.partitions === 'auto' && config.selection.partitionSize === undefined && opts.shards > 1) {
     warnings.push(`selection.partitions is "auto": the selection is cut into ${opts.shards} partitions; set selection.partitions: ${opts.shards} to keep results independent of the shard count`);
   }
-  const objects = renderManifests(config, opts.shards, opts.stages);
+  const objects = renderManifests(config, opts.shards, opts.stages, rawConfigOf(opts.configFile, opts.overrides));
   const dir = launchPaths(runDir).k8sDir;
   const files: string[] = [];
   const docs: string[] = [];

@@ -18,6 +18,18 @@ const SlurmResourcesSchema = z
   })
   .strict();
 
+/** Per-step overrides: only what is given replaces the section's value (no defaults here). */
+const SlurmStageSchema = z
+  .object({
+    partition: z.string().optional(),
+    cpus: z.number().int().min(1).optional(),
+    memory: z.string().regex(/^\d+[KMGT]?$/i, 'a Slurm memory size such as 4G or 500M').optional(),
+    time: z.string().regex(/^(\d+-)?\d+(:\d{2}){0,2}$/, 'a Slurm time such as 04:00:00 or 1-00:00:00').optional(),
+    gpus: z.number().int().min(0).optional(),
+    extra: z.array(z.string()).optional(),
+  })
+  .strict();
+
 /**
  * The `launch` section: how `avcurate launch slurm|k8s` writes jobs. It never changes a result (the
  * run fingerprint leaves it out), only where and with what resources the stages run.
@@ -28,7 +40,7 @@ export const LaunchSchema = z
       .object({
         ...SlurmResourcesSchema.shape,
         /** Per-stage overrides of the resources above, keyed by step (extract, cluster-fit, select, ...). */
-        stages: z.record(z.string(), SlurmResourcesSchema.partial()).default({}),
+        stages: z.record(z.string(), SlurmStageSchema).default({}),
         /** Job-name prefix (default: avc-<config name>). */
         jobName: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
         /** Command that runs avcurate on the compute nodes (default: this node binary + this package's bin/avcurate.js). */

@@ -503,7 +503,7 @@ async function manifestOrder(runDir: string): Promise<Map<string, number> | null
  * the rows. Returns null when the order does not hold (ids outside the manifest, shards out of
  * order, non-ASCII ids): the caller then merges in memory.
  */
-async function mergePartsStreaming(runDir: string, parts: string[], model: ClusterModel, out: string, silent: boolean): Promise<{ n: number; inertia: number[] } | null> {
+export async function mergePartsStreaming(runDir: string, parts: string[], model: ClusterModel, out: string, silent: boolean): Promise<{ n: number; inertia: number[] } | null> {
   const D = model.clusterings.length;
   const manifestFile = runLayout(runDir).manifest;
   const manifest = existsSync(manifestFile) ? iterJsonl<{ id?: unknown }>(manifestFile)[Symbol.asyncIterator]() : null;
