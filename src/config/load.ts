@@ -8,6 +8,8 @@ import YAML from 'yaml';
 import { ConfigError, formatIssues } from './errors.js';
 import { ConfigSchema, type Config } from './schema.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
+import { resolveConfigPaths } from './paths.js';
+import { runLayout } from '../run/layout.js';
 
 export { ConfigError } from './errors.js';
 
@@ -67,8 +69,10 @@ export function parseConfig(raw: unknown, file = '<config>'): Config {
 export function applyOverride(raw: Record<string, unknown>, assignment: string): void {
   const eq = assignment.indexOf('=');
   if (eq <= 0) throw new ConfigError('--set', [`"${assignment}": expected key.path=value`]);
-  const keys = assignment.slice(0, eq).split('.');
-  const value = YAML.parse(assignment.slice(eq + 1));
+  setKey(raw, assignment.slice(0, eq).split('.'), YAML.parse(assignment.slice(eq + 1)));
+}
+
+function setKey(raw: Record<string, unknown>, keys: string[], value: unknown): void {
   let node: Record<string, unknown> = raw;
   for (const key of keys.slice(0, -1)) {
     if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
@@ -91,7 +95,21 @@ export function loadConfig(file: string, overrides: string[] = []): Config {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(file, ['(top level): expected a mapping of sections']);
   }
-  for (const o of overrides) applyOverride(raw as Record<string, unknown>, o);
+  const experiment = (raw as Record<string, unknown>).experiment as Record<string, unknown> | undefined;
+  if (experiment && typeof experiment === 'object' && 'realPairs' in experiment) {
+    throw new ConfigError(file, ['experiment.realPairs: moved to corpus.realPairs (one of corpus.synth, corpus.source, corpus.realPairs)']);
+  }
+  // Paths in the file are relative to its folder; paths given with --set to the working directory.
+  resolveConfigPaths(raw as Record<string, unknown>, path.dirname(path.resolve(file)));
+  for (const o of overrides) {
+    const own: Record<string, unknown> = {};
+    applyOverride(own, o);
+    resolveConfigPaths(own, process.cwd());
+    const keys = o.slice(0, o.indexOf('=')).split('.');
+    let value: unknown = own;
+    for (const k of keys) value = (value as Record<string, unknown>)[k];
+    setKey(raw as Record<string, unknown>, keys, value);
+  }
   const config = parseConfig(raw, file);
   config.configFile = path.resolve(file);
   return config;
@@ -99,7 +117,7 @@ export function loadConfig(file: string, overrides: string[] = []): Config {
 
 /** Write the resolved config (defaults filled in, seed included) into the run folder. */
 export async function snapshotConfig(config: Config, runDir = config.runDir!): Promise<string> {
-  const target = path.join(runDir, 'config.resolved.yaml');
+  const target = runLayout(runDir).configResolved;
   const { configFile: _ignored, ...rest } = config;
   await writeFileAtomic(target, `# resolved by avcurate; defaults filled in\n${YAML.stringify(rest)}`);
   return target;

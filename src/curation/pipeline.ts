@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { writeJsonAtomic } from '../runtime/atomic.js';
 import { log } from '../runtime/progress.js';
-import { corpusDir, runSynth, runIngest } from './manifest/stage.js';
+import { corpusDir, runCorpus, runIngest } from './manifest/stage.js';
 import { manifestPath } from './manifest/read.js';
 import { addClips, clusterWithDrift, continueSelect, extractAll, reapplyAdditions, type IncrementalSelectReport } from './incremental/stage.js';
 import { runSelect, runEvalSelection, type EvalStageResult, type SelectStageResult } from './selection/stage.js';
@@ -72,11 +72,7 @@ export async function runCuration(config: Config, opts: CurationOptions = {}): P
     return true;
   };
 
-  await step('synth', async () => {
-    const r = await runSynth(config, { silent });
-    if (!r) return 'no synthetic corpus configured (corpus.source is used)';
-    return `${r.labels.length} clips (${r.generated} generated, ${r.skipped} already there)`;
-  });
+  await step('synth', async () => (await runCorpus(config, { silent })).note);
   await step('ingest', async () => {
     // ingest rebuilds a finished manifest from scratch; skip it when the manifest was made by this
     // pipeline from the same corpus files and ingest config, and is untouched since.

@@ -46,17 +46,24 @@ describe('curation pipeline', () => {
     expect(again.stages.find((s) => s.stage === 'extract')!.note).toMatch(/0 shard\(s\) written, 2 already complete/);
     expect(readFileSync(path.join(raw.runDir, 'selection.csv'), 'utf8')).toBe(csvText);
 
-    // The contrastive baseline writes the same selection.csv format (scores from src/ssl).
+    // The contrastive baseline (scores from src/ssl) writes its own selection.contrastive.csv in
+    // the same format; the configured method's selection.csv stays as it was.
     const cfgFile = path.join(root, 'tiny.yaml');
     writeFileSync(cfgFile, YAML.stringify(raw));
     const res = await run(process.execPath, [path.resolve('bin/avcurate.js'), 'select', '--config', cfgFile, '--method', 'contrastive', '--set', 'selection.contrastive.epochs=1', '--quiet'], {
       cwd: path.resolve('.'),
     });
-    expect(res.stdout).toMatch(/selected 24 of 48 clips/);
-    const meta = JSON.parse(readFileSync(path.join(raw.runDir, 'selection.meta.json'), 'utf8'));
+    expect(res.stdout).toMatch(/selected 24 of 48 clips → .*selection\.contrastive\.csv/);
+    const meta = JSON.parse(readFileSync(path.join(raw.runDir, 'selection.contrastive.meta.json'), 'utf8'));
     expect(meta.method).toBe('contrastive');
-    const contrastive = readSelectionCsv(path.join(raw.runDir, 'selection.csv'));
+    expect(JSON.parse(readFileSync(path.join(raw.runDir, 'selection.meta.json'), 'utf8')).method).toBe('mi');
+    const contrastive = readSelectionCsv(path.join(raw.runDir, 'selection.contrastive.csv'));
     expect(contrastive.length).toBe(24);
     expect(new Set(contrastive.map((r) => r.id)).size).toBe(24);
+    expect(readFileSync(path.join(raw.runDir, 'selection.csv'), 'utf8')).toBe(csvText);
+    // eval-selection reads the ranking it is asked about and writes its evaluation beside it.
+    const ev2 = await run(process.execPath, [path.resolve('bin/avcurate.js'), 'eval-selection', '--config', cfgFile, '--method', 'contrastive', '--quiet'], { cwd: path.resolve('.') });
+    expect(ev2.stdout).toMatch(/selection\.contrastive\.eval\.json/);
+    expect(JSON.parse(readFileSync(path.join(raw.runDir, 'selection.contrastive.eval.json'), 'utf8')).selection).toBe(path.join(raw.runDir, 'selection.contrastive.csv'));
   }, 120_000);
 });

@@ -7,7 +7,7 @@ import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { ffmpegPath } from '../../src/media/ffmpeg.js';
 import { probe } from '../../src/media/probe.js';
 import { runTool } from '../../src/media/process.js';
-import { buildRealPairs, findRealPairs, planRealPairs } from '../../src/experiments/real-pairs.js';
+import { buildRealPairs, findRealPairs, planRealPairs } from '../../src/media/real-pairs.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -24,10 +24,10 @@ describe('experiment configs', () => {
 
   it('real-pairs.yaml builds its corpus from qabcs-data with pretrained presets', () => {
     const c = loadConfig(path.join(root, 'configs', 'real-pairs.yaml'));
-    expect(c.experiment.realPairs?.mismatch).toBe(0.5);
+    expect(c.corpus.realPairs?.mismatch).toBe(0.5);
+    expect(c.corpus.synth).toBeUndefined();
     expect(c.features.audio.map((v) => v.type)).toContain('openwakeword');
     expect(c.features.visual.map((v) => v.type)).toEqual(['builtin']);
-    expect(c.corpus).toEqual({});
   });
 
   it('demo.yaml validates with the experiment sections', () => {

@@ -1,4 +1,4 @@
-import path from 'node:path';
+import { displayPath } from '../paths.js';
 import type { CommandModule } from 'yargs';
 import { prepareStage, withStageOptions, type StageArgs } from '../common.js';
 import { UserError } from '../errors.js';
@@ -9,6 +9,7 @@ interface Args extends StageArgs {
   algorithm?: string;
   ratio?: number;
   size?: number;
+  out?: string;
   force: boolean;
   merge: boolean;
   continue: boolean;
@@ -38,19 +39,19 @@ async function contrastiveClipScores(config: Config, quiet: boolean): Promise<{ 
 
 export const command: CommandModule<object, Args> = {
   command: 'select',
-  describe: 'select the clips whose audio and visual clusterings share the most information → selection.csv',
+  describe: 'select the clips whose audio and visual clusterings share the most information → selection.csv (another --method → selection.<method>.csv)',
   builder: (y) =>
     withStageOptions(y)
-      .option('method', { type: 'string', choices: ['mi', 'random', 'contrastive'], describe: 'selection method (default: selection.method, mi)' })
+      .option('method', { type: 'string', choices: ['mi', 'random', 'contrastive'], describe: 'selection method (default: selection.method); a method other than the configured one writes selection.<method>.csv' })
       .option('algorithm', { type: 'string', choices: ['batch-greedy', 'greedy', 'stochastic-greedy', 'random'], describe: 'MI search (default: selection.algorithm, batch-greedy)' })
-      .option('ratio', { type: 'number', describe: 'fraction of each partition to select (default: selection.ratio, 0.2)' })
+      .option('ratio', { type: 'number', describe: 'fraction of each partition to select (default: selection.ratio)' })
       .option('size', { type: 'number', describe: 'number of clips to select in all (overrides the ratio)' })
+      .option('out', { type: 'string', describe: 'write the ranking here (default: <runDir>/selection.csv, or selection.<method>.csv); its .meta.json goes beside it' })
       .option('force', { type: 'boolean', default: false, describe: 'recompute even when a finished selection for this config exists' })
       .option('merge', { type: 'boolean', default: true, describe: 'with --shard: merge when every partition is done (--no-merge: leave it to a run without --shard, so shard processes never load the whole pool)' })
       .option('continue', { type: 'boolean', default: false, describe: 'after clips were added: continue from the current selection.csv over the enlarged pool instead of selecting from scratch' }) as never,
   handler: async (a) => {
     const sets = [...(a.set ?? [])];
-    if (a.method) sets.push(`selection.method=${a.method}`);
     if (a.algorithm) sets.push(`selection.algorithm=${a.algorithm}`);
     if (a.ratio !== undefined) sets.push(`selection.ratio=${a.ratio}`);
     if (a.size !== undefined) sets.push(`selection.size=${a.size}`);
@@ -58,7 +59,8 @@ export const command: CommandModule<object, Args> = {
     const { runSelect, SelectionInputError } = await import('../../curation/selection/index.js');
     try {
       let scores: { ids: string[]; scores: ArrayLike<number> } | undefined;
-      if (config.selection.method === 'contrastive') {
+      const method = a.method ?? config.selection.method;
+      if (method === 'contrastive') {
         if (shard.count > 1) throw new UserError('selection method "contrastive" runs in one process (no --shard)');
         scores = await contrastiveClipScores(config, Boolean(a.quiet));
       }
@@ -71,9 +73,9 @@ export const command: CommandModule<object, Args> = {
           return;
         }
       }
-      const r = await runSelect(config, { shard, silent: a.quiet, force: a.force, scores, merge: a.merge });
+      const r = await runSelect(config, { shard, silent: a.quiet, force: a.force, scores, merge: a.merge, method, out: a.out });
       if (r.csv) {
-        const rel = path.relative(process.cwd(), r.csv) || r.csv;
+        const rel = displayPath(r.csv);
         process.stdout.write(
           r.skipped
             ? `${rel} is up to date (${r.selected} of ${r.pool} clips)\n`

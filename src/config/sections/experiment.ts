@@ -23,29 +23,10 @@ export const ExperimentTaskSchema = z
   })
   .strict();
 
-/**
- * A real corpus built from Debian's qabcs-data (pictures with their real recorded sounds, some
- * sounds swapped across categories) into <runDir>/corpus; used instead of corpus.synth/source.
- */
-export const RealPairsSchema = z
-  .object({
-    /** The qabcs "all" folder holding pics/ and noises/. */
-    root: z.string().default('/usr/share/qabcs/abcs/all'),
-    categories: z.array(z.string().min(1)).min(2).optional(),
-    mismatch: z.number().min(0).max(1).default(0.5),
-    seconds: z.number().positive().max(60).default(4),
-    width: z.number().int().min(16).max(1920).default(160),
-    height: z.number().int().min(16).max(1080).default(120),
-    fps: z.number().positive().max(60).default(8),
-  })
-  .strict();
-
 /** The `experiment` section: the curate-then-pretrain-then-probe runner. */
 export const ExperimentSchema = z
   .object({
     arms: z.array(ArmNameSchema).min(1).default(['curated', 'random', 'contrastive', 'clean', 'pool']),
-    /** Build the corpus from qabcs-data picture/sound pairs (see configs/real-pairs.yaml). */
-    realPairs: RealPairsSchema.optional(),
     /** Pretraining seeds; every arm is trained and probed once per seed. */
     seeds: z.array(z.number().int().nonnegative()).min(1).default([0, 1, 2]),
     /**
@@ -96,4 +77,4 @@ export const ExperimentSchema = z
 export type ExperimentConfig = z.infer<typeof ExperimentSchema>;
 export type ArmName = z.infer<typeof ArmNameSchema>;
 export type ExperimentTask = z.infer<typeof ExperimentTaskSchema>;
-export type RealPairsConfig = z.infer<typeof RealPairsSchema>;
+export type { RealPairsConfig } from './corpus.js';

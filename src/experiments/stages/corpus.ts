@@ -6,12 +6,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/schema.js';
-import { runSynth } from '../../curation/manifest/stage.js';
+import { corpusDir, runCorpus } from '../../curation/manifest/stage.js';
+import { runLayout } from '../../run/layout.js';
 import { writeJsonlAtomic } from '../../runtime/atomic.js';
 import { stableKey } from '../../run/ledger.js';
 import { holdOut } from '../arms.js';
 import { readRows, type ExperimentContext } from '../context.js';
-import { buildRealPairs } from '../real-pairs.js';
 
 export interface CorpusSummary {
   labelsFile: string | null;
@@ -26,7 +26,7 @@ export interface SplitSummary {
 
 /** The corpus labels file (ground truth and classes), when the corpus has one. */
 function labelsFileOf(config: Config): string | null {
-  if (config.experiment.realPairs || config.corpus.synth) return path.join(config.runDir!, 'corpus', 'labels.jsonl');
+  if (config.corpus.realPairs || config.corpus.synth) return runLayout(config.runDir!).corpusLabels;
   const src = config.corpus.source;
   if (!src) return null;
   if (src.endsWith('.jsonl')) return src;
@@ -36,13 +36,10 @@ function labelsFileOf(config: Config): string | null {
 
 /** Stage "corpus": build the corpus the config describes. */
 export async function corpusStage(ctx: ExperimentContext): Promise<CorpusSummary> {
-  const { config, runDir, ledger, silent } = ctx;
-  return ledger.run<CorpusSummary>('corpus', { corpus: config.corpus, realPairs: config.experiment.realPairs, seed: config.seed }, async () => {
-    const rp = config.experiment.realPairs;
-    if (rp) {
-      if (config.corpus.synth || config.corpus.source) throw new Error('config: experiment.realPairs builds the corpus; remove corpus.synth and corpus.source');
-      await buildRealPairs({ ...rp, out: path.join(runDir, 'corpus'), seed: config.seed, silent });
-    } else if (config.corpus.synth) await runSynth(config, { silent });
+  const { config, ledger, silent } = ctx;
+  return ledger.run<CorpusSummary>('corpus', { corpus: config.corpus, seed: config.seed }, async () => {
+    // synth or realPairs build <runDir>/corpus; source is used as it is; none is a config error.
+    await runCorpus(config, { silent });
     const labelsFile = labelsFileOf(config);
     return { summary: { labelsFile }, outputs: labelsFile ? [labelsFile] : [] };
   });
@@ -57,8 +54,7 @@ export async function splitStage(ctx: ExperimentContext, corpus: CorpusSummary):
     { labels: corpus.labelsFile ? stableKey(readFileSync(corpus.labelsFile, 'utf8')) : null, heldOut: exp.heldOut, seed: config.seed },
     async () => {
       if (!corpus.labelsFile) {
-        if (!config.corpus.source) throw new Error('config: no corpus (set corpus.synth, corpus.source or experiment.realPairs)');
-        return { summary: { poolFile: config.corpus.source, heldOutFile: null, pool: 0, heldOut: 0 } };
+        return { summary: { poolFile: corpusDir(config), heldOutFile: null, pool: 0, heldOut: 0 } };
       }
       const base = path.dirname(corpus.labelsFile);
       const rows = readRows(corpus.labelsFile).map((r) => ({ ...r, file: path.resolve(base, r.file) }));

@@ -162,7 +162,7 @@ export async function resultsStage(
       clips: manifest.length,
       ...(hasTruth ? { positives } : {}),
       ...(config.corpus.synth ? { classes: config.corpus.synth.classes, mismatch: config.corpus.synth.mismatch } : {}),
-      ...(config.experiment.realPairs ? { mismatch: config.experiment.realPairs.mismatch } : {}),
+      ...(config.corpus.realPairs ? { mismatch: config.corpus.realPairs.mismatch } : {}),
       heldOut: split.heldOut,
     },
     selection,

@@ -39,7 +39,7 @@ export function planTasks(ctx: ExperimentContext, split: SplitSummary): TaskPlan
   const exp = config.experiment;
   const probeCfg = config.probe;
   const tasks: TaskPlan[] = [];
-  const byIdSeconds = config.corpus.synth?.seconds ?? config.experiment.realPairs?.seconds ?? config.ingest.clipSeconds;
+  const byIdSeconds = config.corpus.synth?.seconds ?? config.corpus.realPairs?.seconds ?? config.ingest.clipSeconds;
   if (split.heldOutFile && split.heldOut > 0) {
     const rows = readRows(split.heldOutFile).filter((r) => r.corresponds !== false);
     const key = exp.taskLabel === 'visual' ? 'visual_class' : 'audio_class';

@@ -9,8 +9,8 @@
  */
 import { existsSync, promises as fsp, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { ffmpegPath } from '../media/ffmpeg.js';
-import { MediaError, runTool } from '../media/process.js';
+import { ffmpegPath } from './ffmpeg.js';
+import { MediaError, runTool } from './process.js';
 import { Rng } from '../runtime/random.js';
 import { Pool, defaultConcurrency } from '../runtime/pool.js';
 import { Progress } from '../runtime/progress.js';
