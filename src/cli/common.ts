@@ -1,4 +1,5 @@
 /** Options shared by stage commands, and the config loading they all do. */
+import path from 'node:path';
 import type { Argv } from 'yargs';
 import type { Config } from '../config/schema.js';
 import type { ShardSpec } from '../runtime/shard.js';
@@ -27,4 +28,23 @@ export async function prepareStage(args: StageArgs): Promise<{ config: Config; s
   const shard = resolveShard(args.shard);
   await snapshotConfig(config);
   return { config, shard };
+}
+
+// How the CLI prints paths: relative to the working directory when every path of the line is
+// below it, else all absolute, so one output line never mixes the two forms.
+
+function below(p: string): string | null {
+  const rel = path.relative(process.cwd(), path.resolve(p));
+  return rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? null : rel;
+}
+
+/** The paths of one output line, in one form (see above). */
+export function displayPaths(...paths: string[]): string[] {
+  const rel = paths.map(below);
+  return rel.every((r) => r !== null) ? (rel as string[]) : paths.map((p) => path.resolve(p));
+}
+
+/** One path as the CLI prints it. */
+export function displayPath(p: string): string {
+  return displayPaths(p)[0];
 }

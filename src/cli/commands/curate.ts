@@ -1,6 +1,5 @@
-import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { prepareStage, withStageOptions, type StageArgs } from '../common.js';
+import { prepareStage, withStageOptions, type StageArgs, displayPath, displayPaths } from '../common.js';
 import { UserError } from '../errors.js';
 import type { CurationStage } from '../../curation/pipeline.js';
 
@@ -63,9 +62,9 @@ export const command: CommandModule<object, Args> = {
       const heads = (s.atTop ?? []).filter((t) => t.concepts !== undefined);
       if (heads.length && s.concepts !== undefined) out.write(`  concepts among the true positives of the top ${heads.map((t) => `${+(t.ratio * 100).toFixed(1)} %: ${t.concepts}`).join(', ')} (of ${s.concepts})\n`);
       out.write(`\n  pool ${s.pool} clips, ${s.positives} with corresponding audio; ${s.selected} selected\n`);
-      out.write(`  ${path.relative(process.cwd(), r.selection?.csv ?? '') || r.selection?.csv}, ${path.relative(process.cwd(), r.evaluation.file) || r.evaluation.file}\n`);
+      out.write(`  ${displayPaths(...(r.selection?.csv ? [r.selection.csv] : []), r.evaluation.file).join(', ')}\n`);
     } else if (r.selection?.csv) {
-      out.write(`selection: ${r.selection.csv}\n`);
+      out.write(`selection: ${displayPath(r.selection.csv)}\n`);
     }
   },
 };

@@ -1,7 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { prepareStage, withStageOptions, type StageArgs } from '../common.js';
+import { prepareStage, withStageOptions, type StageArgs, displayPath } from '../common.js';
 import { UserError } from '../errors.js';
-import { displayPath } from '../paths.js';
 
 interface Args extends StageArgs {
   truth?: string;

@@ -1,6 +1,5 @@
-import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { withStageOptions, prepareStage, type StageArgs } from '../common.js';
+import { withStageOptions, prepareStage, type StageArgs, displayPath } from '../common.js';
 import { UserError } from '../errors.js';
 
 export const command: CommandModule<object, StageArgs> = {
@@ -28,13 +27,12 @@ export const command: CommandModule<object, StageArgs> = {
         r.failed += b.result.failed;
         r.aborted ||= b.result.aborted;
       }
-      const rel = (p: string) => path.relative(process.cwd(), p) || p;
       process.stdout.write(
         `extract ${shard.index}/${shard.count}: ${r.mine.length} of ${r.units} shard(s) here; wrote ${r.written.length}, ${r.skipped.length} already complete; ` +
           `${r.clips} clips extracted, ${r.failed} failed, ${r.clipsPerSecond.toFixed(2)} clips/s (config ${r.configHash})\n`,
       );
-      for (const f of r.written) process.stdout.write(`  ${rel(f)}\n`);
-      if (r.failed > 0) process.stdout.write(`failures: ${rel(path.join(r.runDir, 'failures.jsonl'))}\n`);
+      for (const f of r.written) process.stdout.write(`  ${displayPath(f)}\n`);
+      if (r.failed > 0) process.stdout.write(`failures: ${displayPath((await import('../../run/layout.js')).runLayout(r.runDir).failures)}\n`);
       if (r.aborted) {
         process.stdout.write('stopped early: run the same command again to finish\n');
         process.exitCode = 130;

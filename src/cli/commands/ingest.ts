@@ -1,11 +1,13 @@
-import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { IngestConfig } from '../../config/sections/ingest.js';
+import { displayPaths } from '../common.js';
+import { UserError } from '../errors.js';
 
 interface Args {
-  input: string;
-  out: string;
+  input?: string;
+  out?: string;
   config?: string;
+  set?: string[];
   'clip-seconds'?: number;
   'max-clips-per-video'?: number;
   'min-seconds'?: number;
@@ -16,28 +18,46 @@ interface Args {
 }
 
 export const command: CommandModule<object, Args> = {
-  command: 'ingest <input>',
+  command: 'ingest [input]',
   describe: 'probe a folder / CSV / labels.jsonl and write manifest.jsonl (+ failures.jsonl)',
   builder: (y) =>
     y
-      .positional('input', { type: 'string', demandOption: true, describe: 'folder of videos, CSV (path[,label,start,end,video_id,fold]) or labels.jsonl' })
-      .option('out', { type: 'string', demandOption: true, describe: 'manifest.jsonl to write (failures.jsonl goes beside it)' })
-      .option('config', { alias: 'c', type: 'string', describe: 'take the ingest section from this config' })
-      .option('clip-seconds', { type: 'number', describe: 'clip window length (default 10)' })
-      .option('max-clips-per-video', { type: 'number', describe: 'windows per long video (default 3)' })
-      .option('min-seconds', { type: 'number', describe: 'refuse clips shorter than this (default 1)' })
-      .option('jobs', { type: 'number', describe: 'concurrent probes (default: cores)' })
-      .option('timeout-seconds', { type: 'number', describe: 'per-file ffprobe/ffmpeg timeout (default 30)' })
+      .positional('input', { type: 'string', describe: 'folder of videos, CSV (path[,label,start,end,video_id,fold]) or labels.jsonl (default with --config: the config\'s corpus)' })
+      .option('out', { type: 'string', describe: 'manifest.jsonl to write, failures.jsonl goes beside it (default with --config: <runDir>/manifest.jsonl)' })
+      .option('config', { alias: 'c', type: 'string', describe: 'take the ingest section, the corpus and the run folder from this config' })
+      .option('set', { type: 'string', array: true, describe: 'override a config key, e.g. --set ingest.clipSeconds=4' })
+      .option('clip-seconds', { type: 'number', describe: 'clip window length (default: ingest.clipSeconds)' })
+      .option('max-clips-per-video', { type: 'number', describe: 'windows per long video (default: ingest.maxClipsPerVideo)' })
+      .option('min-seconds', { type: 'number', describe: 'refuse clips shorter than this (default: ingest.minSeconds)' })
+      .option('jobs', { type: 'number', describe: 'concurrent probes (default: ingest.concurrency, else the cores)' })
+      .option('timeout-seconds', { type: 'number', describe: 'per-file ffprobe/ffmpeg timeout (default: ingest.timeoutSeconds)' })
       .option('content-filters', { type: 'boolean', default: true, describe: 'decode-based silent/frozen checks (--no-content-filters to skip)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false }) as never,
   handler: async (a) => {
-    const [{ ingest }, { loadConfig }, { IngestSchema }, { ConfigError, formatIssues }] = await Promise.all([
+    const [{ ingest }, { loadConfig }, { IngestSchema }, { ConfigError, formatIssues }, { corpusDir }, { runLayout }] = await Promise.all([
       import('../../curation/manifest/ingest.js'),
       import('../../config/load.js'),
       import('../../config/sections/ingest.js'),
       import('../../config/errors.js'),
+      import('../../curation/manifest/stage.js'),
+      import('../../run/layout.js'),
     ]);
-    const base: Record<string, unknown> = a.config ? { ...loadConfig(a.config).ingest } : {};
+    if (a.quiet) process.env.AVCURATE_QUIET = '1';
+    const config = a.config ? loadConfig(a.config, a.set ?? []) : null;
+    if (!config && a.set?.length) throw new UserError('--set needs --config', 2);
+    // Inputs not given come from the config: the corpus (corpus.source, or the corpus a synth /
+    // realPairs run built in <runDir>/corpus) and the run folder's manifest.
+    let input = a.input;
+    if (input === undefined) {
+      if (!config) throw new UserError('ingest: give the input (a folder of videos, a CSV or a labels.jsonl), or --config with a corpus section', 2);
+      if (!config.corpus.source && !config.corpus.synth && !config.corpus.realPairs) {
+        throw new ConfigError(a.config!, ['corpus: no input given and no corpus in the config; set corpus.source (or corpus.synth / corpus.realPairs, built by "avcurate curate")']);
+      }
+      input = corpusDir(config);
+    }
+    const out = a.out ?? (config ? runLayout(config.runDir!).manifest : undefined);
+    if (out === undefined) throw new UserError('ingest: give --out manifest.jsonl, or --config to write <runDir>/manifest.jsonl', 2);
+    const base: Record<string, unknown> = config ? { ...config.ingest } : {};
     const set = (k: string, v: unknown) => {
       if (v !== undefined) base[k] = v;
     };
@@ -50,10 +70,11 @@ export const command: CommandModule<object, Args> = {
     if (!parsed.success) throw new ConfigError('ingest options', formatIssues(parsed.error.issues));
     const cfg: IngestConfig = parsed.data;
     if (!a['content-filters']) cfg.prefilter.content = false;
-    const r = await ingest({ ...cfg, input: a.input, out: a.out, silent: a.quiet });
+    const r = await ingest({ ...cfg, input, out, silent: a.quiet });
     const reasons = new Map<string, number>();
     for (const f of r.failures) reasons.set(f.reason.replace(/\(.*\)/, '').trim(), (reasons.get(f.reason.replace(/\(.*\)/, '').trim()) ?? 0) + 1);
-    process.stdout.write(`wrote ${r.clips} clips from ${r.inputs} files to ${path.relative(process.cwd(), r.manifest) || r.manifest}; ${r.failures.length} refused${r.failures.length ? ` → ${r.failuresFile}` : ''}\n`);
+    const [manifestShown, failuresShown] = displayPaths(r.manifest, r.failuresFile);
+    process.stdout.write(`wrote ${r.clips} clips from ${r.inputs} files to ${manifestShown}; ${r.failures.length} refused${r.failures.length ? ` → ${failuresShown}` : ''}\n`);
     for (const [reason, n] of reasons) process.stdout.write(`  ${n} × ${reason}\n`);
   },
 };

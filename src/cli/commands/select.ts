@@ -1,6 +1,5 @@
-import { displayPath } from '../paths.js';
 import type { CommandModule } from 'yargs';
-import { prepareStage, withStageOptions, type StageArgs } from '../common.js';
+import { prepareStage, withStageOptions, type StageArgs, displayPath } from '../common.js';
 import { UserError } from '../errors.js';
 import type { Config } from '../../config/schema.js';
 

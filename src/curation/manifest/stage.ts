@@ -5,6 +5,7 @@ import type { Config } from '../../config/schema.js';
 import { synthesize, type SynthResult } from '../../media/synth.js';
 import { buildRealPairs } from '../../media/real-pairs.js';
 import { runLayout } from '../../run/layout.js';
+import { ConfigError } from '../../config/errors.js';
 import { ingest, type IngestResult } from './ingest.js';
 
 /** Where the corpus of a run lives: corpus.source, else <runDir>/corpus (built by corpus.synth or corpus.realPairs). */
@@ -48,7 +49,7 @@ export async function runCorpus(config: Config, opts: { silent?: boolean } = {})
     return { kind: 'realPairs', input: corpusDir(config), labelsFile: r.labelsFile, clips: r.labels.length, generated: r.generated, note: `${r.labels.length} qabcs-data clips (${r.generated} generated)` };
   }
   if (c.source) return { kind: 'source', input: c.source, labelsFile: null, clips: null, generated: 0, note: `corpus.source ${path.basename(c.source)}: nothing to build` };
-  throw new Error(`${config.configFile ?? 'config'}: no corpus: set corpus.synth, corpus.source or corpus.realPairs`);
+  throw new ConfigError(config.configFile ?? '<config>', ['corpus: no corpus; set one of corpus.synth, corpus.source or corpus.realPairs']);
 }
 
 export async function runIngest(config: Config, opts: { silent?: boolean } = {}): Promise<IngestResult> {
