@@ -23,7 +23,7 @@ beforeAll(async () => {
   writeFileSync(path.join(root, 'cfg', 'none.yaml'), 'name: none\nrunDir: ../runs/none\n');
 }, 60_000);
 
-const avcurate = (args: string[], cwd: string) => run(process.execPath, [bin, ...args], { cwd }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+const avcurate = (args: string[], cwd: string): Promise<{ code?: number; stdout: string; stderr: string }> => run(process.execPath, [bin, ...args], { cwd }).catch((e: { code: number; stdout: string; stderr: string }) => e);
 
 describe('stage commands take missing inputs from the config', () => {
   it('ingest --config with no input reads corpus.source (relative to the config) and writes <runDir>/manifest.jsonl', async () => {
