@@ -43,6 +43,7 @@ features:
       audioInput: logmel
       logmelLayout: NHW           # [n, frames, bands]
       melBands: BANDS
+      melRange: [20, 8000]        # AST's fbank range
       patchSeconds: SECONDS       # frames per patch = seconds / 10 ms; a shorter clip is padded by repeating its last frame
       melMean: -4.2677393         # AST's normalisation: (x - mean) / (2 x std)
       melStd: 9.1379948

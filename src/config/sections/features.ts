@@ -102,6 +102,8 @@ const OnnxSchema = z
     logmelLayout: z.enum(['NCHW', 'NHW', 'NHWC']).default('NCHW'),
     /** Log-mel bands (VGGish: 64). */
     melBands: z.number().int().min(8).max(256).default(64),
+    /** Mel filter range in Hz (VGGish: [125, 7500]). */
+    melRange: z.tuple([z.number().nonnegative(), z.number().positive()]).optional(),
     /** Log-mel normalisation (x - mean) / std after the log (AST-style models); default none. */
     melMean: z.number().optional(),
     melStd: z.number().positive().optional(),

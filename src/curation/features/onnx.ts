@@ -91,6 +91,8 @@ export interface OnnxExtractorOptions {
   audioInput?: 'logmel' | 'waveform';
   logmelLayout?: 'NCHW' | 'NHW' | 'NHWC';
   melBands?: number;
+  /** Mel filter range in Hz (default VGGish's [125, 7500]). */
+  melRange?: [number, number];
   melMean?: number;
   melStd?: number;
   patchSeconds?: number;
@@ -289,6 +291,9 @@ export class OnnxExtractor implements Extractor<OnnxPrepared> {
       ...stripUndefined(options),
     } as ORequired & OnnxExtractorOptions;
     if (options.outputs.length === 0) throw new Error(`${this.o.configKey}: list at least one output to keep`);
+    if (options.melRange && !(options.melRange[0] < options.melRange[1] && options.melRange[1] <= VGGISH_LOGMEL.sampleRate / 2)) {
+      throw new Error(`${this.o.configKey}.melRange [${options.melRange.join(', ')}] must rise and end at or below half the log-mel rate (8000 Hz)`);
+    }
     this.pre = this.modality === 'visual' ? onnxFramePreprocess(options) : null;
   }
 
@@ -369,7 +374,7 @@ export class OnnxExtractor implements Extractor<OnnxPrepared> {
         : {
             audioInput: o.audioInput, sampleRate: o.sampleRate,
             ...(o.audioInput === 'logmel'
-              ? { logmelLayout: o.logmelLayout, melBands: o.melBands, melMean: o.melMean, melStd: o.melStd, patch: this.logmelPatch() }
+              ? { logmelLayout: o.logmelLayout, melBands: o.melBands, melRange: o.melRange, melMean: o.melMean, melStd: o.melStd, patch: this.logmelPatch() }
               : { waveformScale: o.waveformScale, patchSeconds: o.patchSeconds, hopSeconds: o.hopSeconds }),
           }),
     };
@@ -592,7 +597,7 @@ export class OnnxExtractor implements Extractor<OnnxPrepared> {
       return { items: data, count: shape[0], itemShape: shape.slice(1), views: o.views };
     }
     if (o.audioInput === 'logmel') {
-      const mel = logMelSpectrogram(clip.audio, clip.sampleRate, { ...VGGISH_LOGMEL, nMels: o.melBands });
+      const mel = logMelSpectrogram(clip.audio, clip.sampleRate, { ...VGGISH_LOGMEL, nMels: o.melBands, ...(o.melRange ? { fMin: o.melRange[0], fMax: o.melRange[1] } : {}) });
       const { frames, hop } = this.logmelPatch();
       const ex = logMelExamples(mel, frames, hop, true);
       if (ex.examples === 0) throw new Error('audio shorter than one 25 ms window: no log-mel frames');

@@ -167,7 +167,7 @@ describe('export recipe stand-ins (onnx-proto, same shapes), stored layers again
       opts: { modality: 'visual' as const, layout: 'NCTHW' as const, frames: 8, frameStride: 2, views: 2, preset: 'kinetics' as const, crop: 32,
         outputs: [{ output: 'slow', layer: 'sf_slow', pool: 'meanstd' as const }, { output: 'fast', layer: 'sf_fast' }, { output: 'fused', layer: 'sf_fused' }] } },
     { name: 'ast', input: [96, 32], outs: { tokens: { shape: [20, 16], c: 1 }, pooled: { shape: [16], c: 0 } },
-      opts: { modality: 'audio' as const, audioInput: 'logmel' as const, logmelLayout: 'NHW' as const, melBands: 32, patchSeconds: 0.96, melMean: -4.2677393, melStd: 9.1379948,
+      opts: { modality: 'audio' as const, audioInput: 'logmel' as const, logmelLayout: 'NHW' as const, melBands: 32, melRange: [20, 8000] as [number, number], patchSeconds: 0.96, melMean: -4.2677393, melStd: 9.1379948,
         outputs: [{ output: 'tokens', layer: 'ast_tokens', axes: 'NLC', tokens: 'both' as const, prefixTokens: 2 }, { output: 'pooled', layer: 'ast_pooled' }] } },
   ];
   for (const s of stand) {
