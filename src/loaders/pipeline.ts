@@ -20,6 +20,7 @@ import type { DecodeSpec, Sampling } from './decode/decode.js';
 import { spectrogramStage, type SpectrogramSpec } from './decode/spectrogram.js';
 import type { AugmentSpec } from './augment/augment.js';
 import { fromShards } from './sources/shards.js';
+import { fromShardSplit } from './partition/shards.js';
 import { fromManifest, fromSelection } from './sources/clips.js';
 import { fromTensorCache, readTensorCacheIndex, writeTensorCache, type TensorCacheIndex, type WriteTensorCacheResult } from './cache/tensor-cache.js';
 import type { LoaderConfig } from '../config/sections/loader.js';
@@ -42,8 +43,15 @@ export type ClipSource = string | readonly string[] | DatasetSource;
 
 export interface ClipItemsOptions {
   seed: number;
+  /**
+   * This consumer's rank of `world` (and data worker of `workers`): shard sources split by shard
+   * (each rank opens only its shards; loader.splitPolicy equalises the counts), other sources by
+   * sample (splitByRank).
+   */
   rank?: number;
   world?: number;
+  worker?: number;
+  workers?: number;
   /** true (default): shuffle, the configured sampling, augment; false (evaluation): in order, centre windows, no augment. */
   training?: boolean;
   /** The frame shape a model needs; loader.decode.fps/size, when set, must agree with it. */
@@ -114,7 +122,7 @@ function checkCache(dir: string, idx: TensorCacheIndex, opts: ClipItemsOptions):
 }
 
 /** Open a source: the dataset and whether its items are already decoded. */
-export async function openClipSource(source: ClipSource, loader: LoaderConfig, opts: ClipItemsOptions): Promise<{ ds: Dataset<unknown>; decoded: boolean }> {
+export async function openClipSource(source: ClipSource, loader: LoaderConfig, opts: ClipItemsOptions): Promise<{ ds: Dataset<unknown>; decoded: boolean; splitDone?: boolean }> {
   if (typeof source === 'object' && !Array.isArray(source) && 'dataset' in source) {
     const s = source as DatasetSource;
     if (opts.keys) throw new Error('clip pipeline: `keys` selects rows of a tensor cache; filter a Dataset source yourself');
@@ -131,16 +139,23 @@ export async function openClipSource(source: ClipSource, loader: LoaderConfig, o
   if (one?.endsWith('.csv')) return { ds: (await fromSelection(one)) as Dataset<unknown>, decoded: false };
   if (one?.endsWith('.jsonl')) return { ds: (await fromManifest(one)) as Dataset<unknown>, decoded: false };
   const training = opts.training ?? true;
-  return { ds: (await fromShards(list, { onError: loader.onError, maxMemberBytes: loader.maxMemberBytes, shuffleShards: training && loader.shuffleShards ? opts.seed : undefined })) as Dataset<unknown>, decoded: false };
+  const shardOpts = { onError: loader.onError, maxMemberBytes: loader.maxMemberBytes, shuffleShards: training && loader.shuffleShards ? opts.seed : undefined };
+  if ((opts.world ?? 1) * (opts.workers ?? 1) > 1) {
+    const split = { rank: opts.rank ?? 0, world: opts.world ?? 1, worker: opts.worker ?? 0, workers: opts.workers ?? 1, policy: loader.splitPolicy };
+    return { ds: (await fromShardSplit(list, { ...shardOpts, split })) as Dataset<unknown>, decoded: false, splitDone: true };
+  }
+  return { ds: (await fromShards(list, shardOpts)) as Dataset<unknown>, decoded: false };
 }
 
 /** The unbatched half: source → [split] → [shuffle] → decode → [spectrogram] → [augment]. */
 export async function clipItems(source: ClipSource, loader: LoaderConfig, opts: ClipItemsOptions): Promise<Dataset<Record<string, unknown>>> {
   const training = opts.training ?? true;
   const world = opts.world ?? 1;
-  const { ds: src, decoded } = await openClipSource(source, loader, opts);
+  const workers = opts.workers ?? 1;
+  const { ds: src, decoded, splitDone } = await openClipSource(source, loader, opts);
   let ds = src;
-  if (world > 1) ds = ds.splitByRank(opts.rank ?? 0, world, { policy: loader.splitPolicy });
+  if (!splitDone && world > 1) ds = ds.splitByRank(opts.rank ?? 0, world, { policy: loader.splitPolicy });
+  if (!splitDone && workers > 1) ds = ds.splitByWorker(opts.worker ?? 0, workers, { policy: loader.splitPolicy });
   if (training && loader.shuffleBuffer > 0) ds = ds.shuffle(loader.shuffleBuffer, opts.seed);
   let items: Dataset<Record<string, unknown>>;
   if (decoded) items = ds as Dataset<Record<string, unknown>>;

@@ -68,20 +68,25 @@ describe('export', () => {
     await checkStateContract(pre, { view: (b) => b.key });
   });
 
-  it('clipPipeline from the loader config: rank split, shuffle, decode, batch, prefetch, epochs; exact resume', async () => {
+  it('clipPipeline from the loader config: rank split by shard, shuffle, decode, batch, prefetch, epochs; exact resume', async () => {
+    // 3 shards of 2 clips, 2 ranks: per epoch one rank opens 2 shards, the other 1 shard padded
+    // (loader.splitPolicy 'pad') to the same 4 clips, so both yield 2 batches of 2.
     const cfg = LoaderSchema.parse({ shuffleBuffer: 3, prefetch: 1, concurrency: 2, dropRemainder: false, decode: { fps: 4, size: 32, seconds: 1, sampleRate: 8000 } });
     const ds = await clipPipeline(out, cfg, { seed: 3, batchSize: 2, rank: 1, world: 2, epochs: 2 });
     const { items } = await checkStateContract(ds, { view: (b) => ({ key: b.key, start: b.start, shape: (b.frames as unknown as NdArray).shape }), points: [0, 2] });
     const batches = items as Array<{ key: string[]; shape: number[] }>;
-    expect(batches.map((b) => b.shape)).toEqual([[2, 4, 32, 32, 3], [1, 4, 32, 32, 3], [2, 4, 32, 32, 3], [1, 4, 32, 32, 3]]);
+    expect(batches.map((b) => b.shape)).toEqual([[2, 4, 32, 32, 3], [2, 4, 32, 32, 3], [2, 4, 32, 32, 3], [2, 4, 32, 32, 3]]);
     const epoch1 = batches.slice(0, 2).flatMap((b) => b.key);
     const epoch2 = batches.slice(2).flatMap((b) => b.key);
-    expect(epoch1.length).toBe(3);
+    expect(epoch1.length).toBe(4);
     const other = await (await clipPipeline(out, cfg, { seed: 3, batchSize: 2, rank: 0, world: 2 })).toArray();
     const rank0 = other.flatMap((b) => b.key as string[]);
+    expect(rank0.length).toBe(4);
+    // the two ranks' shards are disjoint and together cover every clip of the epoch
+    expect(rank0.filter((k) => epoch1.includes(k))).toEqual([]);
     expect(new Set([...rank0, ...epoch1]).size).toBe(6);
     // the next epoch reshuffles (shard order and sample buffer are seeded per epoch)
-    expect(epoch2.length).toBe(3);
+    expect(epoch2.length).toBe(4);
     expect(epoch2).not.toEqual(epoch1);
   });
 

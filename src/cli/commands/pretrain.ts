@@ -36,11 +36,21 @@ export const command: CommandModule<object, Args> = {
     if (!/^[A-Za-z0-9._-]+$/.test(a.arm)) throw new UserError(`--arm "${a.arm}": use letters, digits, ".", "_" or "-"`, 2);
     const isRemote = /^https?:\/\//.test(a.data);
     if (!isRemote && !/[{*?]/.test(a.data) && !existsSync(a.data)) throw new UserError(`--data ${a.data}: no such file or folder`);
-    const outDir = a.out ?? path.join(config.runDir!, 'ssl', a.arm);
-    const { pretrain, sslTrainingBatches } = await import('../../ssl/index.js');
+    let outDir = a.out ?? path.join(config.runDir!, 'ssl', a.arm);
+    const [{ pretrain, sslTrainingBatches }, { rankFromEnv }] = await Promise.all([import('../../ssl/index.js'), import('../../loaders/partition/env.js')]);
+    // Rank and world size from torchrun-style (RANK, WORLD_SIZE) or Slurm (SLURM_PROCID,
+    // SLURM_NTASKS) variables: each rank reads only its own shards. There is no gradient
+    // all-reduce: each rank trains its own replica, in <out>/rank-<r>.
+    let dist;
+    try {
+      dist = rankFromEnv();
+    } catch (err) {
+      throw new UserError(`pretrain: ${(err as Error).message}`, 2);
+    }
+    if (dist.world > 1) outDir = path.join(outDir, `rank-${dist.rank}`);
     let data;
     try {
-      data = await sslTrainingBatches(a.data, { ssl: config.ssl, loader: config.loader }, { seed: config.seed });
+      data = await sslTrainingBatches(a.data, { ssl: config.ssl, loader: config.loader }, { seed: config.seed, rank: dist.rank, world: dist.world });
     } catch (err) {
       throw new UserError(`--data ${a.data}: ${(err as Error).message}`);
     }

@@ -87,7 +87,7 @@ async function verifyShard(info: ShardInfo): Promise<string | null> {
 /** Default member size cap: far above any clip, below Buffer's 4 GiB limit. */
 export const DEFAULT_MAX_MEMBER_BYTES = 1 << 30;
 
-class ShardNode implements Node<Sample> {
+export class ShardNode implements Node<Sample> {
   private readonly order: number[];
   private pos = 0;
   private offset = 0;
