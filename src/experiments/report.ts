@@ -13,7 +13,7 @@ import { ffmpegPath } from '../media/ffmpeg.js';
 import { runTool } from '../media/process.js';
 import { Pool } from '../runtime/pool.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
-import { aggregateProbes, type ClipPreview, type ExperimentResults } from './results.js';
+import { aggregateProbes, topPct, type ClipPreview, type ExperimentResults } from './results.js';
 
 export interface ReportOptions {
   /** Folder that relative clip paths are resolved against (default: results.runDir). */
@@ -264,7 +264,7 @@ export async function renderReport(results: ExperimentResults, opts: ReportOptio
   if (results.notes && results.notes.length > 0) parts.push(`<ul>${results.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`);
 
   if (results.selection.length > 0) {
-    parts.push('<h2>Selection</h2><table id="selection"><tr><th>method</th><th>selected</th><th>precision</th><th>precision at #positives</th><th>precision at 20 %</th><th>seconds</th></tr>');
+    parts.push(`<h2>Selection</h2><table id="selection"><tr><th>method</th><th>selected</th><th>precision</th><th>precision at #positives</th><th>precision at top ${escapeHtml(topPct(results.selection[0]?.topRatio))} (evaluation.topRatio)</th><th>seconds</th></tr>`);
     for (const s of results.selection) {
       parts.push(`<tr><td>${escapeHtml(s.method)}</td><td>${s.selected}</td><td>${fmt(s.precision)}</td><td>${fmt(s.precisionAtPositives)}</td><td>${fmt(s.precisionAtRatio)}</td><td>${fmt(s.seconds, 2)}</td></tr>`);
     }

@@ -29,6 +29,11 @@ export interface ObjectivePoint {
   objective: number;
 }
 
+/** The evaluation cut-off as printed: "20 %" (results written before it was recorded: "?"). */
+export function topPct(ratio: number | undefined): string {
+  return ratio === undefined ? '? %' : `${Number((100 * ratio).toFixed(1))} %`;
+}
+
 /** One selection method's outcome on the pool. */
 export interface SelectionSummary {
   method: string;
@@ -36,9 +41,10 @@ export interface SelectionSummary {
   selected: number;
   /** Precision of the whole selected subset against ground truth. */
   precision?: number;
-  /** Precision at |S| = number of positives, and at the reference ratio (top 20 %). */
+  /** Precision at |S| = number of positives, and at the top `topRatio` of the pool (config: evaluation.topRatio). */
   precisionAtPositives?: number;
   precisionAtRatio?: number;
+  topRatio?: number;
   /** Precision (and recall) of every prefix of the ranking, possibly thinned. */
   curve: CurvePoint[];
   /** Running objective along the ranking (MI methods). */

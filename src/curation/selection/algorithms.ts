@@ -82,12 +82,16 @@ export interface SearchResult {
   seconds: { search: number; refine: number; order: number };
 }
 
-/** The number of clips to select: `size` if given, else round(ratio × pool), clamped to 1..pool. */
+/**
+ * The number of clips to select: `size` if given, else round(ratio × pool), clamped to 1..pool.
+ * One of them is required (their defaults live in the config: selection.ratio).
+ */
 export function targetSize(pool: number, opts: { ratio?: number; size?: number }): number {
   if (pool < 1) return 0;
   let m: number;
   if (opts.size !== undefined) m = opts.size;
-  else m = Math.round((opts.ratio ?? 0.2) * pool);
+  else if (opts.ratio !== undefined) m = Math.round(opts.ratio * pool);
+  else throw new SelectionInputError('give the number of clips to select (size) or a fraction of the pool (ratio)');
   return Math.max(1, Math.min(pool, Math.floor(m)));
 }
 
@@ -468,7 +472,7 @@ export interface SelectLabelsOptions extends Omit<SearchOptions, 'target'> {
   /** Pairs as a flat [i0, j0, ...] list of clustering indices. */
   pairs: ArrayLike<number>;
   estimator?: Estimator;
-  /** Number of clips, or a ratio of the pool (default ratio 0.2). */
+  /** Number of clips, or a ratio of the pool (one of them is required). */
   size?: number;
   ratio?: number;
 }

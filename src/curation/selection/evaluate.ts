@@ -1,7 +1,7 @@
 /**
  * Evaluation of a ranking against ground truth (docs/algorithms.md §9): precision and recall of every
  * prefix, and the summary figures of the reference's correspondence-retrieval protocol: precision
- * at the number of true positives (= recall there), at the top 20 % of the pool, and the random
+ * at the number of true positives (= recall there), at the top evaluation.topRatio of the pool, and the random
  * baseline (expected base rate, and one seeded random ranking).
  */
 import { Rng } from '../../runtime/random.js';
@@ -22,7 +22,7 @@ export interface EvalSummary {
   /** positives / pool: the expected precision of a random subset of any size. */
   baseRate: number;
   atPositives: CutoffMetrics;
-  /** The reference ratio: the top 20 % of the pool. */
+  /** The top `ratio` of the pool (evaluation.topRatio; the reference uses 0.2). */
   atRatio: CutoffMetrics & { ratio: number };
   atSelected: CutoffMetrics;
   /**
@@ -71,7 +71,8 @@ function cutoff(hits: ArrayLike<number>, positives: number, size: number): Cutof
 export const TOP_RATIOS: readonly number[] = [0.05, 0.1, 0.2];
 
 export interface SummarizeOptions {
-  ratio?: number;
+  /** The "top of the pool" cut-off reported besides |S| and #positives (config: evaluation.topRatio). */
+  ratio: number;
   seed?: number;
   /**
    * Concept (class) of each ranked clip, aligned with `hits`, and of each pool clip, aligned with
@@ -81,11 +82,11 @@ export interface SummarizeOptions {
   poolConcepts?: ArrayLike<number | string | undefined>;
 }
 
-export function summarizeRanking(hits: ArrayLike<number>, poolTruth: ArrayLike<number>, opts: SummarizeOptions = {}): EvalSummary {
+export function summarizeRanking(hits: ArrayLike<number>, poolTruth: ArrayLike<number>, opts: SummarizeOptions): EvalSummary {
   const pool = poolTruth.length;
   let positives = 0;
   for (let i = 0; i < pool; i++) positives += poolTruth[i] ? 1 : 0;
-  const ratio = opts.ratio ?? 0.2;
+  const ratio = opts.ratio;
   const ratioSize = Math.max(1, Math.round(ratio * pool));
   const seed = opts.seed ?? 0;
   const shuffled = Uint8Array.from(poolTruth as ArrayLike<number>, (v) => (v ? 1 : 0));

@@ -85,7 +85,8 @@ export function planPartitions(
     }
     parts.forEach((p, i) => (p.target = Math.max(1, Math.min(p.end - p.start, base[i]))));
   } else {
-    const ratio = opts.ratio ?? 0.2;
+    const ratio = opts.ratio;
+    if (ratio === undefined) throw new SelectionInputError('give the number of clips to select (size) or a fraction of each partition (ratio)');
     if (!(ratio > 0 && ratio <= 1)) throw new SelectionInputError(`selection ratio must be in (0, 1], got ${ratio}`);
     for (const p of parts) p.target = Math.max(1, Math.min(p.end - p.start, Math.round(ratio * (p.end - p.start))));
   }

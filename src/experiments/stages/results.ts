@@ -11,7 +11,7 @@ import { writeJsonAtomic } from '../../runtime/atomic.js';
 import { precisionAt, precisionCurve, precisionOf, sampleIds } from '../arms.js';
 import type { ArmResultFile } from '../arm-worker.js';
 import { ARMS } from '../arms/registry.js';
-import { RESULTS_VERSION, aggregateProbes, type ArmSummary, type ClipPreview, type ExpectationCheck, type ExperimentResults, type ProbeRecord, type SelectionSummary } from '../results.js';
+import { RESULTS_VERSION, aggregateProbes, topPct, type ArmSummary, type ClipPreview, type ExpectationCheck, type ExperimentResults, type ProbeRecord, type SelectionSummary } from '../results.js';
 import { writeReport } from '../report.js';
 import type { ExperimentContext } from '../context.js';
 import type { SplitSummary } from './corpus.js';
@@ -50,7 +50,7 @@ export function formatResultsTable(r: ExperimentResults): string {
   if (r.selection.length > 0) {
     lines.push('selection precision (truly corresponding):');
     for (const s of r.selection) {
-      lines.push(`  ${s.method.padEnd(12)} selected ${String(s.selected).padStart(5)}  precision ${s.precision?.toFixed(3) ?? '–'}  at #positives ${s.precisionAtPositives?.toFixed(3) ?? '–'}  at 20 % ${s.precisionAtRatio?.toFixed(3) ?? '–'}`);
+      lines.push(`  ${s.method.padEnd(12)} selected ${String(s.selected).padStart(5)}  precision ${s.precision?.toFixed(3) ?? '–'}  at #positives ${s.precisionAtPositives?.toFixed(3) ?? '–'}  at top ${topPct(s.topRatio)} ${s.precisionAtRatio?.toFixed(3) ?? '–'}`);
     }
   }
   for (const e of r.expectations ?? []) lines.push(`${e.pass ? 'met    ' : 'NOT met'}  ${e.name}: ${e.value.toFixed(3)} (target ${e.target})`);
@@ -84,7 +84,8 @@ export async function resultsStage(
     selected,
     precision: hasTruth ? precisionAt(ranking, truth, selected) : undefined,
     precisionAtPositives: hasTruth && positives > 0 ? precisionAt(ranking, truth, positives) : undefined,
-    precisionAtRatio: hasTruth ? precisionAt(ranking, truth, Math.max(1, Math.round(0.2 * manifest.length))) : undefined,
+    precisionAtRatio: hasTruth ? precisionAt(ranking, truth, Math.max(1, Math.round(config.evaluation.topRatio * manifest.length))) : undefined,
+    topRatio: config.evaluation.topRatio,
     curve: hasTruth ? precisionCurve(ranking, truth, { keep: positives > 0 ? [positives] : [] }) : [],
     ...(objective ? { objective } : {}),
   });
