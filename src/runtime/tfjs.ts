@@ -15,6 +15,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+// Keep tfjs's console advice off our users' terminals from the moment tfjs is loaded through us,
+// before any tensor exists: "Hi, looks like you are running TensorFlow.js in Node.js..." (printed
+// on the cpu backend's first write), "kernel already registered". `avcurate doctor` reports the
+// backends properly.
+tf.env().set('PROD', true);
+
 export type BackendChoice = 'auto' | 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
 
@@ -125,8 +131,6 @@ export async function initTfjs(choice: BackendChoice = 'auto'): Promise<TfjsRunt
   if (pending && pendingChoice === choice) return pending;
   pendingChoice = choice;
   pending = (async () => {
-    // Keep tfjs's console advice ("install the node backend", "kernel already registered") off
-    // the terminal: `avcurate doctor` reports backends properly.
     tf.env().set('PROD', true);
     const order: Array<Exclude<BackendChoice, 'auto'>> =
       choice === 'auto' ? ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] : [choice];

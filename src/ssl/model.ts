@@ -9,6 +9,8 @@
  * from the batch moments): its gradient is reductions and elementwise products, never `tile`.
  */
 import * as tf from '@tensorflow/tfjs';
+// Loaded for its effect: tfjs quiet (no Node.js banner) even when a model is built before initTfjs.
+import '../runtime/tfjs.js';
 import { Rng } from '../runtime/random.js';
 import type { SslModelConfig, StageConfig } from '../config/sections/ssl.js';
 

@@ -47,8 +47,19 @@ describe('export', () => {
     expect(isSafeKey(keys[5])).toBe(true);
     expect(keys[5]).not.toMatch(/\.\.|\//);
     // tar member names carry no path
-    const sample = (await (await fromShards(out)).toArray())[5];
-    expect(JSON.parse((sample.json as Buffer).toString()).id).toBe('../../x');
+    const samples = await (await fromShards(out)).toArray();
+    expect(JSON.parse((samples[5].json as Buffer).toString()).id).toBe('../../x');
+    // no absolute path of this machine in the metadata: sources relative to the corpus root
+    const meta = JSON.parse((samples[0].json as Buffer).toString()) as { source: string };
+    expect(corpus.records[0].source.endsWith(`/${meta.source}`)).toBe(true);
+    expect(path.isAbsolute(meta.source)).toBe(false);
+    expect(JSON.stringify(index)).not.toContain(dir);
+    for (const x of samples) expect((x.json as Buffer).toString()).not.toContain(dir);
+    // opt-in: absolute paths
+    const abs = path.join(dir, 'abs');
+    await exportShards({ selection: corpus.selection, out: abs, maxCount: 10, limit: 1, concurrency: 1, silent: true, absolutePaths: true });
+    const first = (await (await fromShards(abs)).toArray())[0];
+    expect(JSON.parse((first.json as Buffer).toString()).source).toBe(corpus.records[0].source);
   });
 
   it('the loader reads the shards back into batches of the requested shapes (decode and npy paths)', async () => {

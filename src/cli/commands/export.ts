@@ -95,6 +95,7 @@ export const command: CommandModule<object, Args> = {
         npy,
         cut: { mode: a.cut ?? ex.cut, height: a.height ?? ex.height },
         limit: a.limit,
+        absolutePaths: ex.absolutePaths,
         concurrency: a.concurrency ?? (loader.concurrency || undefined),
         onError: a['on-error'] ?? loader.onError,
         silent: a.quiet,

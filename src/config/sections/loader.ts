@@ -38,6 +38,8 @@ export const LoaderExportSchema = z
     npy: z.boolean().default(false),
     /** Cut by re-encoding (exact window) or stream copy (fast, keyframe-aligned). */
     cut: z.enum(['reencode', 'copy']).default('reencode'),
+    /** Keep absolute source paths in each <key>.json (default: relative to the corpus root). */
+    absolutePaths: z.boolean().default(false),
     /** Scale the cut clips to this height (re-encode only); unset keeps the source size. */
     height: z.number().int().min(16).optional(),
   })

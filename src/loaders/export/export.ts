@@ -48,7 +48,26 @@ export interface ExportOptions {
   prefix?: string;
   /** failures.jsonl to append skipped clips to (default: next to the selection). */
   failures?: string;
+  /**
+   * Keep the producer's absolute source paths in each <key>.json (default false: `source` is
+   * relative to the corpus, the deepest folder holding every selected clip, so shards handed to
+   * another team do not carry this machine's paths).
+   */
+  absolutePaths?: boolean;
   silent?: boolean;
+}
+
+/** The deepest folder that holds every file (the corpus root of a selection). */
+export function corpusRoot(files: readonly string[]): string {
+  if (files.length === 0) return '';
+  let parts = path.dirname(path.resolve(files[0])).split(path.sep);
+  for (const f of files.slice(1)) {
+    const q = path.dirname(path.resolve(f)).split(path.sep);
+    let i = 0;
+    while (i < parts.length && i < q.length && parts[i] === q[i]) i++;
+    parts = parts.slice(0, i);
+  }
+  return parts.join(path.sep) || path.sep;
 }
 
 export interface ExportResult {
@@ -98,7 +117,7 @@ export async function listShardKeys(file: string): Promise<string[]> {
   return keys;
 }
 
-async function makeMembers(p: Prepared, opts: ExportOptions, tmpDir: string): Promise<Record<string, Uint8Array>> {
+async function makeMembers(p: Prepared, opts: ExportOptions, tmpDir: string, root: string): Promise<Record<string, Uint8Array>> {
   const { clip, key } = p;
   const tmp = tempPathFor(path.join(tmpDir, `${key}.mp4`));
   let mp4: Buffer;
@@ -108,7 +127,8 @@ async function makeMembers(p: Prepared, opts: ExportOptions, tmpDir: string): Pr
   } finally {
     await fsp.rm(tmp, { force: true });
   }
-  const record = { ...clip, key, end: clip.start + clip.duration };
+  const source = opts.absolutePaths ? clip.source : path.relative(root, clip.source).split(path.sep).join('/');
+  const record = { ...clip, source, key, end: clip.start + clip.duration };
   const members: Record<string, Uint8Array> = { mp4, json: Buffer.from(JSON.stringify(record)) };
   if (opts.npy) {
     const d = await decodeItem(clip, { ...opts.npy, audio: 'optional' });
@@ -136,8 +156,11 @@ async function exportShardsLocked(opts: ExportOptions): Promise<ExportResult> {
     byKey.set(p.key, p.clip.id);
   }
   const selectionHash = createHash('sha256').update(await fsp.readFile(opts.selection)).digest('hex');
+  const root = corpusRoot(clips.map((c) => c.source));
   const settings = {
-    selection: path.resolve(opts.selection),
+    // Relative to the output folder: shards.json carries no absolute path of the producer.
+    selection: path.relative(out, path.resolve(opts.selection)).split(path.sep).join('/'),
+    sources: opts.absolutePaths ? 'absolute' : 'relative to the corpus root',
     selectionSha256: selectionHash,
     limit: opts.limit ?? null,
     maxCount: opts.maxCount ?? null,
@@ -198,7 +221,7 @@ async function exportShardsLocked(opts: ExportOptions): Promise<ExportResult> {
   try {
     const results = mapOrdered(todo, async (p) => {
       try {
-        return { p, members: await makeMembers(p, opts, scratch) };
+        return { p, members: await makeMembers(p, opts, scratch, root) };
       } catch (err) {
         return { p, error: err as Error };
       }
@@ -206,7 +229,8 @@ async function exportShardsLocked(opts: ExportOptions): Promise<ExportResult> {
     for await (const r of results) {
       if ('error' in r && r.error) {
         if ((opts.onError ?? 'skip') === 'raise') throw new Error(`export: clip ${r.p.clip.id} (rank ${r.p.clip.rank}): ${r.error.message}`, { cause: r.error });
-        skipped.push({ id: r.p.clip.id, reason: r.error.message });
+        // shards.json travels with the shards: paths in the reason relative to the corpus root too.
+        skipped.push({ id: r.p.clip.id, reason: opts.absolutePaths ? r.error.message : r.error.message.split(root + path.sep).join('') });
         failures.record({ id: r.p.clip.id, stage: 'export', file: r.p.clip.source, reason: r.error.message.split('\n')[0] });
         progress.tick(1, `${skipped.length} skipped`);
         continue;
