@@ -2,9 +2,10 @@
 
 Input "video" [n, 3, 32, 224, 224] (layout NCTHW, preset kinetics). The wrapper builds both
 pathways from the one clip: the slow pathway takes every alpha-th frame, the fast pathway all of
-them, with a time-strided lateral connection from fast to slow. Outputs "slow" [n, C, 8, 14, 14],
-"fast" [n, C', 32, 14, 14] and "fused" [n, C + C'] (both pathways averaged over time and space and
-concatenated, as SlowFast's head does). For a pretrained PySlowFast / pytorchvideo model, keep
+them, with a time-strided lateral connection from fast to slow. Outputs "slow" [n, C, 8, h, w],
+"fast" [n, C', 32, h, w] and "fused" [n, C + C'] (both pathways averaged over time and space and
+concatenated, as SlowFast's head does); the pathways here are a stem and one block each, so the
+maps are [n, 128, 8, 28, 28] and [n, 16, 32, 28, 28]. For a pretrained PySlowFast / pytorchvideo model, keep
 this wrapper's forward (one input, the slice, named outputs) around its pathways.
 
     /usr/bin/python3 scripts/export_slowfast.py --out models/
