@@ -13,6 +13,7 @@ import { ffmpegPath } from '../media/ffmpeg.js';
 import { runTool } from '../media/process.js';
 import { Pool } from '../runtime/pool.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
+import { runLayout } from '../run/layout.js';
 import { aggregateProbes, topPct, type ClipPreview, type ExperimentResults } from './results.js';
 
 export interface ReportOptions {
@@ -269,6 +270,11 @@ export async function renderReport(results: ExperimentResults, opts: ReportOptio
       parts.push(`<tr><td>${escapeHtml(s.method)}</td><td>${s.selected}</td><td>${fmt(s.precision)}</td><td>${fmt(s.precisionAtPositives)}</td><td>${fmt(s.precisionAtRatio)}</td><td>${fmt(s.seconds, 2)}</td></tr>`);
     }
     parts.push('</table>');
+  }
+  // The explain section (select's module), when the run folder holds explain.json.
+  if (results.runDir) {
+    const { explainSection } = await import('./explain-section.js');
+    parts.push(await explainSection(runLayout(results.runDir).explain, { images: opts.images, concurrency: opts.concurrency, imageWidth: opts.imageWidth, baseDir }));
   }
 
   parts.push('<h2>Plots</h2>');

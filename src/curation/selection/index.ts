@@ -32,3 +32,7 @@ export {
   selectionFingerprint, type SelectStageOptions, type SelectStageResult, type SelectionMeta, runSelect,
   writeScoreSelection, summarizeAutoPairing, type EvalStageOptions, type EvalStageResult, truthLookup, runEvalSelection,
 } from './stage.js';
+export {
+  EXPLAIN_FORMAT, type ExplainPair, type ExplainClipRef, type ExplainCell, type ExplainClip, type ExplainFile, type ExplainOptions,
+  type Explanation, explainSelection, type ExplainStageOptions, type ExplainStageResult, runExplain, formatExplain, formatClip,
+} from './explain.js';
