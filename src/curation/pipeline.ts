@@ -7,10 +7,11 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
-import { writeJsonAtomic } from '../runtime/atomic.js';
 import { log } from '../runtime/progress.js';
 import { corpusDir, runCorpus, runIngest } from './manifest/stage.js';
-import { manifestPath } from './manifest/read.js';
+import { StageLedger } from '../run/ledger.js';
+import { runLayout } from '../run/layout.js';
+import { canonicalJson } from '../run/hash.js';
 import { addClips, clusterWithDrift, continueSelect, extractAll, reapplyAdditions, type IncrementalSelectReport } from './incremental/stage.js';
 import { runSelect, runEvalSelection, type EvalStageResult, type SelectStageResult } from './selection/stage.js';
 import { exists } from '../runtime/jsonl.js';
@@ -74,26 +75,24 @@ export async function runCuration(config: Config, opts: CurationOptions = {}): P
 
   await step('synth', async () => (await runCorpus(config, { silent })).note);
   await step('ingest', async () => {
-    // ingest rebuilds a finished manifest from scratch; skip it when the manifest was made by this
-    // pipeline from the same corpus files and ingest config, and is untouched since.
-    const marker = path.join(runDir, '.curate', 'ingest.json');
-    const key = await ingestKey(config);
-    const done = await readMarker(marker);
-    const manifest = manifestPath(runDir);
-    let note: string;
-    if (done && done.key === key && (await fileStamp(manifest)) === done.output) {
-      note = `manifest.jsonl is up to date (${done.note})`;
-    } else {
+    // ingest rebuilds a finished manifest from scratch; the stage ledger skips it when the manifest
+    // was made from the same corpus files and ingest config, and is untouched since (stamped).
+    const ledger = new StageLedger(runDir, { silent: true });
+    const manifest = runLayout(runDir).manifest;
+    const done = await ledger.runWithStatus<{ note: string }>(INGEST_STAGE, await ingestKey(config), async () => {
       const r = await runIngest(config, { silent });
       // Clips added to this run (curate --add) stay in it when the base is re-ingested.
       const re = await reapplyAdditions(config);
-      note = `${r.clips} clips in the manifest${re ? ` (+ ${re} added earlier)` : ''}, ${r.failures.length} refused` + (r.resumed ? `, ${r.resumed} inputs resumed` : '');
-    }
+      const made = `${r.clips} clips in the manifest${re ? ` (+ ${re} added earlier)` : ''}, ${r.failures.length} refused` + (r.resumed ? `, ${r.resumed} inputs resumed` : '');
+      return { summary: { note: made }, outputs: [manifest], stampOutputs: true };
+    });
+    let note = done.skipped ? `manifest.jsonl is up to date (${done.summary.note})` : done.summary.note;
     if (opts.add) {
       const a = await addClips(config, opts.add, { silent });
       note += a.already ? `; ${opts.add} was added already (${a.batch.name})` : `; added ${a.batch.clips} clips as ${a.batch.name} (${a.total} in all)`;
+      // The manifest now holds the added clips: that is this pipeline's own change, not an edit.
+      await ledger.restamp(INGEST_STAGE);
     }
-    await writeJsonAtomic(marker, { key, output: await fileStamp(manifest), note });
     return note;
   });
   await step('extract', async () => {
@@ -138,28 +137,13 @@ export async function runCuration(config: Config, opts: CurationOptions = {}): P
   return result;
 }
 
-/** Size and modification time of a file ('' when missing). */
-async function fileStamp(file: string): Promise<string> {
-  try {
-    const st = await fsp.stat(file);
-    return `${st.size}:${st.mtimeMs}`;
-  } catch {
-    return '';
-  }
-}
-
-async function readMarker(file: string): Promise<{ key: string; output: string; note: string } | null> {
-  try {
-    return JSON.parse(await fsp.readFile(file, 'utf8')) as { key: string; output: string; note: string };
-  } catch {
-    return null;
-  }
-}
+/** The ledger record of curate's ingest step (stages/curate-ingest.json). */
+const INGEST_STAGE = 'curate-ingest';
 
 /** What the manifest depends on: the ingest config and every file of the corpus (name, size, and time or contents). */
 export async function ingestKey(config: Config): Promise<string> {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ ingest: config.ingest, corpus: config.corpus }));
+  h.update(canonicalJson({ ingest: config.ingest, corpus: config.corpus }));
   const root = corpusDir(config);
   // Folders by (device, inode): a symbolic-link loop is hashed once, not until ELOOP (reliab).
   const seenDirs = new Set<string>();

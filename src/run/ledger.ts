@@ -137,6 +137,17 @@ export class StageLedger {
     return { summary: result.summary, skipped: false, seconds };
   }
 
+  /**
+   * Record the current size and time of a finished stage's outputs (after the caller changed them
+   * on purpose, e.g. appended to the manifest), so the change does not void the record.
+   */
+  async restamp(stage: string): Promise<void> {
+    const rec = await this.record(stage);
+    if (!rec) return;
+    const stamps = Object.fromEntries(rec.outputs.map((o) => [o, fileStamp(path.resolve(this.runDir, o))]));
+    await writeJsonAtomic(this.fileOf(stage), { ...rec, stamps });
+  }
+
   /** Forget a stage (and so everything keyed on its output reruns). */
   async invalidate(stage: string): Promise<void> {
     await fsp.rm(this.fileOf(stage), { force: true });
