@@ -395,25 +395,17 @@ export function prepareFrames(clip: Pick<DecodedClip, 'frames' | 'shape'>, o: Fr
     for (let t = 0; t < T; t++) {
       const img = v === 0 && t === 0 ? first : resizeAndCrop(clipFrame(clip, views[v][t]), p);
       const base = v * T * plane * 3;
-      for (let q = 0; q < plane; q++) {
-        for (let c = 0; c < 3; c++) {
-          const src = bgr ? 2 - c : c;
-          const val = img.data[q * 3 + src] * scale[c] - shift[c];
-          let at: number;
-          switch (o.layout) {
-            case 'NHWC':
-            case 'NTHWC':
-              at = (t * plane + q) * 3 + c;
-              break;
-            case 'NCHW':
-              at = (t * 3 + c) * plane + q;
-              break;
-            case 'NCTHW':
-              at = (c * T + t) * plane + q;
-              break;
-          }
-          data[base + at] = val;
-        }
+      // Where channel c of pixel q goes: base + off(c) + q * step.
+      const channelsLast = o.layout === 'NHWC' || o.layout === 'NTHWC';
+      const step = channelsLast ? 3 : 1;
+      for (let c = 0; c < 3; c++) {
+        const src = bgr ? 2 - c : c;
+        const sc = scale[c];
+        const sh = shift[c];
+        const off =
+          base + (channelsLast ? t * plane * 3 + c : o.layout === 'NCHW' ? (t * 3 + c) * plane : (c * T + t) * plane);
+        const px = img.data;
+        for (let q = 0; q < plane; q++) data[off + q * step] = px[q * 3 + src] * sc - sh;
       }
     }
   }
