@@ -119,12 +119,15 @@ describe('the packed package', () => {
 
   it('type-checks a consumer against the shipped .d.ts through the exports map', () => {
     copyFileSync(path.join(root, 'test/package/consumer/check-types.ts'), path.join(project, 'check-types.ts'));
-    writeFileSync(
-      path.join(project, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: [] }, files: ['check-types.ts'] }),
-    );
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    execFileSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8' });
+    // Node's resolution and a bundler's both follow the exports map to the .d.ts.
+    for (const [module, moduleResolution] of [['NodeNext', 'NodeNext'], ['ESNext', 'Bundler']]) {
+      writeFileSync(
+        path.join(project, 'tsconfig.json'),
+        JSON.stringify({ compilerOptions: { module, moduleResolution, target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: [] }, files: ['check-types.ts'] }),
+      );
+      execFileSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8' });
+    }
     // And a wrong use is refused, so the check above is a real check.
     writeFileSync(path.join(project, 'check-types.ts'), `import { fromShards } from 'avcurate/loaders';\nconst n: number = fromShards;\nexport { n };\n`);
     const bad = spawnSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8' });

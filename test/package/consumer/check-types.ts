@@ -1,5 +1,5 @@
-// Type-checked by test/package/pack.test.ts inside the consumer project (moduleResolution
-// NodeNext): the package's `types` conditions must resolve every subpath to its .d.ts.
+// Type-checked by test/package/pack.test.ts inside the consumer project (moduleResolution NodeNext
+// and Bundler): the package's `types` conditions must resolve every subpath to its .d.ts.
 import { parseConfig, type Config } from 'avcurate';
 import { readSelectionCsv, type SelectionRow } from 'avcurate/curation';
 import { fromShards, type Dataset, type Sample } from 'avcurate/loaders';
