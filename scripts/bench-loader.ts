@@ -6,9 +6,15 @@
  *  (b) GB/s reading pre-decoded .npy shards through shuffle and batch (bytes of array data in the
  *      batches per second);
  *  (c) time to restore a mid-epoch state (iterator(state) to the first batch), against the time to
- *      the first batch of a fresh iterator, and the state's size.
+ *      the first batch of a fresh iterator, and the state's size;
+ *  (d) the path the experiment's arms train on: a decoded-tensor cache (frames.npy + spec.npy) →
+ *      the arm's rows → shuffle → SpecAugment → batch → normalised model inputs (ssl/data.ts
+ *      sslTrainingBatches, as arm-worker.ts runs it), in batches/s, against the same batches
+ *      gathered from arrays held in memory (a seeded permutation, row copies, the same masking
+ *      and normalisation: what the arms did before the cache became a loaders source).
  * Options: --clips N (default 24), --concurrency C (default: cores), --seconds S (clip length, 4),
- * --npy-samples N (default 192), --epochs E (for b, default 4, after 2 warm-up passes), --dir DIR (work folder, default a
+ * --npy-samples N (default 192), --epochs E (for b, default 4, after 2 warm-up passes), --cache-rows N (for d,
+ * default 560, the demo's pool), --dir DIR (work folder, default a
  * temp folder, removed at the end unless --keep).
  */
 import { promises as fsp, mkdtempSync } from 'node:fs';
@@ -23,6 +29,10 @@ import { Pool, defaultConcurrency } from '../src/runtime/pool.js';
 import { fromShards, parseSample, ShardWriter, encodeNpy, type NdArray, type ParsedSample, type DecodeSpec } from '../src/loaders/index.js';
 import { exportShards } from '../src/loaders/export/export.js';
 import { Rng } from '../src/runtime/random.js';
+import { fromArray, writeTensorCache, augmentItem, framesToFloat32 } from '../src/loaders/index.js';
+import { sslTrainingBatches } from '../src/ssl/data.js';
+import { SslSchema } from '../src/config/sections/ssl.js';
+import { LoaderSchema } from '../src/config/sections/loader.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,6 +48,7 @@ const c = arg('concurrency', defaultConcurrency());
 const seconds = arg('seconds', 4);
 const npySamples = arg('npy-samples', 192);
 const epochs = arg('epochs', 4);
+const cacheRows = arg('cache-rows', 560);
 const keep = process.argv.includes('--keep');
 const work = strArg('dir') ?? mkdtempSync(path.join(os.tmpdir(), 'avcurate-bench-loader-'));
 const spec: DecodeSpec = { fps: 8, size: 112, seconds: 2, sampleRate: 16000, sampling: 'center', fit: 'cover', audio: 'optional' };
@@ -173,7 +184,73 @@ async function main(): Promise<void> {
   const restoreDecodeMs = now() - t3;
   await rd.close();
   console.log(`(c) restore a decode pipeline (shards → shuffle(8) → decode → batch(4)) after 1 batch: ${restoreDecodeMs.toFixed(0)} ms to the next batch (includes decoding its 4 clips); state ${stated.length} bytes`);
+
+  // (d) The experiment's cache path, with the demo's model shapes and batch size.
+  const ssl = SslSchema.parse({ batchSize: 32, model: { audio: { frames: 96, mels: 64 }, visual: { frames: 4, height: 32, width: 32 } } });
+  const loaderCfg = LoaderSchema.parse({});
+  const [A, M, TT, H, W] = [96, 64, 4, 32, 32];
+  const cacheDir = path.join(work, 'tensors');
+  const crng = new Rng(3);
+  const specs = new Float32Array(cacheRows * A * M).map(() => crng.normal());
+  const frames = new Uint8Array(cacheRows * TT * H * W * 3).map(() => crng.nextUint32() & 255);
+  const perS = A * M;
+  const perF = TT * H * W * 3;
+  const rows = Array.from({ length: cacheRows }, (_, i) => ({
+    key: `c${i}`,
+    frames: { dtype: 'uint8' as const, shape: [TT, H, W, 3], data: frames.slice(i * perF, (i + 1) * perF) },
+    spec: { dtype: 'float32' as const, shape: [A, M], data: specs.slice(i * perS, (i + 1) * perS) },
+  }));
+  await writeTensorCache(fromArray(rows), cacheDir);
+  const armKeys = sampleKeys(cacheRows, Math.round(cacheRows / 2), 5);
+  const steps = 200;
+  const viaCache = async () => {
+    const it = (await sslTrainingBatches(cacheDir, { ssl, loader: loaderCfg }, { seed: 1, keys: armKeys })).iterator();
+    const t0 = now();
+    for (let k = 0; k < steps; k++) if ((await it.next()).done) throw new Error('cache batches ended');
+    const dt = now() - t0;
+    await it.close();
+    return steps / (dt / 1000);
+  };
+  // Baseline: arrays in memory, a seeded permutation per epoch, row copies, the same SpecAugment
+  // and frame normalisation, no pipeline.
+  const idx = armKeys.map((k) => Number(k.slice(1)));
+  const inMemory = () => {
+    const t0 = now();
+    const B = 32;
+    const perEpoch = Math.floor(idx.length / B);
+    for (let k = 0; k < steps; k++) {
+      const epoch = Math.floor(k / perEpoch);
+      const order = Rng.derive(1, 'bench-perm', epoch).permutation(idx.length);
+      const a = new Float32Array(B * perS);
+      const f = new Uint8Array(B * perF);
+      for (let j = 0; j < B; j++) {
+        const i = idx[order[(k % perEpoch) * B + j]];
+        const masked = augmentItem({ key: `c${i}`, spec: { dtype: 'float32', shape: [A, M], data: specs.subarray(i * perS, (i + 1) * perS) } }, { seed: 1, specMask: { field: 'spec', freq: 3, time: 4, count: 1 } }, epoch, j);
+        a.set((masked.spec as NdArray).data as Float32Array, j * perS);
+        f.set(frames.subarray(i * perF, (i + 1) * perF), j * perF);
+      }
+      const ff = framesToFloat32({ dtype: 'uint8', shape: [B, TT, H, W, 3], data: f }, { mean: 0.45, std: 0.225 });
+      if (ff.data.length !== B * perF || a.length !== B * perS) throw new Error('bad batch');
+    }
+    return steps / ((now() - t0) / 1000);
+  };
+  await viaCache();
+  inMemory();
+  const cacheRates: number[] = [];
+  const memRates: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    cacheRates.push(await viaCache());
+    memRates.push(inMemory());
+  }
+  const mc = median(cacheRates);
+  const mm = median(memRates);
+  console.log(`(d) tensor cache → arm rows → shuffle → SpecAugment → batch(32) → model inputs (the demo's arms): ${mc.toFixed(0)} batches/s (${((mc * 32 * (perS * 4 + perF)) / 1e9).toFixed(2)} GB/s read), in-memory arrays with the same work ${mm.toFixed(0)} batches/s: ratio ${(mc / mm).toFixed(2)} (${cacheRows} cached clips, ${armKeys.length} in the arm, median of 3 interleaved runs of ${steps} batches; the demo trains 100 steps per arm and seed)`);
   if (!keep && !strArg('dir')) await fsp.rm(work, { recursive: true, force: true });
+}
+
+/** n distinct cache keys drawn with a seed (an arm's training set). */
+function sampleKeys(rows: number, n: number, seed: number): string[] {
+  return Array.from(new Rng(seed).permutation(rows).slice(0, n), (i) => `c${i}`);
 }
 
 main().catch((err) => {

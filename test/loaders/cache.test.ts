@@ -63,6 +63,10 @@ describe('tensor cache', () => {
     await writeTensorCache(fromArray(items(11)), dir);
     const ds = await fromTensorCache(dir);
     await checkStateContract(ds, { view, minItems: 11 });
+    // the same rows read from disk row by row (a cache larger than memoryBytes)
+    const fromDisk = await fromTensorCache(dir, { memoryBytes: 0 });
+    await checkStateContract(fromDisk, { view, minItems: 11 });
+    expect((await fromDisk.toArray()).map(view)).toEqual((await ds.toArray()).map(view));
     const pipe = ds.shuffle(4, 7).batch(3, { dropRemainder: true }).repeat(2);
     await checkStateContract(pipe, { view: (b) => b.key, minItems: 6 });
   });
@@ -73,6 +77,7 @@ describe('tensor cache', () => {
     const spec = path.join(dir, 'spec.npy');
     const full = await fsp.readFile(spec);
     await fsp.writeFile(spec, full.subarray(0, full.length - 8));
+    await expect(fromTensorCache(dir, { memoryBytes: 0 })).rejects.toThrow(/truncated/);
     await expect(fromTensorCache(dir)).rejects.toThrow(new RegExp(`${spec.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: truncated`));
     await fsp.rm(path.join(dir, 'index.json'));
     await expect(readTensorCacheIndex(dir)).rejects.toThrow(/index\.json: cannot read the tensor cache index \(no such file/);

@@ -33,6 +33,12 @@ export function framesToFloat32(frames: NdArray, opts: FrameNormalization = {}):
   const scale = std.map((s) => 1 / (255 * s));
   const shift = mean.map((m, c) => m / std[c]);
   if ((opts.layout ?? 'channels-last') === 'channels-last') {
+    if (scale.every((v) => v === scale[0]) && shift.every((v) => v === shift[0])) {
+      const a = scale[0];
+      const b = shift[0];
+      for (let i = 0; i < src.length; i++) out[i] = src[i] * a - b;
+      return { dtype: 'float32', shape: [...shape], data: out };
+    }
     for (let i = 0; i < src.length; i++) {
       const c = i % C;
       out[i] = src[i] * scale[c] - shift[c];

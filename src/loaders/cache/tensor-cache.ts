@@ -12,8 +12,9 @@
  * The writer streams: rows go straight to their place in a temporary file behind a reserved header,
  * the header with the final count is written last, then each file is renamed into place and
  * index.json is written last of all, so a cache exists only when complete. Memory is one item.
- * The source reads a row with one positional read per field (no whole-file load); its state is the
- * row position, so skip and restore are O(1).
+ * The source reads a small cache whole into memory once (at most `memoryBytes`, default 256 MiB),
+ * a larger one row by row with one positional read per field; its state is the row position, so
+ * skip and restore are O(1).
  */
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -183,6 +184,11 @@ export interface TensorCacheOptions {
   keys?: readonly string[];
   /** Only these fields (default: all). */
   fields?: readonly string[];
+  /**
+   * Read the files whole into memory once (shared by every iterator of this dataset) when their
+   * data is at most this many bytes, else read each row from disk (default 256 MiB).
+   */
+  memoryBytes?: number;
 }
 
 /** One row of a cache: its key and one NdArray per field. */
@@ -194,6 +200,8 @@ interface OpenField {
   field: TensorField;
   offset: number;
   rowBytes: number;
+  /** The whole data section, when the cache is read into memory. */
+  data?: Uint8Array;
 }
 
 class TensorCacheNode implements Node<CachedItem> {
@@ -221,13 +229,16 @@ class TensorCacheNode implements Node<CachedItem> {
       return DONE;
     }
     const row = this.rows[this.index];
-    const handles = await this.open();
     const out: Record<string, NdArray | string> = { key: this.keys[row] };
     for (const f of this.fields) {
       const data = new DTYPE_ARRAY[f.field.dtype](sizeOf(f.field.shape));
       const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      const { bytesRead } = await handles.get(f.name)!.read(view, 0, f.rowBytes, f.offset + row * f.rowBytes);
-      if (bytesRead !== f.rowBytes) throw new Error(`${f.file}: row ${row} (${this.keys[row]}) is truncated: ${bytesRead} of ${f.rowBytes} bytes`);
+      if (f.data) view.set(f.data.subarray(row * f.rowBytes, (row + 1) * f.rowBytes));
+      else {
+        const handles = await this.open();
+        const { bytesRead } = await handles.get(f.name)!.read(view, 0, f.rowBytes, f.offset + row * f.rowBytes);
+        if (bytesRead !== f.rowBytes) throw new Error(`${f.file}: row ${row} (${this.keys[row]}) is truncated: ${bytesRead} of ${f.rowBytes} bytes`);
+      }
       out[f.name] = { dtype: f.field.dtype, shape: [...f.field.shape], data };
     }
     this.index++;
@@ -291,6 +302,14 @@ export async function fromTensorCache(dir: string, opts: TensorCacheOptions = {}
       fields.push({ name, file, field, offset: h.dataOffset, rowBytes });
     } finally {
       await fh.close();
+    }
+  }
+  // Small caches (the experiment's) are read whole once: rows are then plain copies.
+  const total = fields.reduce((a, f) => a + idx.count * f.rowBytes, 0);
+  if (total <= (opts.memoryBytes ?? 256 * 1024 * 1024)) {
+    for (const f of fields) {
+      const buf = await fsp.readFile(f.file);
+      f.data = new Uint8Array(buf.buffer, buf.byteOffset + f.offset, idx.count * f.rowBytes);
     }
   }
   let rows: Int32Array;
