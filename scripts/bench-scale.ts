@@ -28,7 +28,6 @@ import type { ClusterModel } from '../src/curation/clustering/model.js';
 import { shardName, shardRange } from '../src/runtime/shard.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const BIN = path.resolve(here, '..', 'bin', 'avcurate.js');
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {
   const i = args.indexOf(`--${name}`);
@@ -64,9 +63,9 @@ const PROBE = JSON.stringify({ duration: 10, width: 320, height: 240, fps: 25, s
 const ROOT = path.resolve(here, '..');
 
 /**
- * The CLI runs compiled (dist/) when dist is at least as new as the sources; under tsx every
- * process would also carry the transpiler (h5wasm's 4 MB module alone costs ~600 MB RSS through it),
- * which is not what a deployed avcurate measures. Build dist when it is missing or stale.
+ * The measured processes run the compiled CLI (dist/): under tsx every process would also carry
+ * the transpiler (h5wasm's 4 MB module alone costs ~600 MB RSS through it), which is not what a
+ * deployed avcurate measures. dist/ is built first when it is missing or older than src/.
  */
 async function ensureBuilt(): Promise<void> {
   const { statSync, readdirSync } = await import('node:fs');
@@ -115,6 +114,12 @@ function measure(cmd: string, argv: string[], env: NodeJS.ProcessEnv = process.e
       else resolve({ seconds, rssMB, stdout: out });
     });
   });
+}
+
+/** `avcurate ARGS` on the compiled CLI (dist/), whatever happens to src/ while the benchmark runs. */
+function cli(argv: string[]): string[] {
+  const main = JSON.stringify(path.join(ROOT, 'dist', 'cli', 'main.js'));
+  return ['--input-type=module', '-e', `const { main } = await import(${main}); process.exitCode = await main(process.argv.slice(1));`, ...argv];
 }
 
 const fmtMB = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(0)} MB`);
@@ -202,7 +207,7 @@ async function main(): Promise<void> {
     Array.from({ length: Math.min(J, S) }, async () => {
       while (next < S) {
         const i = next++;
-        shardRuns[i] = await measure(process.execPath, [BIN, 'select', '--config', cfgFile, '--shard', `${i}/${S}`, '--no-merge', '--quiet'], env);
+        shardRuns[i] = await measure(process.execPath, cli(['select', '--config', cfgFile, '--shard', `${i}/${S}`, '--no-merge', '--quiet']), env);
       }
     }),
   );
@@ -215,7 +220,7 @@ async function main(): Promise<void> {
   );
 
   // 3. The merge: the whole pool once → selection.csv.
-  const sel = await measure(process.execPath, [BIN, 'select', '--config', cfgFile], env);
+  const sel = await measure(process.execPath, cli(['select', '--config', cfgFile]), env);
   line(`  3. select (merge of ${S} partitions → selection.csv): ${sel.seconds.toFixed(1)} s wall, peak RSS ${fmtMB(sel.rssMB)}`);
   const rows = readFileSync(path.join(runDir, 'selection.csv'), 'utf8').trim().split('\n').slice(1);
   let hits = 0;
@@ -229,7 +234,7 @@ async function main(): Promise<void> {
     rmSync(path.join(runDir, 'selection'), { recursive: true, force: true });
     rmSync(path.join(runDir, 'selection.csv'), { force: true });
     rmSync(path.join(runDir, 'selection.meta.json'), { force: true });
-    const one = await measure(process.execPath, [BIN, 'select', '--config', cfgFile, '--force'], env);
+    const one = await measure(process.execPath, cli(['select', '--config', cfgFile, '--force']), env);
     const same = readFileSync(path.join(runDir, 'selection.csv'), 'utf8') === sharded;
     line(`  baseline: one process, the same ${S} partitions: ${one.seconds.toFixed(1)} s wall, peak RSS ${fmtMB(one.rssMB)}; selection.csv ${same ? 'byte-identical to' : 'DIFFERS from'} the sharded one`);
     line(`  ratios: sharded wall (step 2 + 3) / one process ${((shardWall + sel.seconds) / one.seconds).toFixed(2)}; max shard RSS / one-process RSS ${hasGnuTime && one.rssMB ? (Math.max(...rss) / one.rssMB).toFixed(2) : 'n/a'}`);

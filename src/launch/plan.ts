@@ -9,7 +9,9 @@
  *
  * A user names stages (ingest, extract, cluster, select, export); each expands into steps:
  *
- *   ingest   → ingest (single: synthesise the corpus when configured, probe, write the manifest)
+ *   ingest   → corpus (single: synthesise the corpus when configured)
+ *              ingest (array: probe and cut shard i's contiguous range of the input list)
+ *              ingest-merge (single: the parts in order → manifest.jsonl, failures.jsonl)
  *   extract  → extract (array)
  *   cluster  → cluster-sample (array: each shard's seeded reservoir of fitting rows)
  *              cluster-fit (single: merge the reservoirs, fit k-means once)
@@ -26,7 +28,7 @@ import { writeJsonAtomic } from '../runtime/atomic.js';
 export const USER_STAGES = ['ingest', 'extract', 'cluster', 'select', 'export'] as const;
 export type UserStage = (typeof USER_STAGES)[number];
 
-export const STEP_NAMES = ['ingest', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export'] as const;
+export const STEP_NAMES = ['corpus', 'ingest', 'ingest-merge', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
 export interface Step {
@@ -37,7 +39,11 @@ export interface Step {
 }
 
 const EXPANSION: Record<UserStage, Step[]> = {
-  ingest: [{ name: 'ingest', stage: 'ingest', array: false }],
+  ingest: [
+    { name: 'corpus', stage: 'ingest', array: false },
+    { name: 'ingest', stage: 'ingest', array: true },
+    { name: 'ingest-merge', stage: 'ingest', array: false },
+  ],
   extract: [{ name: 'extract', stage: 'extract', array: true }],
   cluster: [
     { name: 'cluster-sample', stage: 'cluster', array: true },

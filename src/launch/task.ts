@@ -56,11 +56,15 @@ export function defaultAvcurateCommand(): string[] {
 }
 
 /** The stage command lines (after `avcurate`) of a step, for shard i/n. */
-export function stepCommands(step: StepName, index: number, count: number): string[][] {
+export function stepCommands(step: StepName, index: number, count: number, shards = count): string[][] {
   const sh = ['--shard', `${index}/${count}`];
   switch (step) {
+    case 'corpus':
+      return [['curate', '--until', 'synth']];
     case 'ingest':
-      return [['curate', '--until', 'ingest']];
+      return [['launch', 'ingest-shard', ...sh]];
+    case 'ingest-merge':
+      return [['launch', 'ingest-merge', '--shards', String(shards)]];
     case 'extract':
       return [['extract', ...sh]];
     case 'cluster-sample':
@@ -205,7 +209,8 @@ export async function runTask(config: Config, stepName: StepName, index: number,
   };
   try {
     const notes: string[] = [];
-    for (const args of stepCommands(stepName, index, count)) {
+    const shards = readPlan(runDir)!.shards;
+    for (const args of stepCommands(stepName, index, count, shards)) {
       const argv = [...avcurate.slice(1), ...args, ...base];
       logFile.write(`$ ${[avcurate[0], ...argv].join(' ')}\n`);
       let tail = '';

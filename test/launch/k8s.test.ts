@@ -29,11 +29,11 @@ describe('launch k8s manifests', () => {
     const r = await avcurate(['launch', 'k8s', '--config', cfg, '--shards', '3']);
     expect(r.code, r.stderr).toBe(0);
     const docs = YAML.parseAllDocuments(readFileSync(path.join(root, 'local', 'tiny', 'launch', 'k8s', 'all.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
-    expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', ...Array(9).fill('Job')]);
+    expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', ...Array(11).fill('Job')]);
     for (const d of docs) validate(d);
     const jobs = docs.slice(1) as Array<{ metadata: { name: string }; spec: Record<string, any> }>;
     expect(jobs.map((j) => j.metadata.name)).toEqual(
-      ['ingest', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export'].map((s) => `avc-tiny-${s}`),
+      ['corpus', 'ingest', 'ingest-merge', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export'].map((s) => `avc-tiny-${s}`),
     );
     for (const j of jobs) {
       expect(j.spec.completionMode).toBe('Indexed');
@@ -51,7 +51,8 @@ describe('launch k8s manifests', () => {
     expect(byName('cluster-fit').spec.completions).toBe(1);
     // Order: each Job's init container waits for the step before.
     expect(byName('cluster-fit').spec.template.spec.initContainers[1].command).toEqual(['avcurate', 'status', '--config', '/etc/avcurate/config.yaml', '--wait', 'cluster-sample', '--interval', '10']);
-    expect(byName('ingest').spec.template.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['plan']);
+    expect(byName('corpus').spec.template.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['plan']);
+    expect(byName('ingest').spec.completions).toBe(3);
     // The config the pods read has its run folder on the claim.
     const cm = docs[0] as { data: Record<string, string> };
     expect(YAML.parse(cm.data['config.yaml']).runDir).toBe('/data/runs/tiny');

@@ -111,7 +111,7 @@ describe('launch slurm', () => {
     expect(changed.code).toBe(3);
     expect(changed.stderr).toMatch(/launched with another config/);
     expect(readFileSync(path.join(root, 'runs', 'refuse', 'launch', 'plan.json'), 'utf8')).toBe(plan);
-    expect(readdirSync(path.join(root, 'runs', 'refuse', 'launch')).filter((f) => f.endsWith('.sbatch'))).toHaveLength(9);
+    expect(readdirSync(path.join(root, 'runs', 'refuse', 'launch')).filter((f) => f.endsWith('.sbatch'))).toHaveLength(11);
   });
 });
 

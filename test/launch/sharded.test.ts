@@ -1,6 +1,6 @@
 /**
  * Sharded == single for every curation stage at 1, 3 and 4 shards, through the stage functions
- * the launch steps call (extract --shard, cluster --sample-only / --fit-only / --no-merge / merge,
+ * the launch steps call (ingest by input range + merge, extract --shard, cluster --sample-only / --fit-only / --no-merge / merge,
  * select --shard with streamed pool rows, then the merge): features, labels and selection.csv
  * equal a one-process curation. Also: a select shard process computes the same fingerprint as the
  * one-process merge (the merge recomputes no partition), and the streaming clusters.h5 writer
@@ -12,7 +12,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { runCuration } from '../../src/curation/pipeline.js';
-import { runIngest } from '../../src/curation/manifest/stage.js';
+import { runIngestMerge, runIngestShard } from '../../src/curation/manifest/sharded.js';
+import { readFileSync } from 'node:fs';
 import { runExtract } from '../../src/curation/features/stage.js';
 import { runCluster, runClusterSample } from '../../src/curation/clustering/stage.js';
 import { ClustersWriter, readClusters, writeClusters } from '../../src/curation/clustering/store.js';
@@ -35,8 +36,11 @@ describe('sharded == single', () => {
       const runDir = path.join(root, `sharded-${shards}`);
       const raw = { ...base(), runDir, corpus: { source: path.join(single, 'corpus') } };
       const config = parseConfig(raw);
-      await runIngest(config, { silent: true });
       const all = Array.from({ length: shards }, (_, i) => ({ index: i, count: shards }));
+      for (const s of all) await runIngestShard(config, s, { silent: true });
+      await runIngestMerge(config, shards);
+      expect(readFileSync(path.join(runDir, 'manifest.jsonl'), 'utf8')).toBe(readFileSync(path.join(single, 'manifest.jsonl'), 'utf8'));
+      expect((await runIngestShard(config, all[0], { silent: true })).skipped).toBe(true);
       for (const s of all) await runExtract(config, s, { silent: true });
       for (const s of all) await runClusterSample(config, s, { silent: true });
       const fit = await runCluster(config, { index: 0, count: 1 }, { fitOnly: true, silent: true });

@@ -74,7 +74,7 @@ describe.skipIf(!available)('Slurm end to end (single-node cluster)', () => {
     expect(w.code, w.stdout + w.stderr).toBe(0);
     const st = JSON.parse((await avcurate(['status', '--config', cfg, '--json'], env)).stdout);
     expect(st.complete).toBe(true);
-    expect(st.steps.map((s: { step: string }) => s.step)).toEqual(['ingest', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export']);
+    expect(st.steps.map((s: { step: string }) => s.step)).toEqual(['corpus', 'ingest', 'ingest-merge', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export']);
     await expectSameCuration(single, path.join(root, 'sharded'));
     // Logs per array task in the run folder.
     expect(readFileSync(path.join(root, 'sharded', 'launch', 'logs', 'extract-3.log'), 'utf8')).toMatch(/extract 3\/4: done/);

@@ -8,7 +8,7 @@ import { UserError } from '../errors.js';
 import type { StepName } from '../../launch/plan.js';
 
 /** launch/plan.ts's STEP_NAMES, spelled here so that `--help` does not load the launch code. */
-const STEP_NAMES = ['ingest', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export'] as const satisfies readonly StepName[];
+const STEP_NAMES = ['corpus', 'ingest', 'ingest-merge', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export'] as const satisfies readonly StepName[];
 /** Fails to type-check when the plan gains a step this list lacks. */
 const everyStep: Exclude<StepName, (typeof STEP_NAMES)[number]> extends never ? true : false = true;
 void everyStep;
@@ -46,6 +46,15 @@ interface PlanArgs extends CommonArgs {
   shards: number;
   stages?: string[];
   engine: 'slurm' | 'k8s' | 'local';
+}
+
+interface IngestShardArgs extends CommonArgs {
+  shard?: string;
+  quiet: boolean;
+}
+
+interface IngestMergeArgs extends CommonArgs {
+  shards: number;
 }
 
 interface TaskArgs extends CommonArgs {
@@ -152,6 +161,42 @@ const plan: CommandModule<object, PlanArgs> = {
     }),
 };
 
+const ingestShard: CommandModule<object, IngestShardArgs> = {
+  command: 'ingest-shard',
+  describe: 'step "ingest" of a launched run: probe and cut shard i of the input list → <run>/ingest/part-*.jsonl',
+  builder: (y) =>
+    common(y)
+      .option('shard', { type: 'string', describe: 'i/n (else SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX)' })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false }) as never,
+  handler: (a) =>
+    translate(async () => {
+      const { loadConfig, resolveShard } = await handlerDeps();
+      const config = loadConfig(a.config, a.set ?? []);
+      const shard = resolveShard(a.shard);
+      const { runIngestShard } = await import('../../curation/manifest/sharded.js');
+      const r = await runIngestShard(config, shard, { silent: a.quiet });
+      process.stdout.write(
+        r.skipped
+          ? `ingest ${shard.index}/${shard.count}: ${path.relative(process.cwd(), r.file) || r.file} is up to date (${r.inputs} inputs)\n`
+          : `ingest ${shard.index}/${shard.count}: ${r.inputs} inputs → ${r.records} clips, ${r.failures} refused → ${path.relative(process.cwd(), r.file) || r.file}\n`,
+      );
+    }),
+};
+
+const ingestMerge: CommandModule<object, IngestMergeArgs> = {
+  command: 'ingest-merge',
+  describe: 'step "ingest-merge" of a launched run: the ingest parts in order → manifest.jsonl, failures.jsonl',
+  builder: (y) => common(y).option('shards', { type: 'number', demandOption: true, describe: 'number of ingest parts' }) as never,
+  handler: (a) =>
+    translate(async () => {
+      const { loadConfig } = await handlerDeps();
+      const config = loadConfig(a.config, a.set ?? []);
+      const { runIngestMerge } = await import('../../curation/manifest/sharded.js');
+      const r = await runIngestMerge(config, a.shards);
+      process.stdout.write(`merged ${a.shards} ingest parts: ${r.clips} clips, ${r.failures} refused → ${path.relative(process.cwd(), r.manifest) || r.manifest}\n`);
+    }),
+};
+
 const task: CommandModule<object, TaskArgs> = {
   command: 'task <step>',
   describe: 'run one task of a launched run (what each array task / Job pod runs): checks, records, runs the stage',
@@ -173,6 +218,6 @@ const task: CommandModule<object, TaskArgs> = {
 export const command: CommandModule<object, object> = {
   command: 'launch <engine>',
   describe: 'launch a sharded curation on Slurm (job arrays) or Kubernetes (Indexed Jobs); see docs/scale.md',
-  builder: (y) => y.command(slurm as never).command(k8s as never).command(task as never).command(plan as never).demandCommand(1, 'name an engine: slurm, k8s (or task, plan)') as never,
+  builder: (y) => y.command(slurm as never).command(k8s as never).command(task as never).command(plan as never).command(ingestShard as never).command(ingestMerge as never).demandCommand(1, 'name an engine: slurm, k8s (or task, plan)') as never,
   handler: () => undefined,
 };

@@ -1,0 +1,154 @@
+/**
+ * Ingest sharded by file list, for `avcurate launch` (steps `ingest` and `ingest-merge`):
+ *
+ *   shard i of n lists the inputs (the same listing `avcurate ingest` makes), takes the contiguous
+ *   range i of them, probes and cuts them with the same function (ingestOne), and writes
+ *   <run>/ingest/part-IIIII-of-NNNNN.jsonl: one line per input, in input order, with its records
+ *   and failures; the part carries a key of the ingest config and its inputs (path, size, time), so
+ *   a rerun skips a part that is still current.
+ *
+ *   the merge reads the parts in order, drops duplicate ids exactly as one-process ingest does,
+ *   and writes manifest.jsonl and the ingest lines of failures.jsonl: the same manifest as
+ *   `ingest` over the whole input.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../../config/schema.js';
+import { IngestSchema } from '../../config/sections/ingest.js';
+import { writeFileAtomic } from '../../runtime/atomic.js';
+import { exists, iterJsonl } from '../../runtime/jsonl.js';
+import { Pool, defaultConcurrency } from '../../runtime/pool.js';
+import { Progress } from '../../runtime/progress.js';
+import { shardName, shardRange, type ShardSpec } from '../../runtime/shard.js';
+import type { FailureRecord } from '../../run/failures.js';
+import { FAILURES_NAME } from '../../run/layout.js';
+import { writeManifest } from '../../run/manifest.js';
+import { discoverInputs, ingestOne, type InputItem } from './ingest.js';
+import { corpusDir } from './stage.js';
+import { manifestPath } from './read.js';
+import type { ClipRecord } from './types.js';
+
+export const INGEST_PART_FORMAT = 'avcurate.ingest-part';
+
+interface PartHeader {
+  format: typeof INGEST_PART_FORMAT;
+  key: string;
+  index: number;
+  count: number;
+  inputs: number;
+}
+interface PartLine {
+  records: ClipRecord[];
+  failures: FailureRecord[];
+}
+
+export function ingestPartPath(runDir: string, index: number, count: number): string {
+  return path.join(runDir, 'ingest', `${shardName(index, count, 'part')}.jsonl`);
+}
+
+async function partKey(config: Config, items: InputItem[], index: number, count: number): Promise<string> {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ v: 1, ingest: config.ingest, index, count }));
+  for (const it of items) {
+    let stamp = 'missing';
+    try {
+      const s = await fsp.stat(it.file);
+      stamp = `${s.size}|${s.mtimeMs}`;
+    } catch {
+      /* a missing input is refused by ingestOne with its reason */
+    }
+    h.update(`${JSON.stringify(it)}|${stamp}\n`);
+  }
+  return h.digest('hex').slice(0, 32);
+}
+
+async function readHeader(file: string): Promise<PartHeader | null> {
+  try {
+    for await (const first of iterJsonl<PartHeader>(file)) return first.format === INGEST_PART_FORMAT ? first : null;
+  } catch {
+    /* unreadable: redo */
+  }
+  return null;
+}
+
+/** Ingest shard `shard` of the inputs (contiguous range). */
+export async function runIngestShard(config: Config, shard: Pick<ShardSpec, 'index' | 'count'>, opts: { silent?: boolean } = {}): Promise<{ file: string; inputs: number; records: number; failures: number; skipped: boolean }> {
+  const runDir = config.runDir!;
+  const { items, failures: listFailures } = await discoverInputs(corpusDir(config));
+  const [a, b] = shardRange(items.length, shard.index, shard.count);
+  const mine = items.slice(a, b);
+  const file = ingestPartPath(runDir, shard.index, shard.count);
+  const key = await partKey(config, mine, shard.index, shard.count);
+  const head = await readHeader(file);
+  if (head && head.key === key) return { file, inputs: mine.length, records: -1, failures: -1, skipped: true };
+  const cfg = IngestSchema.parse(config.ingest);
+  const progress = new Progress(`ingest ${shard.index}/${shard.count}`, { total: mine.length, unit: 'files', silent: opts.silent });
+  const pool = new Pool(cfg.concurrency ?? defaultConcurrency());
+  const results = await pool.map(mine, async (item) => {
+    const r = await ingestOne(item, cfg);
+    progress.tick();
+    return r;
+  });
+  progress.finish();
+  // Failures of the listing itself (unreadable folders, ...) belong to the whole: shard 0 keeps them.
+  const lines: PartLine[] = results;
+  const header: PartHeader = { format: INGEST_PART_FORMAT, key, index: shard.index, count: shard.count, inputs: mine.length };
+  const text =
+    JSON.stringify(header) +
+    '\n' +
+    (shard.index === 0 ? JSON.stringify({ records: [], failures: listFailures, listing: true }) + '\n' : '') +
+    lines.map((l) => JSON.stringify(l) + '\n').join('');
+  await writeFileAtomic(file, text);
+  return { file, inputs: mine.length, records: lines.reduce((s, l) => s + l.records.length, 0), failures: lines.reduce((s, l) => s + l.failures.length, 0), skipped: false };
+}
+
+/** Merge the n parts into manifest.jsonl and failures.jsonl (the ingest lines). */
+export async function runIngestMerge(config: Config, count: number): Promise<{ manifest: string; clips: number; failures: number }> {
+  const runDir = config.runDir!;
+  const records: ClipRecord[] = [];
+  const failures: FailureRecord[] = [];
+  const listFailures: FailureRecord[] = [];
+  const seen = new Map<string, string>();
+  for (let i = 0; i < count; i++) {
+    const file = ingestPartPath(runDir, i, count);
+    if (!(await exists(file))) throw new Error(`${file}: missing; run ingest shard ${i}/${count} first (avcurate status)`);
+    let first = true;
+    for await (const line of iterJsonl<PartHeader & PartLine & { listing?: boolean }>(file)) {
+      if (first) {
+        first = false;
+        if (line.format !== INGEST_PART_FORMAT || line.index !== i || line.count !== count) throw new Error(`${file}: not ingest part ${i} of ${count}; delete it and rerun that shard`);
+        continue;
+      }
+      if (line.listing) {
+        listFailures.push(...line.failures);
+        continue;
+      }
+      for (const rec of line.records) {
+        const prev = seen.get(rec.id);
+        if (prev !== undefined) {
+          failures.push({ id: rec.id, stage: 'ingest', file: rec.source, reason: `duplicate clip id (also used by ${prev})` });
+          continue;
+        }
+        seen.set(rec.id, rec.source);
+        records.push(rec);
+      }
+      failures.push(...line.failures);
+    }
+  }
+  const all = [...listFailures, ...failures];
+  const out = manifestPath(runDir);
+  await writeManifest(out, records);
+  const failuresFile = path.join(runDir, FAILURES_NAME);
+  let kept = '';
+  if (await exists(failuresFile)) {
+    kept = (await fsp.readFile(failuresFile, 'utf8'))
+      .split('\n')
+      .filter((l) => l.trim() && !l.includes('"stage":"ingest"'))
+      .map((l) => l + '\n')
+      .join('');
+  }
+  const now = new Date().toISOString();
+  await writeFileAtomic(failuresFile, kept + all.map((f) => JSON.stringify({ ...f, time: now }) + '\n').join(''));
+  return { manifest: out, clips: records.length, failures: all.length };
+}
