@@ -11,7 +11,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { ExplainFile } from '../curation/selection/explain.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { Pool } from '../runtime/pool.js';
-import { clipImages, escapeHtml, renderSvg, type ClipImages } from './report.js';
+import { clipImages, escapeHtml, renderSvg, type ClipImages } from './report-html.js';
 
 export interface ExplainSectionOptions {
   /** Draw clip images with ffmpeg (default true). */

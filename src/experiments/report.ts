@@ -6,14 +6,12 @@
  * Plots are vega-lite specs compiled to vega and rendered to SVG in Node.
  */
 import path from 'node:path';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import YAML from 'yaml';
-import { ffmpegPath } from '../media/ffmpeg.js';
-import { runTool } from '../media/process.js';
 import { Pool } from '../runtime/pool.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { runLayout } from '../run/layout.js';
+import { clipImages, escapeHtml, renderSvg, type ClipImages } from './report-html.js';
 import { aggregateProbes, topPct, type ClipPreview, type ExperimentResults } from './results.js';
 
 export interface ReportOptions {
@@ -27,14 +25,12 @@ export interface ReportOptions {
   imageWidth?: number;
 }
 
+export { clipImages, escapeHtml, renderSvg, type ClipImages } from './report-html.js';
+
 export interface ReportPlot {
   id: string;
   title: string;
   spec: TopLevelSpec;
-}
-
-export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 const fmt = (x: number | undefined, digits = 3) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
@@ -156,56 +152,6 @@ export function reportPlots(results: ExperimentResults): ReportPlot[] {
     });
   }
   return plots;
-}
-
-/** Compile a vega-lite spec and render it to an SVG string in Node (no browser). */
-export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const compiled = compile(spec).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
-}
-
-export interface ClipImages {
-  frame?: string;
-  spectrogram?: string;
-  error?: string;
-}
-
-async function ffmpegPng(args: string[]): Promise<Buffer> {
-  const r = await runTool(ffmpegPath(), args, { timeoutMs: 30_000 });
-  const png = r.outputs[0];
-  if (r.code !== 0 || !png || png.length < 8) throw new Error(`ffmpeg ${r.timedOut ? 'timed out' : `exit ${r.code}`}: ${r.stderrTail.trim().split('\n').slice(-2).join(' ')}`);
-  return png;
-}
-
-/** A frame from the middle of the clip window and a spectrogram of its audio, as PNG data URIs. */
-export async function clipImages(file: string, start = 0, duration: number | undefined, width = 160): Promise<ClipImages> {
-  const mid = start + (duration ?? 0) / 2;
-  const out: ClipImages = {};
-  const errors: string[] = [];
-  try {
-    const png = await ffmpegPng(['-v', 'error', '-nostdin', '-ss', mid.toFixed(3), '-i', file, '-frames:v', '1', '-vf', `scale=${width}:-2`, '-f', 'image2pipe', '-c:v', 'png', 'pipe:1']);
-    out.frame = `data:image/png;base64,${png.toString('base64')}`;
-  } catch (err) {
-    errors.push(`frame: ${(err as Error).message}`);
-  }
-  try {
-    const window = duration !== undefined ? ['-t', duration.toFixed(3)] : [];
-    const png = await ffmpegPng([
-      '-v', 'error', '-nostdin', '-ss', start.toFixed(3), ...window, '-i', file, '-vn',
-      '-lavfi', `aformat=channel_layouts=mono,showspectrumpic=s=${width}x${Math.round(width / 2)}:legend=0:scale=log`,
-      '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'png', 'pipe:1',
-    ]);
-    out.spectrogram = `data:image/png;base64,${png.toString('base64')}`;
-  } catch (err) {
-    errors.push(`spectrogram: ${(err as Error).message}`);
-  }
-  if (errors.length > 0) out.error = errors.join('; ');
-  return out;
 }
 
 function clipCard(c: ClipPreview, img: ClipImages): string {
