@@ -41,15 +41,14 @@ const dynamicModel = write('dynamic.onnx', visualGraph(S, W, B, M));
 const fixedModel = write('fixed.onnx', visualGraph(S, W, B, M, 1));
 
 describe('model probing at load', () => {
-  it('refuses a fixed batch axis at once, naming the export fix and the config key', async () => {
-    const t0 = performance.now();
+  it('refuses a fixed batch axis from the declared input shape, before any run, naming the export fix and the config key', async () => {
+    // (the message is the metadata check's: a probe run would fail with "a test run ... failed")
     const err = await OnnxExtractor.create({ name: 'f', modality: 'visual', model: fixedModel, outputs: [{ output: 'emb' }], crop: S, configKey: 'features.visual[0]' }).catch((e: Error) => e);
-    const ms = performance.now() - t0;
     expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).not.toMatch(/test run/);
     expect((err as Error).message).toMatch(/fixed batch axis \[1, 3, 6, 6\]/);
     expect((err as Error).message).toMatch(/dynamic_axes/);
     expect((err as Error).message).toMatch(/features\.visual\[0\]\.maxBatchItems: 1/);
-    expect(ms).toBeLessThan(1000);
     // with one item per run the same model works, frame by frame
     const one = await OnnxExtractor.create({ name: 'f', modality: 'visual', model: fixedModel, outputs: [{ output: 'emb' }], crop: S, maxBatchItems: 1, frames: 2 });
     const dyn = await OnnxExtractor.create({ name: 'd', modality: 'visual', model: dynamicModel, outputs: [{ output: 'emb' }], crop: S, frames: 2 });
