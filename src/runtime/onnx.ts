@@ -159,3 +159,99 @@ export async function createOnnxSession(model: string | Uint8Array, o: SessionOp
     throw new Error(`${label}: onnxruntime could not load it (${(err as Error).message})`);
   }
 }
+
+export interface OnnxGraphInput {
+  name: string;
+  /** Declared dims: a number for a fixed size, a string for a named (dynamic) one, null when unnamed. */
+  dims: Array<number | string | null>;
+}
+
+/**
+ * The graph inputs declared in an ONNX model file (initializers listed as inputs left out), read
+ * straight from the protobuf wire format without decoding the weights, so a model's input shape
+ * can be checked in milliseconds, before onnxruntime spends seconds loading a large model.
+ * Returns null when the bytes are not a readable ModelProto.
+ */
+export function readOnnxInputs(bytes: Uint8Array): OnnxGraphInput[] | null {
+  try {
+    const graph = field(bytes, 0, bytes.length, 7);
+    if (!graph) return null;
+    const initNames = new Set<string>();
+    const inputs: OnnxGraphInput[] = [];
+    forEachField(bytes, graph[0], graph[1], (num, start, end) => {
+      if (num === 5) {
+        const n = field(bytes, start, end, 8);
+        if (n) initNames.add(utf8(bytes, n));
+      } else if (num === 11) {
+        const n = field(bytes, start, end, 1);
+        const dims: Array<number | string | null> = [];
+        const type = field(bytes, start, end, 2);
+        const tensor = type && field(bytes, type[0], type[1], 1);
+        const shape = tensor && field(bytes, tensor[0], tensor[1], 2);
+        if (shape) {
+          forEachField(bytes, shape[0], shape[1], (dnum, ds, de) => {
+            if (dnum !== 1) return;
+            let d: number | string | null = null;
+            forEachField(bytes, ds, de, (k, a, b, v) => {
+              if (k === 1 && v !== undefined) d = v;
+              else if (k === 2) d = utf8(bytes, [a, b]);
+            });
+            dims.push(d);
+          });
+        }
+        inputs.push({ name: n ? utf8(bytes, n) : '', dims });
+      }
+    });
+    return inputs.filter((i) => !initNames.has(i.name));
+  } catch {
+    return null;
+  }
+}
+
+function utf8(bytes: Uint8Array, [a, b]: [number, number]): string {
+  return new TextDecoder().decode(bytes.subarray(a, b));
+}
+
+function varint(bytes: Uint8Array, pos: number): [number, number] {
+  let v = 0;
+  let mul = 1;
+  for (;;) {
+    if (pos >= bytes.length) throw new RangeError('truncated varint');
+    const b = bytes[pos++];
+    v += (b & 0x7f) * mul;
+    if (b < 0x80) return [v, pos];
+    mul *= 128;
+  }
+}
+
+/** Call fn for every field of the message in [start, end): length-delimited fields give their byte range, varints their value. */
+function forEachField(bytes: Uint8Array, start: number, end: number, fn: (num: number, a: number, b: number, value?: number) => void): void {
+  let pos = start;
+  while (pos < end) {
+    const [key, p1] = varint(bytes, pos);
+    const num = Math.floor(key / 8);
+    const wire = key & 7;
+    pos = p1;
+    if (wire === 0) {
+      const [v, p2] = varint(bytes, pos);
+      fn(num, pos, p2, v);
+      pos = p2;
+    } else if (wire === 2) {
+      const [len, p2] = varint(bytes, pos);
+      if (p2 + len > end) throw new RangeError('field past the end');
+      fn(num, p2, p2 + len);
+      pos = p2 + len;
+    } else if (wire === 1) pos += 8;
+    else if (wire === 5) pos += 4;
+    else throw new RangeError(`unsupported wire type ${wire}`);
+  }
+}
+
+/** Byte range of the first length-delimited field `num` of a message. */
+function field(bytes: Uint8Array, start: number, end: number, num: number): [number, number] | null {
+  let found: [number, number] | null = null;
+  forEachField(bytes, start, end, (n, a, b, v) => {
+    if (!found && n === num && v === undefined) found = [a, b];
+  });
+  return found;
+}

@@ -25,7 +25,7 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { DecodedClip } from '../../media/types.js';
 import { logMelExamples, logMelSpectrogram, VGGISH_LOGMEL } from '../../media/logmel.js';
 import { resample } from '../../media/fft.js';
-import { createOnnxSession, loadOnnxRuntime, type OnnxDevice, type Ort } from '../../runtime/onnx.js';
+import { createOnnxSession, loadOnnxRuntime, readOnnxInputs, type OnnxDevice, type Ort } from '../../runtime/onnx.js';
 import type { Extractor, LayerSpec, Pooling } from './extractor.js';
 import { poolRows } from './extractor.js';
 import { prepareFrames, resolvePreprocess, type FramePreprocess, type Layout, type PreprocessPresetName } from './preprocess.js';
@@ -115,14 +115,12 @@ export function sanitiseLayerName(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
-async function fileDigest(file: string): Promise<string> {
-  let buf: Buffer;
+async function readModelFile(file: string): Promise<Buffer> {
   try {
-    buf = await fsp.readFile(file);
+    return await fsp.readFile(file);
   } catch (err) {
     throw new Error(`ONNX model ${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  return createHash('sha256').update(buf).digest('hex').slice(0, 16);
 }
 
 function pick<T>(v: PerProvider<T> | undefined, provider: 'cpu' | 'cuda'): T | undefined {
@@ -325,9 +323,18 @@ export class OnnxExtractor implements Extractor<OnnxPrepared> {
 
   private async init(): Promise<void> {
     const o = this.o;
-    const digest = await fileDigest(o.model);
+    const bytes = await readModelFile(o.model);
+    // The declared input straight from the file: a fixed batch axis is refused before onnxruntime
+    // spends seconds loading the weights of a large model.
+    const declared = readOnnxInputs(bytes);
+    const early = declared && (o.input ? declared.find((i) => i.name === o.input) : declared[0]);
+    if (early && typeof early.dims[0] === 'number') {
+      const allowsOne = [pick(o.maxBatchItems, 'cpu'), pick(o.maxBatchItems, 'cuda')].includes(1);
+      if (!(early.dims[0] === 1 && allowsOne)) throw this.fixedBatchError(early.name, early.dims);
+    }
+    const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
     this.ort = await loadOnnxRuntime();
-    const created = await createOnnxSession(o.model, {
+    const created = await createOnnxSession(bytes, {
       device: o.device,
       threads: o.threads,
       label: `ONNX model ${o.model}`,
@@ -439,13 +446,7 @@ export class OnnxExtractor implements Extractor<OnnxPrepared> {
     let batch = 2;
     if (typeof declared[0] === 'number') {
       if (declared[0] === 1 && this.maxItems === 1) batch = 1;
-      else {
-        throw new Error(
-          `ONNX model ${o.model}: input "${this.inputName}" has a fixed batch axis ${show(declared)}, so it cannot take several frames/clips per run. ` +
-            `Re-export it with a dynamic batch axis (torch.onnx.export(..., dynamic_axes={"${this.inputName}": {0: "n"}, <each output>: {0: "n"}}); docs/models.md)` +
-            `${declared[0] === 1 ? `, or set ${this.key}.maxBatchItems: 1 to run one item at a time (slow)` : ''}`,
-        );
-      }
+      else throw this.fixedBatchError(this.inputName, declared);
     }
     if (this.modality === 'audio' && o.audioInput === 'waveform' && o.patchSeconds === undefined && declared.length === 2 && typeof declared[1] === 'number') {
       throw new Error(`ONNX model ${o.model}: input "${this.inputName}" ${show(declared)} takes a fixed number of samples, but whole clips of any length would be fed; ${this.layoutSuggestion(declared)}`);
@@ -461,6 +462,15 @@ export class OnnxExtractor implements Extractor<OnnxPrepared> {
       throw new Error(`ONNX model ${o.model}: input "${this.inputName}" is ${show(declared)}, the config feeds ${show(fed)} (${bad.join('; ')}); ${this.layoutSuggestion(declared) ?? this.shapeHint()}`);
     }
     return batch;
+  }
+
+  private fixedBatchError(input: string, declared: ReadonlyArray<number | string | null>): Error {
+    const show = `[${declared.map((d) => d ?? '?').join(', ')}]`;
+    return new Error(
+      `ONNX model ${this.o.model}: input "${input}" has a fixed batch axis ${show}, so it cannot take several frames/clips per run. ` +
+        `Re-export it with a dynamic batch axis (torch.onnx.export(..., dynamic_axes={"${input}": {0: "n"}, <each output>: {0: "n"}}); docs/models.md)` +
+        `${declared[0] === 1 ? `, or set ${this.key}.maxBatchItems: 1 to run one item at a time (slow)` : ''}`,
+    );
   }
 
   /** A concrete change of layout / sizes that makes the fed shape match the declared one, if one exists. */

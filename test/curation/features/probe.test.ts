@@ -3,15 +3,15 @@
  * use), pooling knows token / time / space axes, multi-view and audio patches, execution providers.
  */
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OnnxExtractor } from '../../../src/curation/features/onnx.js';
 import { prepareFrames } from '../../../src/curation/features/preprocess.js';
-import { listExecutionProviders, createOnnxSession } from '../../../src/runtime/onnx.js';
+import { listExecutionProviders, createOnnxSession, readOnnxInputs } from '../../../src/runtime/onnx.js';
 import { Rng } from '../../../src/runtime/random.js';
 import type { DecodedClip } from '../../../src/media/types.js';
-import { visualGraph, tokenGraph, videoGraph, waveGraph } from './onnx-graphs.js';
+import { visualGraph, tokenGraph, videoGraph, waveGraph, model, node, vi, f32 } from './onnx-graphs.js';
 
 function fakeClip(rng: Rng, T: number, H: number, W: number, seconds = 2.5): DecodedClip {
   const frames = new Uint8Array(T * H * W * 3);
@@ -56,6 +56,15 @@ describe('model probing at load', () => {
     expect(Array.from((await one.run([one.prepare(clip)]))[0][0])).toEqual(Array.from((await dyn.run([dyn.prepare(clip)]))[0][0]));
     await one.dispose();
     await dyn.dispose();
+  });
+
+  it('reads the declared inputs from the model file without loading it (fixed and named dims, initializers left out)', () => {
+    expect(readOnnxInputs(readFileSync(fixedModel))).toEqual([{ name: 'pixels', dims: [1, 3, 6, 6] }]);
+    expect(readOnnxInputs(readFileSync(dynamicModel))).toEqual([{ name: 'pixels', dims: ['N', 3, 6, 6] }]);
+    expect(readOnnxInputs(Buffer.from('not a model at all'))).toBeNull();
+    // an old-style export listing its weights as inputs
+    const withInit = model([node('Conv', ['pixels', 'W'], ['y'])], [vi('W', [2, 3, 1, 1]), vi('pixels', ['n', 3, 4, 4])], [vi('y', ['n', 2, 4, 4])], [f32('W', [2, 3, 1, 1], [1, 0, 0, 0, 1, 0])]);
+    expect(readOnnxInputs(withInit)).toEqual([{ name: 'pixels', dims: ['n', 3, 4, 4] }]);
   });
 
   it('refuses a wrong layout and a wrong size, saying which key to set', async () => {
