@@ -8,7 +8,7 @@
  * h5wasm, vega, yaml, zod) are loaded with `await import()` inside the handler that needs them.
  * test/cli/startup.test.ts fails when a command's static imports reach a package.
  */
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import yargs, { type CommandModule } from 'yargs';
@@ -32,6 +32,12 @@ async function loadCommands(): Promise<CommandModule[]> {
     if (mod.command) out.push(mod.command);
   }
   return out;
+}
+
+/** This package's version: package.json is two folders up from src/cli/ and from dist/cli/ alike. */
+function packageVersion(): string {
+  const file = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -58,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
     })
     .help()
     .alias('h', 'help')
-    .version();
+    .version(packageVersion());
   for (const c of commands) parser.command(c);
   try {
     await parser.parseAsync();

@@ -96,6 +96,9 @@ describe('the packed package', () => {
     writeFileSync(path.join(project, 'consumer.yaml'), cfg);
     const help = run(process.execPath, [bin, '--help'], project);
     expect(help.out).toMatch(/Commands:/);
+    // Its own version, not the consumer project's (1.0.0).
+    const ours = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(run(process.execPath, [bin, '--version'], project).out.trim()).toBe(ours.version);
     run(process.execPath, [bin, 'curate', '--config', 'consumer.yaml', '--quiet'], project);
     run(process.execPath, [bin, 'export', '--config', 'consumer.yaml', '--max-count', '4', '--quiet'], project);
     const shards = readdirSync(path.join(runDir, 'shards')).filter((f) => f.endsWith('.tar'));
