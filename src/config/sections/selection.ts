@@ -91,6 +91,13 @@ export const SelectionSchema = z
      * leave-one-out contribution; `pick` the search's pick order.
      */
     order: z.enum(['greedy', 'loo', 'pick']).default('greedy'),
+    /**
+     * Small budgets: when a partition's target is below this fraction of it, select this fraction
+     * instead, rank it (`order`), and keep the head of the ranking (0 = off). Measured by
+     * `npm run bench:budget`: at 5–20 % budgets the head of a half-pool selection is more precise
+     * and covers more concepts than a direct selection (docs/selection.md "Small budgets").
+     */
+    overselect: z.number().min(0).max(1).default(0.5),
     /** Number of partitions, or `auto` = the shard count of the run (1 without --shard). */
     partitions: z.union([z.literal('auto'), z.number().int().positive()]).default('auto'),
     /** Partitions of this many clips (overrides `partitions`). */

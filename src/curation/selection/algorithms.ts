@@ -49,6 +49,12 @@ export interface SearchOptions {
   order?: RankOrder;
   /** Greedy order: at most this many candidate scores in all (default 4e6; beyond it each step scores a random sample). */
   orderBudget?: number;
+  /**
+   * Small budgets: when `target` is below this fraction of the pool, select this fraction
+   * instead, rank it, and keep the first `target` clips (docs/selection.md "Small budgets"). Off
+   * when undefined or 0.
+   */
+  overselect?: number;
   rng: Rng;
   /** Called now and then with the number of clips selected so far. */
   onProgress?: (selected: number, target: number) => void;
@@ -135,12 +141,17 @@ export function searchSubset(obj: MIObjective, opts: SearchOptions): SearchResul
   if (pool === 0) throw new SelectionInputError('the pool is empty: nothing to select from');
   if (pool === 1) throw new SelectionInputError('the pool holds a single clip: selection needs at least 2 clips');
   if (obj.size !== 0) throw new Error('searchSubset needs an empty objective state');
-  const target = opts.target;
+  let target = opts.target;
   if (!Number.isInteger(target) || target < 1 || target > pool) {
     throw new SelectionInputError(`cannot select ${target} clips from a pool of ${pool}`);
   }
   const algorithm = opts.algorithm ?? 'batch-greedy';
   const rng = opts.rng;
+  const final = target;
+  const over = opts.overselect ?? 0;
+  if (!(over >= 0 && over <= 1)) throw new SelectionInputError(`overselect must be in [0, 1], got ${over}`);
+  // The search runs at the larger budget; the ranking is cut to `final` at the end.
+  if (algorithm !== 'random' && over > 0) target = Math.max(target, Math.min(pool, Math.round(over * pool)));
   const pickOrder = new Int32Array(target);
   const pickGains = new Float64Array(target);
   const pickObjectives = new Float64Array(target);
@@ -246,7 +257,7 @@ export function searchSubset(obj: MIObjective, opts: SearchOptions): SearchResul
   const t2 = performance.now();
 
   let order: Int32Array;
-  const contributions = new Float64Array(target);
+  let contributions = new Float64Array(target);
   const orderKind = opts.order ?? 'greedy';
   if (orderKind === 'loo') {
     order = orderByLeaveOneOut(obj, selected, contributions);
@@ -257,13 +268,17 @@ export function searchSubset(obj: MIObjective, opts: SearchOptions): SearchResul
     order = selected;
     contributions.fill(NaN);
   }
+  if (final < target) {
+    order = order.slice(0, final);
+    contributions = contributions.slice(0, final);
+  }
   const replayed = replayObjective(obj, order);
   const t3 = performance.now();
   return {
     order,
     gains: replayed.gains,
     objectives: replayed.objectives,
-    objective: replayed.objectives[target - 1],
+    objective: replayed.objectives[final - 1],
     pick: { order: pickOrder, gains: pickGains, objectives: pickObjectives },
     contributions,
     refine: refineStats,

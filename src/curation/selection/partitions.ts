@@ -25,6 +25,8 @@ export interface SelectionParams {
   refine: RefineOptions;
   order: RankOrder;
   seed: number;
+  /** Small budgets: select this fraction of a partition when its target is smaller, then keep the head of the ranking (0 = off). */
+  overselect?: number;
 }
 
 export interface Partition {
@@ -136,6 +138,7 @@ export function selectPartition(
     epsilon: params.epsilon,
     refine: params.refine,
     order: params.order,
+    overselect: params.overselect,
     rng: partitionRng(params.seed, part.index),
     onProgress,
     onRefineProgress,

@@ -149,6 +149,21 @@ describe('greedy family', () => {
     expect(precisionOf(a.order, p.truth, 200)).toBeGreaterThanOrEqual(0.97);
   });
 
+  it('overselect: a small target is the head of the ranking of a larger selection', () => {
+    const p = plantedLabels({ n: 800, k: 8, concepts: 8, noise: 0.15, seed: 12 });
+    const pairs = resolvePairs(p.clusterings, 'bipartite');
+    const big = searchSubset(new MIObjective(p, pairs), { target: 400, rng: new Rng(4) });
+    const small = searchSubset(new MIObjective(p, pairs), { target: 40, overselect: 0.5, rng: new Rng(4) });
+    expect(Array.from(small.order)).toEqual(Array.from(big.order.slice(0, 40)));
+    expect(small.objective).toBeCloseTo(objectiveFromScratch(p, pairs, small.order), 9);
+    expect(small.objectives).toHaveLength(40);
+    expect(new Set(Array.from(small.order).map((x) => p.visualConcept[x])).size).toBe(8);
+    // A target above the overselect fraction is selected directly.
+    const direct = searchSubset(new MIObjective(p, pairs), { target: 400, overselect: 0.3, rng: new Rng(4) });
+    expect(Array.from(direct.order)).toEqual(Array.from(big.order));
+    expect(() => searchSubset(new MIObjective(p, pairs), { target: 40, overselect: 2, rng: new Rng(4) })).toThrow(/overselect/);
+  });
+
   it('refinement on its own climbs from a random subset', () => {
     const p = plantedLabels({ n: 400, k: 8, seed: 2 });
     const pairs = resolvePairs(p.clusterings, 'bipartite');
