@@ -100,7 +100,12 @@ export function loadConfig(file: string, overrides: string[] = []): Config {
     throw new ConfigError(file, ['experiment.realPairs: moved to corpus.realPairs (one of corpus.synth, corpus.source, corpus.realPairs)']);
   }
   // Paths in the file are relative to its folder; paths given with --set to the working directory.
+  const givenRunDir = (raw as Record<string, unknown>).runDir;
   resolveConfigPaths(raw as Record<string, unknown>, path.dirname(path.resolve(file)));
+  if (typeof givenRunDir === 'string' && givenRunDir.split(/[\\/]/).includes('..')) {
+    // '..' in a run folder is where a careless path escapes: say where it resolved (reliab).
+    process.stderr.write(`config ${file}: runDir "${givenRunDir}" has a '..' part; using ${(raw as Record<string, unknown>).runDir}\n`);
+  }
   for (const o of overrides) {
     const own: Record<string, unknown> = {};
     applyOverride(own, o);

@@ -16,8 +16,7 @@ export const ShardEntrySchema = z
     sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex'),
     first: z.string().optional(),
     last: z.string().optional(),
-  })
-  .loose();
+  });
 
 export const ShardIndexSchema = z
   .object({

@@ -66,7 +66,7 @@ describe('config values (item 12)', () => {
     process.stderr.write = ((s: string) => (writes.push(String(s)), true)) as typeof process.stderr.write;
     try {
       const c = loadConfig(f);
-      expect(c.runDir).toBe(path.resolve('runs/../../elsewhere/x'));
+      expect(c.runDir).toBe(path.resolve(dir, 'runs/../../elsewhere/x')); // relative to the config's folder
       expect(path.isAbsolute(c.runDir!)).toBe(true);
     } finally {
       process.stderr.write = orig;

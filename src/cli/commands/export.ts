@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { UserError } from '../errors.js';
+import { displayPath } from '../common.js';
 import type { Config } from '../../config/schema.js';
 
 interface Args {
@@ -73,8 +74,11 @@ export const command: CommandModule<object, Args> = {
     } else if (a.set?.length) throw new UserError('--set needs --config', 2);
     const loader = config?.loader ?? LoaderSchema.parse({});
     const ex = loader.export;
-    const selection = a.selection ?? path.join(config!.runDir!, 'selection.csv');
-    const out = a.out ?? ex.out ?? (config ? path.join(config.runDir!, 'shards') : undefined);
+    // Inputs not given come from the config's run folder (src/run/layout.ts).
+    const layout = config ? (await import('../../run/layout.js')).runLayout(config.runDir!) : null;
+    const selection = a.selection ?? layout?.selection();
+    if (!selection) throw new UserError('give --selection (a selection.csv) or --config (its run folder\'s selection.csv)', 2);
+    const out = a.out ?? ex.out ?? layout?.shardsDir;
     if (!out) throw new UserError('give --out (the folder for the shards)', 2);
     const maxBytes = a['max-bytes'] !== undefined ? parseBytes(a['max-bytes']) : a['max-count'] === undefined ? ex.maxBytes : undefined;
     const maxCount = maxBytes === undefined ? (a['max-count'] ?? ex.maxCount) : undefined;
@@ -106,7 +110,7 @@ export const command: CommandModule<object, Args> = {
       throw err;
     }
     const { index } = result;
-    log(`export: ${index.total.count} samples in ${index.shards.length} shard(s), ${(index.total.bytes / 1e6).toFixed(1)} MB → ${path.join(result.out, 'shards.json')}` +
+    log(`export: ${index.total.count} samples in ${index.shards.length} shard(s), ${(index.total.bytes / 1e6).toFixed(1)} MB → ${displayPath(path.join(result.out, 'shards.json'))}` +
       (result.reusedShards ? ` (${result.reusedShards} shard(s) kept from an earlier run)` : '') +
       (result.skipped.length ? `; ${result.skipped.length} clip(s) skipped (see failures.jsonl)` : ''));
     if (a.dump) {

@@ -36,7 +36,7 @@ export const command: CommandModule<object, Args> = {
     if (!/^[A-Za-z0-9._-]+$/.test(a.arm)) throw new UserError(`--arm "${a.arm}": use letters, digits, ".", "_" or "-"`, 2);
     const isRemote = /^https?:\/\//.test(a.data);
     if (!isRemote && !/[{*?]/.test(a.data) && !existsSync(a.data)) throw new UserError(`--data ${a.data}: no such file or folder`);
-    let outDir = a.out ?? path.join(config.runDir!, 'ssl', a.arm);
+    let outDir = a.out ?? (await import('../../run/layout.js')).runLayout(config.runDir!).sslDir(a.arm);
     const [{ pretrain, sslTrainingBatches }, { rankFromEnv }] = await Promise.all([import('../../ssl/index.js'), import('../../loaders/partition/env.js')]);
     // Rank and world size from torchrun-style (RANK, WORLD_SIZE) or Slurm (SLURM_PROCID,
     // SLURM_NTASKS) variables: each rank reads only its own shards. There is no gradient

@@ -28,6 +28,7 @@ import { writeJsonAtomic } from '../../runtime/atomic.js';
 import { exists } from '../../runtime/jsonl.js';
 import { FailureLog, readFailures } from '../../run/failures.js';
 import { writeManifest } from '../../run/manifest.js';
+import { FAILURES_NAME, runLayout } from '../../run/layout.js';
 import { log } from '../../runtime/progress.js';
 import { Rng } from '../../runtime/random.js';
 import type { ShardSpec } from '../../runtime/shard.js';
@@ -112,7 +113,7 @@ export async function addClips(config: Config, input: string, opts: { silent?: b
   }
   if (!opts.silent) log(`add: ingesting ${abs} as ${batch.name}`);
   const rows = await ingestBatch(config, abs, paths.batchManifest(batch.name), opts.silent);
-  const failuresFile = path.join(paths.batchDir(batch.name), 'failures.jsonl');
+  const failuresFile = path.join(paths.batchDir(batch.name), FAILURES_NAME);
   const failures = (await exists(failuresFile)) ? await readFailures(failuresFile) : [];
   // Clips already in the run (the same source window) are not added twice; a clip whose id is
   // taken by another clip gets the batch name as prefix.
@@ -153,7 +154,7 @@ export async function addClips(config: Config, input: string, opts: { silent?: b
   // either the old or the new manifest).
   manifest = [...base, ...appended];
   await writeManifest(manifestFile, manifest);
-  const runFailures = new FailureLog(path.join(runDir, 'failures.jsonl'));
+  const runFailures = new FailureLog(runLayout(runDir).failures);
   const known = new Set((await runFailures.read('ingest')).map((f) => f.id));
   for (const f of failures) {
     if (known.has(f.id)) continue;

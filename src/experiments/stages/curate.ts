@@ -10,6 +10,7 @@ import { readManifest, manifestPath } from '../../curation/manifest/read.js';
 import type { ClipRecord } from '../../curation/manifest/types.js';
 import { readSelectionCsv } from '../../run/selection.js';
 import { stableKey } from '../../run/ledger.js';
+import { runLayout } from '../../run/layout.js';
 import type { ExperimentContext } from '../context.js';
 import type { SplitSummary } from './corpus.js';
 
@@ -40,7 +41,7 @@ export async function curateStage(ctx: ExperimentContext, split: SplitSummary, c
     { pool: statSync(split.poolFile).isFile() ? stableKey(readFileSync(split.poolFile, 'utf8')) : path.resolve(split.poolFile), ingest: config.ingest, features: config.features, clustering: config.clustering, selection: config.selection, seed: config.seed },
     async () => {
       const stages = (await (curate ?? defaultCurate)(curationConfig, { silent })) ?? [];
-      const csv = path.join(runDir, 'selection.csv');
+      const csv = runLayout(runDir).selection();
       if (!existsSync(csv)) throw new Error(`curation finished without ${csv}`);
       return { summary: { stages }, outputs: [csv, manifestPath(runDir)] };
     },
@@ -49,7 +50,7 @@ export async function curateStage(ctx: ExperimentContext, split: SplitSummary, c
   const manifest = await readManifest(manifestPath(runDir));
   const truth = new Map<string, boolean>();
   for (const r of manifest) if (typeof r.corresponds === 'boolean') truth.set(r.id, r.corresponds);
-  const curatedRanking = readSelectionCsv(path.join(runDir, 'selection.csv')).map((r) => r.id);
+  const curatedRanking = readSelectionCsv(runLayout(runDir).selection()).map((r) => r.id);
 
   return { timings: curateTimings, manifest, truth, curatedRanking };
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { ClipRecord } from '../../curation/manifest/types.js';
 import type { ProbeModality } from '../../ssl/probe/embeddings.js';
 import { readSelectionCsv } from '../../run/selection.js';
+import { runLayout } from '../../run/layout.js';
 import { Rng } from '../../runtime/random.js';
 import { writeJsonAtomic } from '../../runtime/atomic.js';
 import { precisionAt, precisionCurve, precisionOf, sampleIds } from '../arms.js';
@@ -89,7 +90,7 @@ export async function resultsStage(
     curve: hasTruth ? precisionCurve(ranking, truth, { keep: positives > 0 ? [positives] : [] }) : [],
     ...(objective ? { objective } : {}),
   });
-  const curatedRows = readSelectionCsv(path.join(runDir, 'selection.csv'));
+  const curatedRows = readSelectionCsv(runLayout(runDir).selection());
   const thin = Math.max(1, Math.ceil(curatedRows.length / 200));
   selection.push(
     summarise(
@@ -177,9 +178,9 @@ export async function resultsStage(
     notes,
     config: resolved,
   };
-  const resultsFile = path.join(runDir, 'results.json');
+  const resultsFile = runLayout(runDir).results;
   await writeJsonAtomic(resultsFile, results);
-  const reportFile = path.join(runDir, 'report.html');
+  const reportFile = runLayout(runDir).report;
   await writeReport(results, reportFile, { images: exp.report.images });
   return { results, resultsFile, reportFile, table: formatResultsTable(results) };
 }

@@ -13,6 +13,7 @@ import { Pool, defaultConcurrency } from '../../runtime/pool.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../runtime/atomic.js';
 import { log } from '../../runtime/progress.js';
 import { stableKey } from '../../run/ledger.js';
+import { runLayout } from '../../run/layout.js';
 import { ARM_WORKER_FILE, runArmJob, type ArmJob, type ArmResultFile } from '../arm-worker.js';
 import type { ExperimentContext } from '../context.js';
 import type { TaskPlan } from './tasks.js';
@@ -38,7 +39,7 @@ export async function trainStage(ctx: ExperimentContext, armIds: Map<ArmName, st
         seed,
         cacheDir: mainCacheDir(runDir),
         trainIds: armIds.get(arm)!,
-        outDir: path.join(runDir, 'ssl', `${arm}-s${seed}`),
+        outDir: runLayout(runDir).sslDir(`${arm}-s${seed}`),
         ssl: config.ssl,
         loader: config.loader,
         tasks: tasks.map(({ clips: _c, ...t }) => t),
@@ -51,7 +52,7 @@ export async function trainStage(ctx: ExperimentContext, armIds: Map<ArmName, st
           topK: probeCfg.topK,
           batchSize: probeCfg.batchSize,
         },
-        resultFile: path.join(runDir, 'probe', `${arm}-s${seed}.json`),
+        resultFile: runLayout(runDir).probe(`${arm}-s${seed}`),
         silent,
       });
     }

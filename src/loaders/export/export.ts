@@ -29,6 +29,8 @@ import { mapOrdered, defaultConcurrency } from '../../runtime/pool.js';
 import { Progress, log } from '../../runtime/progress.js';
 import { exists } from '../../runtime/jsonl.js';
 import { FailureLog } from '../../run/failures.js';
+import { FAILURES_NAME, SHARD_INDEX_NAME } from '../../run/layout.js';
+import { parseShardIndex } from '../../run/shards-index.js';
 
 export interface ExportOptions {
   selection: string;
@@ -172,7 +174,7 @@ async function exportShardsLocked(opts: ExportOptions): Promise<ExportResult> {
   await fsp.mkdir(out, { recursive: true });
   await cleanStaleTemps(out);
   const settingsFile = path.join(out, '.export.json');
-  const indexFile = path.join(out, 'shards.json');
+  const indexFile = path.join(out, SHARD_INDEX_NAME);
   const sameSettings = (await exists(settingsFile)) && JSON.stringify(JSON.parse(await fsp.readFile(settingsFile, 'utf8'))) === JSON.stringify(settings);
   const existing = (await fsp.readdir(out)).filter((n) => n.startsWith(`${prefix}-`) && n.endsWith('.tar')).sort();
 
@@ -211,7 +213,7 @@ async function exportShardsLocked(opts: ExportOptions): Promise<ExportResult> {
   await writeJsonAtomic(settingsFile, settings);
   if (kept.length > 0) log(`export: keeping ${kept.length} complete shard(s) with ${kept.reduce((a, s) => a + s.count, 0)} samples from an earlier run`);
 
-  const failures = new FailureLog(opts.failures ?? path.join(path.dirname(path.resolve(opts.selection)), 'failures.jsonl'));
+  const failures = new FailureLog(opts.failures ?? path.join(path.dirname(path.resolve(opts.selection)), FAILURES_NAME));
   const skipped: ExportResult['skipped'] = [];
   const writer = new ShardWriter(out, { maxCount: opts.maxCount, maxBytes: opts.maxBytes, prefix, startIndex: kept.length });
   const todo = prepared.slice(next);
@@ -264,7 +266,8 @@ async function exportShardsLocked(opts: ExportOptions): Promise<ExportResult> {
 
 /** Check every shard in shards.json against its listed size and sha256. */
 export async function verifyShards(dir: string): Promise<{ ok: boolean; problems: string[] }> {
-  const index = JSON.parse(await fsp.readFile(path.join(dir, 'shards.json'), 'utf8')) as ShardIndex;
+  const indexFile = path.join(dir, SHARD_INDEX_NAME);
+  const index = parseShardIndex(await fsp.readFile(indexFile, 'utf8'), indexFile);
   const problems: string[] = [];
   for (const s of index.shards) {
     const file = path.join(dir, s.name);

@@ -41,14 +41,8 @@ export interface ShardInfo {
 }
 
 /** The shard index written next to the shards (shards.json). */
-export interface ShardIndex {
-  format: 'avcurate-shards';
-  version: 1;
-  shards: Array<{ name: string; count: number; bytes: number; sha256: string; first?: string; last?: string }>;
-  total: { count: number; bytes: number };
-  members: string[];
-  [extra: string]: unknown;
-}
+export type { ShardIndex } from '../../run/shards-index.js';
+import type { ShardIndex } from '../../run/shards-index.js';
 
 export interface ShardsOptions {
   /** onError for unreadable shards, truncated tars, corrupt headers, unsafe names (default 'skip'). */

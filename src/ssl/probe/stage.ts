@@ -11,6 +11,7 @@ import { embed, loadModel } from '../trainer.js';
 import { buildModelCache, sslEmbeddingBatches } from '../data.js';
 import { fromArray } from '../../loaders/sources/array.js';
 import { stableKey } from '../../run/hash.js';
+import { runLayout } from '../../run/layout.js';
 import { loadProbeDataset, type ProbeDataset } from './datasets.js';
 import { probeModalities, type ProbeModality } from './embeddings.js';
 import type { ProbeResult } from './linear-probe.js';
@@ -109,7 +110,7 @@ export async function runProbe(config: Config, opts: ProbeStageOptions): Promise
     protocol,
     results,
   };
-  const file = path.join(runDir, 'probe', `${arm}.json`);
+  const file = runLayout(runDir).probe(arm);
   await writeJsonAtomic(file, probe);
   return { file, probe };
 }
