@@ -85,7 +85,8 @@ export async function listExecutionProviders(): Promise<ProviderInfo[]> {
   const listed = (ort as unknown as { listSupportedBackends?: () => Array<{ name: string; bundled: boolean }> }).listSupportedBackends?.() ?? [{ name: 'cpu', bundled: true }];
   const dir = bindingDir();
   return listed.map((b) => {
-    if (b.bundled) return { name: b.name, available: true, detail: 'bundled' };
+    const unused = b.name === 'cpu' || b.name === 'cuda' ? '' : '; not selectable with features.*.device';
+    if (b.bundled) return { name: b.name, available: true, detail: `bundled${unused}` };
     const lib = `libonnxruntime_providers_${b.name}.so`;
     const present = dir !== null && existsSync(path.join(dir, lib));
     return {
@@ -93,7 +94,7 @@ export async function listExecutionProviders(): Promise<ProviderInfo[]> {
       available: present,
       detail: present
         ? `${lib} present (needs a GPU and the CUDA 12 / cuDNN 9 libraries at run time)`
-        : `${lib} not installed (reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a machine with internet access)`,
+        : `${lib} not installed (${b.name === 'cuda' ? 'reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a machine with internet access' : 'not in the npm package'})${unused}`,
     };
   });
 }

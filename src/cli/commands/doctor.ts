@@ -35,15 +35,9 @@ async function mediaChecks(): Promise<Check[]> {
 }
 
 async function onnxCheck(): Promise<Check> {
-  try {
-    const ort = (await import('onnxruntime-node')) as unknown as { env?: { versions?: Record<string, string> } };
-    const { createRequire } = await import('node:module');
-    const version = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
-    void ort;
-    return { name: 'onnxruntime-node', ok: true, detail: `${version} (CPU execution provider${process.platform === 'linux' ? '; CUDA where its libraries are installed' : ''})` };
-  } catch (err) {
-    return { name: 'onnxruntime-node', ok: false, detail: `failed to load: ${(err as Error).message.split('\n')[0]}` };
-  }
+  const { tryLoadOnnxRuntime, onnxRuntimeError, onnxRuntimeVersion } = await import('../../runtime/onnx.js');
+  if (!(await tryLoadOnnxRuntime())) return { name: 'onnxruntime-node', ok: false, detail: `failed to load: ${onnxRuntimeError()}` };
+  return { name: 'onnxruntime-node', ok: true, detail: `${onnxRuntimeVersion() ?? 'unknown version'} (execution providers below)` };
 }
 
 export const command: CommandModule<object, Args> = {
