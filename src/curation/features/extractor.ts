@@ -89,6 +89,11 @@ export function checkBatchResult(ex: Pick<Extractor, 'name' | 'layers'>, batchSi
     if (row.length !== ex.layers.length) throw new Error(`extractor ${ex.name}: returned ${row.length} layers, declares ${ex.layers.length}`);
     for (let l = 0; l < row.length; l++) {
       if (row[l].length !== ex.layers[l].dim) throw new Error(`extractor ${ex.name}: layer ${ex.layers[l].name} has ${row[l].length} values, declares ${ex.layers[l].dim}`);
+      // NaN or infinity would poison the clustering: the clip fails instead (a batch is retried clip by clip).
+      const v = row[l];
+      for (let i = 0; i < v.length; i++) {
+        if (!Number.isFinite(v[i])) throw new Error(`extractor ${ex.name}: layer ${ex.layers[l].name} has a non-finite value (${v[i]}) at ${i}`);
+      }
     }
   }
 }

@@ -3,7 +3,7 @@
  * are printed before extraction; the decode size follows what the extractors need.
  */
 import { describe, it, expect, beforeAll, vi } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { synthesize } from '../../../src/media/synth.js';
@@ -54,6 +54,24 @@ describe('extract with a model that fails', () => {
     expect(await listFeatureShards(cfg.runDir!)).toEqual([]);
     expect(readdirSync(path.join(cfg.runDir!, 'features'))).toEqual([]);
     expect(existsSync(path.join(cfg.runDir!, 'failures.jsonl'))).toBe(false);
+  }, 60_000);
+});
+
+describe('non-finite features', () => {
+  it('a clip whose features are not finite goes to failures.jsonl; the others are stored', async () => {
+    const cfg = run('nan', { audio: [], visual: [{ type: 'builtin' }] });
+    let calls = 0;
+    const ex: Extractor<number> = {
+      name: 'sometimes-nan', version: '1', modality: 'visual', settings: {},
+      layers: [{ name: 'x', dim: 2, description: 'NaN for the second clip' }],
+      prepare: () => calls++,
+      run: async (batch) => batch.map((k) => [Float32Array.of(k, k === 1 ? NaN : 1)]),
+    };
+    const r = await runExtract(cfg, { index: 0, count: 1 }, { silent: true, extractors: { audio: [], visual: [ex], dispose: async () => undefined } });
+    expect(r.failed).toBe(1);
+    expect(r.clips).toBe(4);
+    const failures = readFileSync(path.join(cfg.runDir!, 'failures.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(failures).toEqual([expect.objectContaining({ id: records[1].id, stage: 'extract', reason: expect.stringMatching(/layer x has a non-finite value \(NaN\)/) })]);
   }, 60_000);
 });
 
