@@ -27,7 +27,7 @@ import type { Config } from '../../config/schema.js';
 import { writeJsonAtomic } from '../../runtime/atomic.js';
 import { exists } from '../../runtime/jsonl.js';
 import { FailureLog, readFailures } from '../../run/failures.js';
-import { writeManifest } from '../../run/manifest.js';
+import { ManifestIndex, writeManifest } from '../../run/manifest.js';
 import { FAILURES_NAME, runLayout } from '../../run/layout.js';
 import { log } from '../../runtime/progress.js';
 import { Rng } from '../../runtime/random.js';
@@ -415,12 +415,16 @@ export async function continueSelect(config: Config, opts: { silent?: boolean } 
     weakShare: inc.refine.weakShare,
     rng: Rng.derive(config.seed, 'selection-continue', pool.ids.length),
   });
-  const byId = new Map(manifest.map((r) => [r.id, r]));
+  const byId = new ManifestIndex(manifest, files.manifest);
   const rows: SelectionRow[] = [];
   for (let r = 0; r < result.order.length; r++) {
     const id = pool.ids[result.order[r]];
-    const rec = byId.get(id);
-    if (!rec) throw new SelectionInputError(`clip ${id} is in clusters.h5 but not in ${files.manifest}; the run folder mixes different runs`);
+    let rec: ClipRecord;
+    try {
+      rec = byId.get(id, files.clusters);
+    } catch (err) {
+      throw new SelectionInputError((err as Error).message);
+    }
     rows.push({ rank: r + 1, id, video_id: rec.video_id ?? id, start: rec.start, end: rec.start + rec.duration, gain: result.gains[r], objective: result.objectives[r] });
   }
   await writeSelectionCsv(files.csv, rows);

@@ -7,6 +7,7 @@ import type { ClipRecord } from '../../curation/manifest/types.js';
 import type { ProbeModality } from '../../ssl/probe/embeddings.js';
 import { readSelectionCsv } from '../../run/selection.js';
 import { runLayout } from '../../run/layout.js';
+import { ManifestIndex } from '../../run/manifest.js';
 import { Rng } from '../../runtime/random.js';
 import { writeJsonAtomic } from '../../runtime/atomic.js';
 import { precisionAt, precisionCurve, precisionOf, sampleIds } from '../arms.js';
@@ -111,7 +112,7 @@ export async function resultsStage(
     return { arm, description: ARMS[arm].description, size: ids.length, precision: hasTruth ? precisionOf(ids, truth) : undefined, steps: rs[0]?.steps, seeds: rs.map((r) => r.seed) };
   });
 
-  const byId = new Map(manifest.map((r) => [r.id, r]));
+  const byId = new ManifestIndex(manifest, runLayout(runDir).manifest);
   const curatedSet = new Set(curatedRanking);
   const preview = (r: ClipRecord, selected: boolean, rank?: number): ClipPreview => ({
     id: r.id,
@@ -127,11 +128,11 @@ export async function resultsStage(
   const nShow = exp.report.clips;
   // Selected clips spread evenly over the ranking (rank 1 first), so the grid shows its range.
   const shownRanks = [...new Set(Array.from({ length: Math.min(nShow, curatedRanking.length) }, (_, i) => Math.floor((i * curatedRanking.length) / Math.min(nShow, curatedRanking.length))))];
-  const selectedPreview = shownRanks.map((r) => preview(byId.get(curatedRanking[r])!, true, r + 1));
+  const selectedPreview = shownRanks.map((r) => preview(byId.get(curatedRanking[r], `${runLayout(runDir).selection()}: rank ${r + 1}`), true, r + 1));
   const rejected = manifest.filter((r) => !curatedSet.has(r.id));
   const rejectedPreview = sampleIds(rejected.map((r) => r.id), nShow, Rng.derive(config.seed, 'report-rejected'))
     .sort()
-    .map((id) => preview(byId.get(id)!, false));
+    .map((id) => preview(byId.get(id, 'the pool'), false));
 
   const expectations: ExpectationCheck[] = [];
   const mi = selection[0];
