@@ -289,7 +289,7 @@ async function runExtractLocked(config: Config, shard: Pick<ShardSpec, 'index' |
       for (const line of describeLayers(set)) log(`  ${line}`);
     }
     // Shards of other units (other processes) must be of this config too (reliab, issue 13 item 3).
-    const others = (await listFeatureShards(runDir)).filter((file) => !mine.some((u) => path.resolve(file) === path.resolve(layout.featureShard(u, units))));
+    const others = (await listFeatureShards(runDir)).filter((file) => !mine.some((u) => path.resolve(file) === path.resolve(shardFile(u))));
     if (f.onConfigChange !== 'overwrite') assertOneFeaturesConfig(others, await Promise.all(others.map((o) => readFeatureShardAttrs(o))), { expected: configHash, what: 'extract' });
 
     // Look at what is there: finished shards of this config are skipped; others conflict.
