@@ -63,6 +63,20 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Write all of `data` through a file handle (at `position`, or at the current offset). A single
+ * write may write less than asked when the disk fills (a short write, then ENOSPC on the next
+ * call); ignoring the count leaves a truncated file behind a successful rename.
+ */
+export async function writeFully(fh: fsp.FileHandle, data: Uint8Array, position: number | null = null): Promise<void> {
+  let off = 0;
+  while (off < data.length) {
+    const { bytesWritten } = await fh.write(data, off, data.length - off, position === null ? null : position + off);
+    if (bytesWritten <= 0) throw Object.assign(new Error('ENOSPC: no space left on device, write (nothing was written)'), { code: 'ENOSPC' });
+    off += bytesWritten;
+  }
+}
+
 /** Write `data` to `target` atomically (creating parent folders). */
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
   await fsp.mkdir(path.dirname(target), { recursive: true });
@@ -74,7 +88,8 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
   } catch (err) {
     await fh.close().catch(() => undefined);
     await fsp.rm(tmp, { force: true });
-    throw err;
+    // name the file (a bare "ENOSPC: no space left on device, write" does not)
+    throw Object.assign(new Error(`cannot write ${target}: ${(err as Error).message}`, { cause: err }), { code: (err as NodeJS.ErrnoException).code });
   }
   await fh.close();
   try {

@@ -23,6 +23,7 @@ import { Dataset } from '../core/dataset.js';
 import { DONE, expectKind, item, StateError, type Node, type NodeState, type StageReport } from '../core/node.js';
 import { DTYPE_ARRAY, DTYPE_BYTES, isNdArray, sizeOf, type DType, type NdArray } from '../formats/ndarray.js';
 import { npyHeader, parseNpyHeader } from '../formats/npy.js';
+import { writeFully } from '../../runtime/atomic.js';
 
 export const TENSOR_CACHE_FORMAT = 'avcurate-tensor-cache';
 const VERSION = 1;
@@ -144,7 +145,7 @@ export async function writeTensorCache(ds: Dataset<Record<string, unknown>>, dir
           throw new Error(`tensor cache ${dir}: item ${key}: field "${name}" is ${got}, the cache holds ${f.field.dtype} [${f.field.shape.join(', ')}]`);
         }
         const bytes = Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength);
-        await f.fh.write(bytes, 0, bytes.length, f.reserve + i * f.rowBytes);
+        await writeFully(f.fh, bytes, f.reserve + i * f.rowBytes);
       }
       keys.push(key);
       opts.onItem?.(keys.length);
@@ -154,7 +155,7 @@ export async function writeTensorCache(ds: Dataset<Record<string, unknown>>, dir
     closed = true;
     const fields: Record<string, TensorField> = {};
     for (const [name, f] of files) {
-      await f.fh.write(npyHeader(f.field.dtype, [keys.length, ...f.field.shape], f.reserve), 0, f.reserve, 0);
+      await writeFully(f.fh, npyHeader(f.field.dtype, [keys.length, ...f.field.shape], f.reserve).subarray(0, f.reserve), 0);
       await f.fh.truncate(f.reserve + keys.length * f.rowBytes);
       await f.fh.sync();
       await f.fh.close();

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createHash, type Hash } from 'node:crypto';
 import { TarWriter } from '../formats/tar.js';
 import { isSafeKey } from './keys.js';
-import { tempPathFor } from '../../runtime/atomic.js';
+import { tempPathFor, writeFully } from '../../runtime/atomic.js';
 
 export interface ShardWriterOptions {
   maxCount?: number;
@@ -64,7 +64,7 @@ class OpenShard {
     const data = Buffer.concat(this.buf, this.buffered);
     this.buf = [];
     this.buffered = 0;
-    await this.fh.write(data, 0, data.length);
+    await writeFully(this.fh, data); // a short write on a full disk must not pass (reliab)
   }
 }
 
@@ -91,11 +91,18 @@ export class ShardWriter {
   }
 
   private async close(s: OpenShard): Promise<void> {
-    await s.tar.end();
-    await s.flush();
-    await s.fh.sync();
-    await s.fh.close();
-    await fsp.rename(s.tmp, s.target);
+    try {
+      await s.tar.end();
+      await s.flush();
+      await s.fh.sync();
+      await s.fh.close();
+      await fsp.rename(s.tmp, s.target);
+    } catch (err) {
+      // e.g. ENOSPC: no half-written shard stays behind, and the message names it (reliab)
+      await s.fh.close().catch(() => undefined);
+      await fsp.rm(s.tmp, { force: true });
+      throw Object.assign(new Error(`cannot write shard ${s.target}: ${(err as Error).message}`, { cause: err }), { code: (err as NodeJS.ErrnoException).code });
+    }
     this.written.push({ name: s.name, count: s.count, bytes: s.tar.bytes, sha256: s.hash.digest('hex'), first: s.first, last: s.last });
   }
 
@@ -113,7 +120,11 @@ export class ShardWriter {
     }
     if (!this.current) this.current = await this.open();
     const s = this.current;
-    for (const ext of Object.keys(members).sort()) await s.tar.add(`${key}.${ext}`, members[ext]);
+    try {
+      for (const ext of Object.keys(members).sort()) await s.tar.add(`${key}.${ext}`, members[ext]);
+    } catch (err) {
+      throw Object.assign(new Error(`cannot write shard ${s.target}: ${(err as Error).message}`, { cause: err }), { code: (err as NodeJS.ErrnoException).code });
+    }
     if (s.count === 0) s.first = key;
     s.last = key;
     s.count++;

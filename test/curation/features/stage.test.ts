@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { synthesize } from '../../../src/media/synth.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { runExtract } from '../../../src/curation/features/stage.js';
+import { toolVersion } from '../../../src/media/ffmpeg.js';
 import { listFeatureShards, readFeatureShard, type FeatureShard } from '../../../src/curation/features/store.js';
 import type { ClipRecord } from '../../../src/curation/manifest/types.js';
 
@@ -70,6 +71,8 @@ describe('extract stage', () => {
     ]);
     expect(shards[0].attrs).toMatchObject({ extractors: 'builtin-audio,builtin-visual', shard_index: 0, shard_count: 3, clips: 4, failed: 0 });
     expect(shards[1].attrs.failed).toBe(1);
+    // the decoder in use is recorded (issue 13 item 13; reliab's minimal addition)
+    for (const sh of shards) expect(sh.attrs.ffmpeg_version).toBe(toolVersion('ffmpeg'));
     const failures = readFileSync(path.join(cfg.runDir!, 'failures.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({ id: 'corrupt', stage: 'extract' });
