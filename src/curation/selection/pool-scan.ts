@@ -50,6 +50,8 @@ export interface PoolScan {
   fingerprint(params: SelectionParams, extra: Record<string, unknown>): Promise<string>;
   /** Pool rows [start, end) as a label matrix of the clusterings in use (validated). */
   rows(start: number, end: number): Promise<LabelMatrix>;
+  /** The ids of the given pool rows, in the given order (one pass over the ids in blocks). */
+  idsOf(rows: ArrayLike<number>): Promise<string[]>;
 }
 
 /** Scan clusters.h5 once (labels in blocks): pool size, columns in use, excluded rows. */
@@ -190,6 +192,27 @@ export async function scanPool(
         });
       }
       return h.digest('hex').slice(0, 32);
+    },
+    async idsOf(rows) {
+      const want = new Uint8Array(n);
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i];
+        if (!(r >= 0 && r < n)) throw new Error(`pool row ${r} outside 0..${n - 1}`);
+        want[r] = 1;
+      }
+      const found = new Map<number, string>();
+      let p = 0;
+      if (fileRows > 0 && rows.length > 0) {
+        blocks(0, fileRows, true, (row0, _labels, ids) => {
+          for (let r = 0; r < ids!.length; r++) {
+            if (excludedRows.length && isExcluded(row0 + r)) continue;
+            if (want[p]) found.set(p, ids![r]);
+            p++;
+          }
+          return found.size < rows.length;
+        });
+      }
+      return Array.from(rows, (r) => found.get(r)!);
     },
     async rows(start, end) {
       if (!(start >= 0 && end <= n && start <= end)) throw new Error(`pool rows [${start}, ${end}) outside 0..${n}`);

@@ -20,12 +20,12 @@ import { withRunLock } from '../../run/lock.js';
 import type { Config } from '../../config/schema.js';
 import type { SelectionConfig } from '../../config/sections/selection.js';
 import { writeJsonAtomic } from '../../runtime/atomic.js';
-import { exists, readJsonl } from '../../runtime/jsonl.js';
+import { exists, iterJsonl, readJsonl } from '../../runtime/jsonl.js';
 import { Progress, log } from '../../runtime/progress.js';
 import { shardName, unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
 import { readClusters, type ClusterFile } from '../clustering/store.js';
 import { scanPool, type PoolScan } from './pool-scan.js';
-import { ManifestIndex, type ClipRecord } from '../../run/manifest.js';
+import { ManifestIndex, parseClipRecord, type ClipRecord } from '../../run/manifest.js';
 import { runLayout } from '../../run/layout.js';
 import type { Algorithm, RefineStats } from './algorithms.js';
 import { readSelectionCsv, writeSelectionCsv, type SelectionRow } from '../../run/selection.js';
@@ -308,9 +308,11 @@ async function runSelectLocked(config: Config, opts: SelectStageOptions): Promis
   if (!(await exists(files.clusters))) {
     throw new SelectionInputError(`${files.clusters}: not found (run "avcurate cluster" first)`);
   }
-  // A shard process (--shard i/n, n > 1) reads clusters.h5 in row blocks and keeps only its own
-  // partitions' rows (pool-scan.ts); the whole pool is loaded only to merge.
-  const streaming = shard.count > 1 && !opts.scores;
+  // clusters.h5 is read in row blocks (pool-scan.ts): a process holds its partitions' rows while
+  // selecting, and to merge the label columns in use plus the ids and manifest records of the
+  // selected clips only; never the ids or manifest of the whole pool. Score-ranked methods load
+  // the pool.
+  const streaming = !opts.scores;
   let pool: SelectionPool | null = null;
   let scan: PoolScan | null = null;
   if (streaming) scan = await scanPool(files.clusters, cfg, config.seed);
@@ -403,11 +405,20 @@ async function runSelectLocked(config: Config, opts: SelectStageOptions): Promis
     return { csv: null, computed, missing: [], skipped: false, pool: poolN, selected: 0, objective: NaN, seconds: (performance.now() - t0) / 1000 };
   }
   // The merge measures the ranking on the whole pool: load it now (a shard process that finishes last).
-  if (!pool) pool = poolFromClusters(await readClusters(files.clusters), cfg, files.clusters, config.seed);
-  const manifest = await ManifestIndex.read(files.manifest);
   const parts = plan.map((p) => results.get(p.index)!);
-  const merged = mergePartitions(pool.matrix, params, parts);
-  await writeSelectionFiles(files, pool, manifest, merged.order, merged.gains, merged.objectives);
+  let merged: ReturnType<typeof mergePartitions>;
+  if (pool) {
+    merged = mergePartitions(pool.matrix, params, parts);
+    await writeSelectionFiles(files, pool, await ManifestIndex.read(files.manifest), merged.order, merged.gains, merged.objectives);
+  } else {
+    const matrix = await scan!.rows(0, poolN);
+    merged = mergePartitions(matrix, params, parts);
+    // The selected clips' ids (in rank order) and their manifest records, nothing more.
+    const ids = await scan!.idsOf(merged.order);
+    const manifest = await selectedManifest(files.manifest, new Set(ids));
+    pool = { ids, matrix, clusterings: scan!.clusterings, pairs: scan!.pairs, excluded: new Array<string>(scan!.excludedRows.length).fill(''), autoPairing: scan!.autoPairing };
+    await writeSelectionFiles(files, pool, manifest, Int32Array.from(ids, (_, r) => r), merged.gains, merged.objectives);
+  }
   const meta = buildMeta(cfg.method, fingerprint, params, pool, merged.order.length, merged.objective, 'mi', parts);
   await writeJsonAtomic(files.meta, meta);
   const refined = parts.filter((p) => p.refine);
@@ -481,6 +492,17 @@ export function summarizeAutoPairing(a: AutoPairing) {
   const r = (x: number) => (Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : x);
   const ev = (e: AutoPairing['kept'][number]) => ({ a: e.a, b: e.b, mi: r(e.mi), nullMean: r(e.nullMean), z: r(e.z), p: r(e.p) });
   return { fallback: a.fallback, kept: a.kept.map(ev), dropped: a.dropped.map((e) => ({ ...ev(e), why: e.why })) };
+}
+
+/** The manifest records of the given ids only, read line by line (the join of a merge). */
+async function selectedManifest(file: string, ids: Set<string>): Promise<ManifestIndex> {
+  if (!(await exists(file))) throw new SelectionInputError(`${file}: manifest not found (run "avcurate ingest" first)`);
+  const records: ClipRecord[] = [];
+  let line = 0;
+  for await (const raw of iterJsonl<{ id?: unknown }>(file, (n) => (line = n))) {
+    if (raw && typeof raw.id === 'string' && ids.has(raw.id)) records.push(parseClipRecord(raw, `${file}:${line}`));
+  }
+  return new ManifestIndex(records, file);
 }
 
 async function writeSelectionFiles(
