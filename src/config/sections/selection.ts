@@ -43,9 +43,9 @@ export const AutoPairingSchema = z
     /** At most this many pairs, the strongest first (25 = the reference's 5 audio × 5 visual). */
     maxPairs: z.number().int().positive().default(25),
     /** Shuffles of the null per pair. */
-    permutations: z.number().int().positive().default(200),
+    permutations: z.number().int().positive().default(100),
     /** Test on at most this many clips (an even stride through the pool). */
-    maxRows: z.number().int().min(2).default(100_000),
+    maxRows: z.number().int().min(2).default(20_000),
   })
   .strict()
   .superRefine((v, ctx) => {
