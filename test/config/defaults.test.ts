@@ -93,7 +93,6 @@ const KNOWN: readonly string[] = [
   'src/curation/selection/algorithms.ts seconds=60',
   'src/curation/selection/evaluate.ts seed=0',
   'src/curation/selection/evidence.ts estimator="miller-madow"',
-  'src/curation/selection/evidence.ts permutations=200',
   'src/curation/selection/explain.ts estimator="miller-madow"',
   'src/curation/selection/objective.ts estimator="miller-madow"',
   'src/curation/selection/planted.ts seed=0',
