@@ -46,4 +46,13 @@ describe('stage commands take missing inputs from the config', () => {
     expect(c.stderr).toMatch(/corpus: no input given and no corpus in the config/);
     expect(c.stderr).not.toMatch(/\n\s+at /);
   }, 60_000);
+
+  it('pretrain without --data takes the run\'s shards or selection, and says so when neither exists', async () => {
+    const r = await avcurate(['pretrain', '--config', path.join(root, 'cfg', 'none.yaml'), '--quiet'], root);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/pretrain: give --data, or export or select in .*runs\/none first/);
+    const e = await avcurate(['export', '--out', path.join(root, 'shards')], root);
+    expect(e.code).toBe(2);
+    expect(e.stderr).toMatch(/give --selection/);
+  }, 60_000);
 });

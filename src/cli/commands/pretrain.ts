@@ -5,7 +5,7 @@ import { prepareStage, withStageOptions, type StageArgs } from '../common.js';
 import { UserError } from '../errors.js';
 
 interface Args extends StageArgs {
-  data: string;
+  data?: string;
   arm: string;
   out?: string;
   resume: boolean;
@@ -20,8 +20,7 @@ export const command: CommandModule<object, Args> = {
     withStageOptions(y)
       .option('data', {
         type: 'string',
-        demandOption: true,
-        describe: 'WebDataset shards ("dir/shard-{000000..000009}.tar", a folder\'s index, or a glob), a selection.csv, a manifest.jsonl, or a tensor cache folder',
+        describe: 'WebDataset shards ("dir/shard-{000000..000009}.tar", a folder\'s index, or a glob), a selection.csv, a manifest.jsonl, or a tensor cache folder (default: the run\'s shards/ when exported, else its selection.csv)',
       })
       .option('arm', { type: 'string', default: 'main', describe: 'name of this pretraining run inside <runDir>/ssl/' })
       .option('out', { type: 'string', describe: 'output folder (default: <runDir>/ssl/<arm>)' })
@@ -34,9 +33,14 @@ export const command: CommandModule<object, Args> = {
     if (a.backend) sets.push(`ssl.backend=${a.backend}`);
     const { config } = await prepareStage({ ...a, set: sets });
     if (!/^[A-Za-z0-9._-]+$/.test(a.arm)) throw new UserError(`--arm "${a.arm}": use letters, digits, ".", "_" or "-"`, 2);
-    const isRemote = /^https?:\/\//.test(a.data);
-    if (!isRemote && !/[{*?]/.test(a.data) && !existsSync(a.data)) throw new UserError(`--data ${a.data}: no such file or folder`);
-    let outDir = a.out ?? (await import('../../run/layout.js')).runLayout(config.runDir!).sslDir(a.arm);
+    const layout = (await import('../../run/layout.js')).runLayout(config.runDir!);
+    // Without --data: the run's exported shards, else its selection (joined with its manifest).
+    const source = a.data ?? (existsSync(layout.shardsIndex) ? layout.shardsDir : existsSync(layout.selection()) ? layout.selection() : undefined);
+    if (source === undefined) throw new UserError(`pretrain: give --data, or export or select in ${config.runDir} first (neither ${layout.shardsIndex} nor ${layout.selection()} exists)`, 2);
+    a.data = source;
+    const isRemote = /^https?:\/\//.test(source);
+    if (!isRemote && !/[{*?]/.test(source) && !existsSync(source)) throw new UserError(`--data ${source}: no such file or folder`);
+    let outDir = a.out ?? layout.sslDir(a.arm);
     const [{ pretrain, sslTrainingBatches }, { rankFromEnv }] = await Promise.all([import('../../ssl/index.js'), import('../../loaders/partition/env.js')]);
     // Rank and world size from torchrun-style (RANK, WORLD_SIZE) or Slurm (SLURM_PROCID,
     // SLURM_NTASKS) variables: each rank reads only its own shards. There is no gradient
@@ -50,7 +54,7 @@ export const command: CommandModule<object, Args> = {
     if (dist.world > 1) outDir = path.join(outDir, `rank-${dist.rank}`);
     let data;
     try {
-      data = await sslTrainingBatches(a.data, { ssl: config.ssl, loader: config.loader }, { seed: config.seed, rank: dist.rank, world: dist.world });
+      data = await sslTrainingBatches(source, { ssl: config.ssl, loader: config.loader }, { seed: config.seed, rank: dist.rank, world: dist.world });
     } catch (err) {
       throw new UserError(`--data ${a.data}: ${(err as Error).message}`);
     }
