@@ -126,7 +126,7 @@ export function renderManifests(config: Config, shards: number, stages: UserStag
         name: 'wait',
         image: k.image,
         imagePullPolicy: k.imagePullPolicy,
-        command: [...k.command, 'status', '--config', cfgPath, '--wait', steps[i - 1].name, '--interval', '10'],
+        command: [...k.command, 'status', '--config', cfgPath, '--wait', `${steps[i - 1].stage}/${steps[i - 1].name}`, '--interval', '10'],
         workingDir: k.mountPath,
         volumeMounts,
         resources: small,

@@ -108,11 +108,25 @@ export function runStatus(config: Config, now = Date.now()): RunStatus {
   };
 }
 
-/** A step name of the plan, or a user stage name meaning its last step (select → select-merge). */
-export function resolveStepName(plan: PlanFile, name: string): StepName {
+/**
+ * The step a name means. "stage/step" names a step exactly (what the Kubernetes init containers
+ * use). For --wait a stage name means its last step (select → select-merge, cluster →
+ * cluster-merge): the stage is complete when that is. Otherwise a step name means that step (so
+ * --missing select gives the select array's indices), and a stage without a step of its name its
+ * last step.
+ */
+export function resolveStepName(plan: PlanFile, name: string, purpose: 'wait' | 'missing' = 'missing'): StepName {
+  const slash = name.indexOf('/');
+  if (slash >= 0) {
+    const [stage, step] = [name.slice(0, slash), name.slice(slash + 1)];
+    const s = plan.steps.find((x) => x.name === step && x.stage === stage);
+    if (s) return s.name;
+    throw new LaunchError(`"${name}" is not a stage/step of this launch (steps: ${plan.steps.map((x) => `${x.stage}/${x.name}`).join(', ')})`, 2);
+  }
+  const ofStage = plan.steps.filter((s) => s.stage === name);
+  if (purpose === 'wait' && ofStage.length > 0) return ofStage[ofStage.length - 1].name;
   const exact = plan.steps.find((s) => s.name === name);
   if (exact) return exact.name;
-  const ofStage = plan.steps.filter((s) => s.stage === name);
   if (ofStage.length > 0) return ofStage[ofStage.length - 1].name;
   throw new LaunchError(`"${name}" is neither a step nor a stage of this launch (steps: ${plan.steps.map((s) => s.name).join(', ')})`, 2);
 }

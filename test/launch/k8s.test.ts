@@ -50,7 +50,7 @@ describe('launch k8s manifests', () => {
     expect(byName('extract').spec.parallelism).toBe(2);
     expect(byName('cluster-fit').spec.completions).toBe(1);
     // Order: each Job's init container waits for the step before.
-    expect(byName('cluster-fit').spec.template.spec.initContainers[1].command).toEqual(['avcurate', 'status', '--config', '/etc/avcurate/config.yaml', '--wait', 'cluster-sample', '--interval', '10']);
+    expect(byName('cluster-fit').spec.template.spec.initContainers[1].command).toEqual(['avcurate', 'status', '--config', '/etc/avcurate/config.yaml', '--wait', 'cluster/cluster-sample', '--interval', '10']);
     expect(byName('corpus').spec.template.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['plan']);
     expect(byName('ingest').spec.completions).toBe(3);
     // The config the pods read has its run folder on the claim.

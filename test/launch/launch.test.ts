@@ -11,7 +11,7 @@ import YAML from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import { arraySyntax, launchPaths, parseArraySyntax, parseStages, stepsOf } from '../../src/launch/plan.js';
 import { launchSlurm, renderSbatch } from '../../src/launch/slurm.js';
-import { runStatus, formatStatus } from '../../src/launch/status.js';
+import { runStatus, formatStatus, resolveStepName } from '../../src/launch/status.js';
 import { avcurate, tinyConfig } from './helpers.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'avc-launch-'));
@@ -116,6 +116,16 @@ describe('launch slurm', () => {
 });
 
 describe('status', () => {
+  it('names: a stage waits for its last step, a step name is that step, stage/step is exact', () => {
+    const plan = { steps: stepsOf(parseStages()) } as Parameters<typeof resolveStepName>[0];
+    expect(resolveStepName(plan, 'select', 'wait')).toBe('select-merge');
+    expect(resolveStepName(plan, 'cluster', 'wait')).toBe('cluster-merge');
+    expect(resolveStepName(plan, 'select', 'missing')).toBe('select');
+    expect(resolveStepName(plan, 'cluster/cluster', 'wait')).toBe('cluster');
+    expect(resolveStepName(plan, 'cluster-fit', 'wait')).toBe('cluster-fit');
+    expect(() => resolveStepName(plan, 'train', 'wait')).toThrow(/neither a step nor a stage/);
+  });
+
   it('array syntax both ways', () => {
     expect(arraySyntax([0, 1, 2, 5, 7, 8])).toBe('0-2,5,7-8');
     expect(arraySyntax([])).toBe('');

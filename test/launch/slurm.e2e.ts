@@ -31,9 +31,13 @@ if (!available) {
 }
 const env = { ...process.env, SLURM_CONF: slurmConf ?? '', PATH: `${process.env.PATH}:/usr/sbin` };
 
+/** Every job this suite submitted, cancelled at the end whatever happened. */
+const submitted: string[] = [];
+
 afterAll(() => {
+  if (submitted.length) spawnSync('scancel', submitted, { env });
   spawnSync('bash', [path.resolve('scripts/slurm/stop.sh'), slurmDir], { stdio: 'inherit' });
-  rmSync(root, { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 500 });
 });
 
 function writeConfig(name: string): string {
@@ -68,6 +72,7 @@ describe.skipIf(!available)('Slurm end to end (single-node cluster)', () => {
     const cfg = writeConfig('sharded');
     const r = await avcurate(['launch', 'slurm', '--config', cfg, '--shards', '4', '--submit'], env);
     expect(r.code, r.stderr).toBe(0);
+    submitted.push(...[...r.stdout.matchAll(/job (\d+)/g)].map((m) => m[1]));
     expect(r.stdout).toMatch(/extract\s+job \d+ array 0-3/);
     expect(r.stdout).toMatch(/cluster-fit\s+job \d+\n/);
     const w = await avcurate(['status', '--config', cfg, '--wait', 'export', '--timeout', '800', '--interval', '2', '--fail-fast'], env);
@@ -87,6 +92,7 @@ describe.skipIf(!available)('Slurm end to end (single-node cluster)', () => {
     const r = await avcurate(['launch', 'slurm', '--config', cfg, '--shards', '4', '--submit', '--stages', 'ingest,extract,cluster,select'], env);
     expect(r.code, r.stderr).toBe(0);
     const ids = [...r.stdout.matchAll(/job (\d+)/g)].map((m) => m[1]);
+    submitted.push(...ids);
     const extractJob = /extract\s+job (\d+)/.exec(r.stdout)![1];
     // Cancel index 2 of the extract array (pending or running).
     const c = spawnSync('scancel', [`${extractJob}_2`], { encoding: 'utf8', env });
@@ -103,6 +109,7 @@ describe.skipIf(!available)('Slurm end to end (single-node cluster)', () => {
 
     const re = await avcurate(['launch', 'slurm', '--config', cfg, '--resubmit-missing'], env);
     expect(re.code, re.stderr).toBe(0);
+    submitted.push(...[...re.stdout.matchAll(/job (\d+)/g)].map((m) => m[1]));
     expect(re.stdout).toMatch(/extract\s+job \d+ array 2\n/);
     const w = await avcurate(['status', '--config', cfg, '--wait', 'select', '--timeout', '800', '--interval', '2', '--fail-fast'], env);
     expect(w.code, w.stdout + w.stderr).toBe(0);

@@ -35,7 +35,7 @@ export const command: CommandModule<object, Args> = {
       if (a.missing !== undefined || a.wait !== undefined) {
         const st0 = runStatus(config);
         const plan = readPlan(config.runDir!)!;
-        const name = resolveStepName(plan, (a.missing ?? a.wait)!);
+        const name = resolveStepName(plan, (a.missing ?? a.wait)!, a.wait !== undefined ? 'wait' : 'missing');
         if (a.missing !== undefined) {
           const s = st0.steps.find((x) => x.step === name)!;
           process.stdout.write(`${s.resubmit}\n`);
