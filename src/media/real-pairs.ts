@@ -16,17 +16,16 @@ import { Pool, defaultConcurrency } from '../runtime/pool.js';
 import { Progress } from '../runtime/progress.js';
 import { cleanStaleTemps, tempPathFor, writeFileAtomic } from '../runtime/atomic.js';
 
-export const QABCS_ROOT = '/usr/share/qabcs/abcs/all';
-
+/** Settings of the corpus (their defaults live in the config: corpus.realPairs). */
 export interface RealPairsOptions {
   /** The qabcs `all` folder (pics/ and noises/). */
-  root?: string;
+  root: string;
   out: string;
   mismatch: number;
   seconds: number;
-  width?: number;
-  height?: number;
-  fps?: number;
+  width: number;
+  height: number;
+  fps: number;
   seed: number;
   /** Categories to use (default: every pics/ folder with at least 2 pictures that have a sound). */
   categories?: string[];
@@ -52,7 +51,7 @@ export interface RealPairLabel {
 }
 
 /** Every picture that has a sound of the same name, by category (sorted). */
-export function findRealPairs(root = QABCS_ROOT, categories?: string[]): RealPair[] {
+export function findRealPairs(root: string, categories?: string[]): RealPair[] {
   const pics = path.join(root, 'pics');
   const noises = path.join(root, 'noises');
   if (!existsSync(pics) || !existsSync(noises)) {
@@ -113,8 +112,8 @@ function clipArgs(l: RealPairLabel, o: Required<Pick<RealPairsOptions, 'seconds'
 
 /** Build the corpus into `o.out` (resumes: finished clips are kept when the settings match). */
 export async function buildRealPairs(o: RealPairsOptions): Promise<{ labelsFile: string; labels: RealPairLabel[]; generated: number }> {
-  const root = o.root ?? QABCS_ROOT;
-  const settings = { generator: 'avcurate-real-pairs/1', root, mismatch: o.mismatch, seconds: o.seconds, width: o.width ?? 160, height: o.height ?? 120, fps: o.fps ?? 8, seed: o.seed, categories: o.categories ?? null };
+  const root = o.root;
+  const settings = { generator: 'avcurate-real-pairs/1', root, mismatch: o.mismatch, seconds: o.seconds, width: o.width, height: o.height, fps: o.fps, seed: o.seed, categories: o.categories ?? null };
   const out = path.resolve(o.out);
   await fsp.mkdir(out, { recursive: true });
   await cleanStaleTemps(out);
