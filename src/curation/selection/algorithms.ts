@@ -261,6 +261,10 @@ export function searchSubset(obj: MIObjective, opts: SearchOptions): SearchResul
   const orderKind = opts.order ?? 'greedy';
   if (orderKind === 'loo') {
     order = orderByLeaveOneOut(obj, selected, contributions);
+  } else if (orderKind === 'greedy' && target < meanCells(obj)) {
+    // Fewer clips than a pair has cells: a prefix's tables are mostly empty or single clips and its
+    // MI says nothing (measured: pool 200, k 32), so the order falls back to leave-one-out.
+    order = orderByLeaveOneOut(obj, selected, contributions);
   } else if (orderKind === 'greedy') {
     order = orderGreedy(obj, selected, rng, { budget: opts.orderBudget, contributions });
   } else {
@@ -378,6 +382,13 @@ export function orderByLeaveOneOut(obj: MIObjective, members: Int32Array, contri
     if (contributions) contributions[r] = contrib[positions[r]];
   }
   return order;
+}
+
+/** Mean number of cells k_i·k_j of the objective's pairs. */
+export function meanCells(obj: MIObjective): number {
+  let sum = 0;
+  for (let p = 0; p < obj.pairs.length; p += 2) sum += obj.ks[obj.pairs[p]] * obj.ks[obj.pairs[p + 1]];
+  return sum / Math.max(1, obj.pairCount);
 }
 
 export interface GreedyOrderOptions {
