@@ -40,12 +40,14 @@ export const command: CommandModule<object, Args> = {
       .option('quiet', { alias: 'q', type: 'boolean', default: false }) as never,
   handler: async (a) => {
     const { synthesize } = await import('../../media/synth.js');
+    const { withRunLock } = await import('../../run/lock.js');
     try {
-      const r = await synthesize({
+      // the corpus folder's lock: two synths into one folder never interleave (reliab)
+      const r = await withRunLock(a.out, 'synth', () => synthesize({
         out: a.out, clips: a.clips, classes: a.classes, mismatch: a.mismatch, seconds: a.seconds, seed: a.seed,
         width: a.width, height: a.height, fps: a.fps, sampleRate: a['sample-rate'], family: a.family,
         concurrency: a.jobs, force: a.force, silent: a.quiet,
-      });
+      }));
       const pos = r.labels.filter((l) => l.corresponds).length;
       process.stdout.write(`wrote ${r.labels.length} clips (${pos} corresponding, ${r.labels.length - pos} mismatched) and ${r.labelsFile} in ${r.seconds.toFixed(1)} s (${r.generated} generated, ${r.skipped} already there)\n`);
     } catch (err) {

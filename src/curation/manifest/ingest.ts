@@ -274,9 +274,11 @@ interface CacheEntry {
 }
 
 async function inputKey(item: InputItem): Promise<string> {
+  // the id is part of the key: a same-stem file added later renames x.avi's id from x to x_avi
+  const id = item.video_id ?? item.id ?? videoIdFor(item.rel);
   try {
     const s = await fsp.stat(item.file);
-    return `${item.file}|${s.size}|${s.mtimeMs}|${JSON.stringify(item.window ?? null)}`;
+    return `${item.file}|${s.size}|${s.mtimeMs}|${JSON.stringify(item.window ?? null)}|${id}`;
   } catch {
     return `${item.file}|missing`;
   }

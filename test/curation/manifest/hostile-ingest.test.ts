@@ -65,6 +65,19 @@ describe('hostile folders', () => {
     expect((await readManifest(out)).map((m) => m.id).sort()).toEqual(['x_avi', 'x_mkv', 'x_mov', 'x_webm', 'y']);
   }, 120_000);
 
+  it('a same-stem file added later renames the first one\'s id on the rerun (the resume cache is keyed by id too)', async () => {
+    const corpus = path.join(root, 'stems-later');
+    await fsp.mkdir(corpus, { recursive: true });
+    await makeClip(path.join(corpus, 'z.avi'), { seconds: 1.5 });
+    const out = path.join(root, 'stems-later-run', 'manifest.jsonl');
+    await ingest({ input: corpus, out, silent: true });
+    expect((await readManifest(out)).map((m) => m.id)).toEqual(['z']);
+    await makeClip(path.join(corpus, 'z.mkv'), { seconds: 1.5, freq: 550 });
+    const r = await ingest({ input: corpus, out, silent: true });
+    expect(r.failures).toEqual([]);
+    expect((await readManifest(out)).map((m) => m.id).sort()).toEqual(['z_avi', 'z_mkv']);
+  }, 120_000);
+
   it('non-UTF-8 names, audio-only .oga, still images and FIFOs each get a failures line', async () => {
     const corpus = path.join(root, 'odd');
     await fsp.mkdir(corpus, { recursive: true });
