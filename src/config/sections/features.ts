@@ -130,6 +130,8 @@ const OpenWakeWordSchema = z
   .object({
     type: z.literal('openwakeword'),
     packageDir: z.string().optional(),
+    /** Execution provider of its two ONNX models. */
+    device: z.enum(['cpu', 'cuda', 'auto']).default('auto'),
     threads: z.number().int().positive().optional(),
   })
   .strict();

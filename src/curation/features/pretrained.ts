@@ -199,6 +199,8 @@ export interface OpenWakeWordOptions {
   packageDir?: string;
   /** onnxruntime intra-op threads (default: onnxruntime's choice). */
   threads?: number;
+  /** Execution provider (default: createOnnxSession's, the CPU). */
+  device?: 'cpu' | 'cuda' | 'auto';
 }
 
 interface OwwPrepared {
@@ -232,8 +234,9 @@ export class OpenWakeWordExtractor implements Extractor<OwwPrepared> {
     const ex = new OpenWakeWordExtractor();
     const ort = await loadOnnxRuntime();
     ex.ort = ort;
-    ex.mel = (await createOnnxSession(melFile, { device: 'cpu', threads: options.threads, extra: {} })).session;
-    ex.emb = (await createOnnxSession(embFile, { device: 'cpu', threads: options.threads, extra: {} })).session;
+    const device = options.device;
+    ex.mel = (await createOnnxSession(melFile, { device, threads: options.threads, label: `openwakeword ${melFile}` })).session;
+    ex.emb = (await createOnnxSession(embFile, { device, threads: options.threads, label: `openwakeword ${embFile}` })).session;
     ex.settings = { models: digestFiles([melFile, embFile]), input: '16 kHz, samples x 32767', window: OWW_WINDOW, step: OWW_STEP };
     return ex;
   }

@@ -95,7 +95,7 @@ export async function buildExtractors(features: FeaturesConfig, opts: BuildExtra
       let ex: AnyExtractor;
       if (e.type === 'builtin') ex = new BuiltinAudioExtractor(workers);
       else if (e.type === 'onnx') ex = await onnx(e, 'audio', i);
-      else ex = await OpenWakeWordExtractor.create({ packageDir: e.packageDir ? path.resolve(baseDir, e.packageDir) : undefined, threads: e.threads });
+      else ex = await OpenWakeWordExtractor.create({ packageDir: e.packageDir ? path.resolve(baseDir, e.packageDir) : undefined, threads: e.threads, device: e.device });
       made.push(ex);
       set.audio.push(ex);
     }
