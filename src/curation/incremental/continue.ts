@@ -185,7 +185,12 @@ export function continueSelection(matrix: LabelMatrix, start: ArrayLike<number>,
     const weakCount = Math.min(start.length, Math.ceil(start.length * (opts.weakShare ?? 0.25)));
     const weak = new Int32Array(weakCount + grownClips.length);
     let w = 0;
-    for (let s = start.length - weakCount; s < start.length; s++) if (obj.inSet[start[s]]) weak[w++] = start[s];
+    // The weakest of the previous selection by leave-one-out contribution now (any ranking order).
+    const value = obj.value();
+    const kept = Array.from(start).filter((x) => obj.inSet[x]);
+    const loo = new Map(kept.map((x) => [x, value - obj.valueAfterRemove(x)]));
+    kept.sort((a, b) => loo.get(a)! - loo.get(b)! || a - b);
+    for (const x of kept.slice(0, weakCount)) weak[w++] = x;
     for (const x of grownClips) weak[w++] = x;
     const budget = Math.max(10_000, 2 * (added + grown));
     const out = refineTowardNew(obj, members, weak.subarray(0, w), isNew, opts.rng, {
