@@ -92,7 +92,7 @@ const methods: Record<string, Method> = {
 function bench(pools: Pool[], label: string): void {
   line(`== ${label}`);
   line(`  precision at the budget, mean (min–max) over ${pools.length} pool(s) [concepts covered, mean of ${pools[0].concepts}]; seconds per selection`);
-  line(`  ${'method'.padEnd(14)}${BUDGETS.map((b) => `${(b * 100).toFixed(0)} %`.padEnd(28)).join('')}seconds`);
+  line(`  ${'method'.padEnd(16)}${BUDGETS.map((b) => `${(b * 100).toFixed(0)} %`.padEnd(28)).join('')}seconds`);
   for (const [name, fn] of Object.entries(methods)) {
     const cols: string[] = [];
     let secs = 0;
@@ -109,7 +109,7 @@ function bench(pools: Pool[], label: string): void {
       const mean = precs.reduce((a, c) => a + c, 0) / precs.length;
       cols.push(`${mean.toFixed(3)} (${Math.min(...precs).toFixed(2)}–${Math.max(...precs).toFixed(2)}) [${cov.toFixed(1)}]`.padEnd(28));
     }
-    line(`  ${name.padEnd(14)}${cols.join('')}${secs.toFixed(3)}`);
+    line(`  ${name.padEnd(16)}${cols.join('')}${secs.toFixed(3)}`);
   }
 }
 
