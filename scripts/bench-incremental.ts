@@ -20,37 +20,19 @@
  * Options: --quick (200k planted clips, 400-clip demo), --only planted|demo, --keep (keep the
  * demo's run folders under /tmp and print their paths).
  */
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Rng } from '../src/runtime/random.js';
 import { MIObjective, plantedLabels, precisionOf, resolvePairs, searchSubset, type PlantedLabels } from '../src/curation/selection/index.js';
 import { continueSelection } from '../src/curation/incremental/continue.js';
+import { benchDemo, cpuSeconds } from './bench-incremental-demo.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyIdx = args.indexOf('--only');
 const only = onlyIdx >= 0 ? args[onlyIdx + 1] : null;
 const keep = args.includes('--keep');
-
-/**
- * CPU seconds of this process and of its finished child processes (ffmpeg): the machine these
- * figures are measured on is shared, so wall-clock time depends on the other load; the selection
- * is single-threaded, so on a quiet machine its CPU time is its wall time.
- */
-export function cpuSeconds(): number {
-  const c = process.cpuUsage();
-  let children = 0;
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields after the command: state is fields[0]; cutime and cstime are fields 13 and 14.
-    children = (Number(fields[13]) + Number(fields[14])) / 100;
-  } catch {
-    /* not Linux: own CPU only */
-  }
-  return (c.user + c.system) / 1e6 + children;
-}
 
 function line(s = ''): void {
   process.stdout.write(s + '\n');
@@ -130,7 +112,6 @@ function benchPlanted(): void {
 async function main(): Promise<void> {
   if (!only || only === 'planted') benchPlanted();
   if (!only || only === 'demo') {
-    const { benchDemo } = await import('./bench-incremental-demo' + '.js');
     await benchDemo({ quick, keep, line, verdict, tmp: await fsp.mkdtemp(path.join(os.tmpdir(), 'avcurate-incr-')) });
   }
 }

@@ -138,19 +138,20 @@ function subGraph(graph: string, prefix: string): string {
 }
 
 /**
- * Scenes family: the class's visual family is a moving foreground patch (40–60 % of the frame's
+ * Scenes family: the class's visual family is a moving foreground patch (60–80 % of the frame's
  * width and height, wide hue and zoom variation) over a background drawn, independently of the
- * class, from the other visual families (dimmed); the class's sound is mixed with a distractor
- * sound drawn, independently of the class, from the other audio families at 50–90 % of its level.
+ * class, from the other visual families (dimmed to 35 % contrast); the class's sound is mixed with
+ * a distractor sound drawn, independently of the class, from the other audio families at 25–50 %
+ * of its level.
  * Backgrounds and distractors are shared by every class, so what is common to a class is only
  * the foreground and its sound: features of the whole frame or track see mostly class-free
  * variation, and an encoder has to learn where the class is.
  */
 function scenesVisual(w: number, h: number, r: number, vc: number, bg: number, x: Variation, y: Variation): string {
-  const scale = 0.4 + 0.2 * x.u;
+  const scale = 0.6 + 0.2 * x.u;
   const fw = Math.max(8, 2 * Math.round((w * scale) / 2));
   const fh = Math.max(8, 2 * Math.round((h * scale) / 2));
-  const background = subGraph(`${VISUAL_FAMILIES[bg].graph(w, h, r, y)},lutyuv=y=val*0.6+16`, 'b');
+  const background = subGraph(`${VISUAL_FAMILIES[bg].graph(w, h, r, y)},lutyuv=y=val*0.35+16`, 'b');
   const foreground = subGraph(VISUAL_FAMILIES[vc].graph(fw, fh, r, x), 'f');
   const ax = f3(0.8 + 1.6 * x.v);
   const ay = f3(0.7 + 1.4 * y.u);
@@ -242,7 +243,7 @@ export function planCorpus(o: SynthOptions): ClipPlan[] {
       const env: Variation = { hue: rng.uniform(-90, 90), jitter: rng.uniform(0.8, 1.25), seedA: rng.int(1_000_000), seedB: rng.int(1_000_000), u: rng.next(), v: rng.next() };
       const bg = otherThan(rng, VISUAL_FAMILIES.length, vc, vc);
       const distractor = otherThan(rng, AUDIO_FAMILIES.length, ac, vc);
-      const level = rng.uniform(0.5, 0.9);
+      const level = rng.uniform(0.25, 0.5);
       plans.push({
         label: {
           id, file, visual_class: vc, audio_class: ac, corresponds: ac === vc, visual_family: VISUAL_FAMILIES[vc].name, audio_family: AUDIO_FAMILIES[ac].name,

@@ -1,0 +1,99 @@
+/**
+ * The demo part of `npm run bench:incremental`: the demo corpus (configs/demo.yaml's synthetic
+ * settings) grown by 10 %. The corpus of 1.1 × N clips is synthesised once; a run curates the
+ * first N (not timed), then `curate --add` adds the rest (timed: ingest of the new clips only,
+ * their extraction into new shards, assignment to the existing centroids, the continued
+ * selection, the evaluation); a fresh run curates all 1.1 × N clips (timed: the full rerun).
+ */
+import { promises as fsp, readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { parseConfig } from '../src/config/load.js';
+import { synthesize } from '../src/media/synth.js';
+import { runCuration, type CurationResult } from '../src/curation/pipeline.js';
+
+/**
+ * CPU seconds of this process and of its finished child processes (ffmpeg): the machine these
+ * figures are measured on is shared, so wall-clock time depends on the other load; the selection
+ * is single-threaded, so on a quiet machine its CPU time is its wall time.
+ */
+export function cpuSeconds(): number {
+  const c = process.cpuUsage();
+  let children = 0;
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after the command: state is fields[0]; cutime and cstime are fields 13 and 14.
+    children = (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    /* not Linux: own CPU only */
+  }
+  return (c.user + c.system) / 1e6 + children;
+}
+
+interface Outcome {
+  objective: number;
+  precision: number;
+  seconds: number;
+}
+
+export interface DemoBenchOptions {
+  quick: boolean;
+  keep: boolean;
+  tmp: string;
+  line: (s?: string) => void;
+  verdict: (label: string, full: Outcome, inc: Outcome, left: number, previous: number) => void;
+}
+
+export async function benchDemo(o: DemoBenchOptions): Promise<void> {
+  const { line } = o;
+  const raw = YAML.parse(readFileSync(path.resolve('configs/demo.yaml'), 'utf8')) as Record<string, any>;
+  const synth = raw.corpus.synth as Record<string, unknown> & { clips: number };
+  const n0 = o.quick ? Math.round(synth.clips / 2) : synth.clips;
+  const n = Math.round(n0 * 1.1);
+  line(`== demo corpus: ${n0} clips curated, ${n - n0} added (configs/demo.yaml: ${synth.family ?? 'concepts'} family, ${synth.classes} classes, ${raw.clustering?.k ? `k ${raw.clustering.k.join('/')}` : ''}, ratio ${raw.selection?.ratio})`);
+  const all = path.join(o.tmp, 'corpus');
+  const s = await synthesize({ out: all, seed: raw.seed ?? 0, ...(synth as object), clips: n, silent: true } as Parameters<typeof synthesize>[0]);
+  // The base folder holds the first n0 clips, the added folder the rest (links, with their labels).
+  const base = path.join(o.tmp, 'base');
+  const added = path.join(o.tmp, 'added');
+  for (const [dir, labels] of [[base, s.labels.slice(0, n0)], [added, s.labels.slice(n0)]] as const) {
+    await fsp.mkdir(dir, { recursive: true });
+    for (const l of labels) await fsp.symlink(path.join(all, l.file), path.join(dir, l.file));
+    await fsp.writeFile(path.join(dir, 'labels.jsonl'), labels.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  }
+  const configFor = (source: string, runDir: string) => {
+    const { corpus: _c, experiment: _e, ...rest } = raw;
+    return parseConfig({ ...rest, name: path.basename(runDir), runDir, corpus: { source } });
+  };
+  const quiet = { silent: true };
+
+  const incDir = path.join(o.tmp, 'incremental');
+  const before = await runCuration(configFor(base, incDir), quiet);
+  line(`  the curated run: ${before.selection?.selected} of ${before.selection?.pool} clips selected, F ${before.selection?.objective.toFixed(4)}, precision ${before.evaluation?.summary.atPositives.precision.toFixed(3)} (not timed)`);
+
+  const timed = async (f: () => Promise<CurationResult>) => {
+    const c0 = cpuSeconds();
+    const w0 = performance.now();
+    const r = await f();
+    return { r, cpu: cpuSeconds() - c0, wall: (performance.now() - w0) / 1000 };
+  };
+  const inc = await timed(() => runCuration(configFor(base, incDir), { ...quiet, add: added }));
+  const full = await timed(() => runCuration(configFor(all, path.join(o.tmp, 'full')), quiet));
+  const stages = (r: CurationResult) => r.stages.map((x) => `${x.stage} ${x.seconds.toFixed(1)}`).join(', ');
+  line(`  incremental stages (wall s): ${stages(inc.r)}; ${inc.r.stages.find((x) => x.stage === 'cluster')?.note}`);
+  line(`  full rerun stages (wall s):  ${stages(full.r)}`);
+  line(`  wall clock (the machine may be shared): full ${full.wall.toFixed(1)} s, incremental ${inc.wall.toFixed(1)} s, ratio ${(inc.wall / full.wall).toFixed(3)}`);
+  const report = inc.r.incremental;
+  if (!report || !inc.r.evaluation || !full.r.evaluation || !full.r.selection) throw new Error('bench: a curation run produced no selection or evaluation');
+  o.verdict(
+    'demo',
+    { objective: full.r.selection.objective, precision: full.r.evaluation.summary.atPositives.precision, seconds: full.cpu },
+    { objective: report.objective, precision: inc.r.evaluation.summary.atPositives.precision, seconds: inc.cpu },
+    report.left,
+    report.previous,
+  );
+  line(`  (precision at the number of true positives of each pool; F of each run on its own clusterings)`);
+  if (o.keep) line(`  run folders: ${incDir}, ${path.join(o.tmp, 'full')}`);
+  else await fsp.rm(o.tmp, { recursive: true, force: true });
+}
