@@ -14,7 +14,7 @@ export const IncrementalSchema = z
     refit: z.enum(['auto', 'never', 'always']).default('auto'),
     /**
      * Drift: for each clustering, the mean squared distance of the new clips to their assigned
-     * centroid divided by that of the clips the model was fitted on; the largest ratio over the
+     * centroid divided by that of the clips the model was fitted on; the mean ratio over the
      * clusterings is compared with this threshold.
      */
     driftThreshold: z.number().gt(1).default(1.5),

@@ -17,9 +17,11 @@
  *
  * Drift: for each clustering d, r_d = (mean squared distance of the added clips to their
  * assigned centroid) / (mean squared distance of the clips of the fitted shards to theirs), both
- * in the space the centroids live in (after L2/PCA); drift = max_d r_d. Clips from the same
- * distribution give r ≈ 1 (the fitted clips include the k-means sample, so slightly above 1 is
- * normal); clips the centroids do not describe give r well above 1.
+ * in the space the centroids live in (after L2/PCA); drift = the mean of r_d over the
+ * clusterings (the maximum is reported too: with few added clips and many clusterings it is
+ * noisy). Clips from the same distribution give r near 1 (somewhat above: the fitted clips
+ * include the k-means sample the centroids were fitted to); clips the centroids do not describe
+ * give r well above 1.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -235,8 +237,10 @@ export async function extractAll(config: Config, shard: Pick<ShardSpec, 'index' 
 }
 
 export interface DriftReport {
-  /** Largest ratio over the clusterings (NaN when there are no added clips). */
+  /** Mean ratio over the clusterings. */
   drift: number;
+  /** Largest ratio over the clusterings (one layer can drift alone; reported, not used). */
+  maxRatio: number;
   threshold: number;
   perClustering: Array<{ clustering: string; added: number; fitted: number; ratio: number }>;
   /** Clips whose assignment was measured: added (not in the fit) and fitted. */
@@ -278,7 +282,8 @@ export async function measureDrift(config: Config): Promise<DriftReport | null> 
     return { clustering: name, added: am, fitted: bm, ratio: bm > 0 ? am / bm : am > 0 ? Infinity : 1 };
   });
   return {
-    drift: Math.max(...perClustering.map((p) => p.ratio)),
+    drift: perClustering.reduce((t, p) => t + p.ratio, 0) / perClustering.length,
+    maxRatio: Math.max(...perClustering.map((p) => p.ratio)),
     threshold: config.incremental.driftThreshold,
     perClustering,
     addedClips: a.n,
@@ -319,9 +324,9 @@ export async function clusterWithDrift(
     reason = opts.refit ? 'refit requested' : 'incremental.refit: always';
   } else if (mode === 'auto' && drift && drift.drift > drift.threshold) {
     refit = true;
-    reason = `drift ${drift.drift.toFixed(3)} > ${drift.threshold}`;
+    reason = `drift ${drift.drift.toFixed(3)} > ${drift.threshold} (largest clustering ratio ${drift.maxRatio.toFixed(3)})`;
   } else {
-    reason = drift ? `drift ${drift.drift.toFixed(3)} ≤ ${drift.threshold}${mode === 'never' ? ' (refit: never)' : ''}: new clips assigned to the existing centroids` : 'nothing to measure';
+    reason = drift ? `drift ${drift.drift.toFixed(3)} ≤ ${drift.threshold} (largest clustering ratio ${drift.maxRatio.toFixed(3)})${mode === 'never' ? ' (refit: never)' : ''}: new clips assigned to the existing centroids` : 'nothing to measure';
     if (mode === 'never' && drift && drift.drift > drift.threshold) reason = `drift ${drift.drift.toFixed(3)} > ${drift.threshold} but incremental.refit is never`;
   }
   if (!config.runDir || !refit) return { cluster, drift, refitted: false, reason };
