@@ -5,7 +5,7 @@
  *
  * 1. planted: the 1M planted benchmark of bench:select (5 audio + 5 visual clusterings, k = 32,
  *    50 % corresponding, 20 % label noise, ratio 0.2, batch greedy B = 20, k = 4, refinement at
- *    its default budget, leave-one-out order). The labels of 1.1M clips are drawn; the first 1M
+ *    its default budget, leave-one-out order as bench:select's scale lines). The labels of 1.1M clips are drawn; the first 1M
  *    are the pool already curated (selected once, not timed), the last 100k arrive. Full rerun:
  *    the selection on 1.1M from scratch. Incremental: continueSelection from the 1M selection.
  * 2. demo: the demo corpus (configs/demo.yaml's synthetic settings) grown by 10 %: a curated run
@@ -83,7 +83,7 @@ function benchPlanted(): void {
   // Warm the JIT on a small pool.
   const warm = plantedLabels({ n: 20_000, k: 32, seed: 2 });
   search(warm, 1);
-  continueSelection(warm, search(slice(warm, 18_000), 1).order, newFlags(18_000, 20_000), { pairs, estimator: 'miller-madow', ratio: 0.2, batchSize: 20, batchPick: 4, rng: new Rng(3) });
+  continueSelection(warm, search(slice(warm, 18_000), 1).order, newFlags(18_000, 20_000), { pairs, estimator: 'miller-madow', ratio: 0.2, batchSize: 20, batchPick: 4, order: 'loo', rng: new Rng(3) });
 
   const before = search(slice(all, n0), 7);
   line(`  the curated pool: ${before.order.length.toLocaleString('en')} selected, F ${fmt(before.objective, 4)}, precision ${fmt(precisionOf(before.order, all.truth))} (not timed)`);
@@ -96,7 +96,7 @@ function benchPlanted(): void {
 
   const t1 = cpuSeconds();
   const w1 = performance.now();
-  const inc = continueSelection(all, before.order, newFlags(n0, n), { pairs, estimator: 'miller-madow', ratio: 0.2, batchSize: 20, batchPick: 4, rng: new Rng(8) });
+  const inc = continueSelection(all, before.order, newFlags(n0, n), { pairs, estimator: 'miller-madow', ratio: 0.2, batchSize: 20, batchPick: 4, order: 'loo', rng: new Rng(8) });
   const incSec = cpuSeconds() - t1;
   const incWall = (performance.now() - w1) / 1000;
   line(`  wall clock (the machine may be shared): full ${fmt(fullWall, 2)} s, incremental ${fmt(incWall, 2)} s, ratio ${fmt(incWall / fullWall)}`);

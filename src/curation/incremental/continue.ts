@@ -9,7 +9,7 @@
  * - refine: swap refinement over the enlarged pool, where the clip swapped in is a new unselected
  *   clip half the time and any unselected clip otherwise (so a new clip can displace an old one
  *   that now fits worse, and old rejects still get their chance);
- * - order: the leave-one-out order of a full run.
+ * - order: the order of a full run (selection.order: greedy re-ordering, leave-one-out, or pick).
  * When the target is smaller than the start (a fixed size), the clips with the smallest
  * leave-one-out contribution leave first.
  *
@@ -19,7 +19,7 @@
  * budget proportional to the selection.
  */
 import type { Rng } from '../../runtime/random.js';
-import { orderByLeaveOneOut, replayObjective, targetSize, type RefineStats } from '../selection/algorithms.js';
+import { orderByLeaveOneOut, orderGreedy, replayObjective, targetSize, type RankOrder, type RefineStats } from '../selection/algorithms.js';
 import { MIObjective, SelectionInputError, type Estimator, type LabelMatrix } from '../selection/objective.js';
 
 export interface ContinueOptions {
@@ -34,12 +34,16 @@ export interface ContinueOptions {
   refine?: boolean;
   /**
    * Refinement budget: evaluated swaps in all and consecutive rejected swaps. Default for both:
-   * max(10⁴, 2 × (new clips + clips the target grew by)).
+   * max(5·10⁴, 2 × (new clips + clips the target grew by)).
    */
   maxEvaluations?: number;
   patience?: number;
   /** Wall-clock bound of the refinement in seconds (default 60). */
   seconds?: number;
+  /** Final order, as the selection stage's `selection.order` (default greedy; docs/selection.md). */
+  order?: RankOrder;
+  /** Evaluations of the greedy order (the selection's orderBudget). */
+  orderBudget?: number;
   /** Share of the start, from the tail of its ranking, that the refinement may swap out (default 0.25). */
   weakShare?: number;
   rng: Rng;
@@ -192,7 +196,7 @@ export function continueSelection(matrix: LabelMatrix, start: ArrayLike<number>,
     kept.sort((a, b) => loo.get(a)! - loo.get(b)! || a - b);
     for (const x of kept.slice(0, weakCount)) weak[w++] = x;
     for (const x of grownClips) weak[w++] = x;
-    const budget = Math.max(10_000, 2 * (added + grown));
+    const budget = Math.max(50_000, 2 * (added + grown));
     const out = refineTowardNew(obj, members, weak.subarray(0, w), isNew, opts.rng, {
       maxEvaluations: opts.maxEvaluations ?? budget,
       patience: opts.patience ?? budget,
@@ -202,7 +206,8 @@ export function continueSelection(matrix: LabelMatrix, start: ArrayLike<number>,
     members = out.selected;
   }
   const t3 = performance.now();
-  const order = orderByLeaveOneOut(obj, members);
+  const kind = opts.order ?? 'greedy';
+  const order = kind === 'loo' ? orderByLeaveOneOut(obj, members) : kind === 'greedy' ? orderGreedy(obj, members, opts.rng, { budget: opts.orderBudget }) : members;
   const { gains, objectives } = replayObjective(obj, order);
   let left = 0;
   for (let s = 0; s < start.length; s++) if (!obj.inSet[start[s]]) left++;

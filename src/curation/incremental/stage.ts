@@ -418,6 +418,7 @@ export async function continueSelect(config: Config, opts: { silent?: boolean } 
     patience: inc.refine.patience,
     seconds: inc.refine.seconds,
     weakShare: inc.refine.weakShare,
+    order: params.order,
     rng: Rng.derive(config.seed, 'selection-continue', pool.ids.length),
   });
   const byId = new ManifestIndex(manifest, files.manifest);
