@@ -169,7 +169,7 @@ export function searchSubset(obj: MIObjective, opts: SearchOptions): SearchResul
     current = value;
     picked++;
     if (report && picked >= nextReport) {
-      report(picked, target);
+      report(Math.round((picked * final) / target), final);
       nextReport = picked + reportEvery;
     }
   };
