@@ -165,3 +165,28 @@ export async function readManifestIds(file: string): Promise<string[]> {
   }
   return ids;
 }
+
+/**
+ * Stream manifest.jsonl record by record, in file order, memory independent of its size. With
+ * `only`, lines of other ids are skipped unparsed (cheap joins of a few ids against a large pool);
+ * every record yielded is validated, and errors name the file and line.
+ */
+export async function* iterManifest(file: string, opts: { only?: Set<string> } = {}): AsyncGenerator<ClipRecord> {
+  if (!(await exists(file))) throw new Error(`${file}: manifest not found (run "avcurate ingest" first)`);
+  let line = 0;
+  for await (const raw of iterJsonl<{ id?: unknown }>(file, (n) => (line = n))) {
+    if (opts.only && !(raw && typeof raw.id === 'string' && opts.only.has(raw.id))) continue;
+    yield parseClipRecord(raw, `${file}:${line}`);
+  }
+}
+
+/** Stream the clip ids of manifest.jsonl in file order (each checked as an id). */
+export async function* iterManifestIds(file: string): AsyncGenerator<string> {
+  if (!(await exists(file))) throw new Error(`${file}: manifest not found (run "avcurate ingest" first)`);
+  let line = 0;
+  for await (const raw of iterJsonl<{ id?: unknown }>(file, (n) => (line = n))) {
+    const id = ClipIdSchema.safeParse(raw?.id);
+    if (!id.success) throw new Error(`${file}:${line}: not a clip record (id: ${id.error.issues[0]?.message ?? 'not a string'})`);
+    yield id.data;
+  }
+}

@@ -25,8 +25,7 @@ import { Progress, log } from '../../runtime/progress.js';
 import { unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
 import { stableKey } from '../../run/hash.js';
 import { runLayout } from '../../run/layout.js';
-import { readManifestIds } from '../../run/manifest.js';
-import { iterJsonl } from '../../runtime/jsonl.js';
+import { iterManifestIds, readManifestIds } from '../../run/manifest.js';
 import { listFeatureShards, readFeatureShard, readFeatureShardAttrs, writeFeatureShard, type FeatureShard } from '../features/store.js';
 import { shardName } from '../../runtime/shard.js';
 import { promises as fsp } from 'node:fs';
@@ -506,15 +505,13 @@ async function manifestOrder(runDir: string): Promise<Map<string, number> | null
 export async function mergePartsStreaming(runDir: string, parts: string[], model: ClusterModel, out: string, silent: boolean): Promise<{ n: number; inertia: number[] } | null> {
   const D = model.clusterings.length;
   const manifestFile = runLayout(runDir).manifest;
-  const manifest = existsSync(manifestFile) ? iterJsonl<{ id?: unknown }>(manifestFile)[Symbol.asyncIterator]() : null;
+  const manifest = existsSync(manifestFile) ? iterManifestIds(manifestFile)[Symbol.asyncIterator]() : null;
   let manifestRows = 0;
   const nextManifestId = async (): Promise<string | null> => {
-    for (;;) {
-      const r = await manifest!.next();
-      if (r.done) return null;
-      manifestRows++;
-      if (typeof r.value.id === 'string') return r.value.id;
-    }
+    const r = await manifest!.next();
+    if (r.done) return null;
+    manifestRows++;
+    return r.value;
   };
   let n = 0;
   let idBytes = 1;

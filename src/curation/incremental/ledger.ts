@@ -18,7 +18,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { writeJsonAtomic } from '../../runtime/atomic.js';
 import { exists } from '../../runtime/jsonl.js';
-import type { ClipRecord } from '../manifest/types.js';
+import type { ClipRecord } from '../../run/manifest.js';
 
 export const ADDITIONS_FORMAT = 'avcurate.additions';
 

@@ -35,8 +35,8 @@ import { log } from '../../runtime/progress.js';
 import { Rng } from '../../runtime/random.js';
 import type { ShardSpec } from '../../runtime/shard.js';
 import { ingest } from '../manifest/ingest.js';
-import { manifestPath, readManifest } from '../manifest/read.js';
-import type { ClipRecord } from '../manifest/types.js';
+import { readManifest } from '../../run/manifest.js';
+import type { ClipRecord } from '../../run/manifest.js';
 import { runExtract, type ExtractOptions, type ExtractResult } from '../features/stage.js';
 import { listFeatureShards } from '../features/store.js';
 import { clusterPaths, runCluster, type ClusterStageOptions, type ClusterStageResult } from '../clustering/stage.js';
@@ -78,7 +78,7 @@ function sameClip(a: ClipRecord, b: ClipRecord): boolean {
 export async function addClips(config: Config, input: string, opts: { silent?: boolean } = {}): Promise<AddResult> {
   const runDir = config.runDir!;
   const paths = additionsPaths(runDir);
-  const manifestFile = manifestPath(runDir);
+  const manifestFile = runLayout(runDir).manifest;
   if (!(await exists(manifestFile))) throw new IncrementalError(`${manifestFile}: no manifest to add to; curate the run first (avcurate curate --config ...), then add clips`);
   const abs = path.resolve(input);
   if (!(await exists(abs))) throw new IncrementalError(`${abs}: the input to add does not exist`);
@@ -186,7 +186,7 @@ export async function reapplyAdditions(config: Config): Promise<number> {
   const ledger = await readLedger(runDir);
   if (!ledger || ledger.batches.length === 0) return 0;
   const paths = additionsPaths(runDir);
-  const manifest = await readManifest(manifestPath(runDir));
+  const manifest = await readManifest(runLayout(runDir).manifest);
   const out = [...manifest];
   const ids = new Set(out.map((r) => r.id));
   let row = out.length;
@@ -206,7 +206,7 @@ export async function reapplyAdditions(config: Config): Promise<number> {
     out.push(...appended);
     row += appended.length;
   }
-  await writeManifest(manifestPath(runDir), out);
+  await writeManifest(runLayout(runDir).manifest, out);
   await writeLedger(runDir, ledger);
   return out.length - manifest.length;
 }
@@ -223,12 +223,12 @@ export async function extractAll(config: Config, shard: Pick<ShardSpec, 'index' 
   const ledger = await readLedger(runDir);
   const batches: ExtractAllResult['batches'] = [];
   if (!ledger) return { base, batches };
-  const manifest = await readManifest(manifestPath(runDir));
+  const manifest = await readManifest(runLayout(runDir).manifest);
   for (const b of ledger.batches) {
     if (b.state !== 'appended' || b.clips === 0) continue;
     const records = manifest.slice(b.firstRow, b.firstRow + b.clips);
     if (idsHash(records.map((r) => r.id)) !== b.idsHash) {
-      throw new IncrementalError(`${manifestPath(runDir)}: rows ${b.firstRow}..${b.firstRow + b.clips - 1} are not the clips of ${b.name} recorded in ${additionsPaths(runDir).ledger}; the manifest was changed outside of "curate --add"`);
+      throw new IncrementalError(`${runLayout(runDir).manifest}: rows ${b.firstRow}..${b.firstRow + b.clips - 1} are not the clips of ${b.name} recorded in ${additionsPaths(runDir).ledger}; the manifest was changed outside of "curate --add"`);
     }
     const result = await runExtract(config, shard, { ...opts, segment: { records, dir: additionsPaths(runDir).featuresDir(b.name) } });
     batches.push({ name: b.name, result });

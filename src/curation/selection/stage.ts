@@ -20,12 +20,12 @@ import { withRunLock } from '../../run/lock.js';
 import type { Config } from '../../config/schema.js';
 import type { SelectionConfig } from '../../config/sections/selection.js';
 import { writeJsonAtomic } from '../../runtime/atomic.js';
-import { exists, iterJsonl, readJsonl } from '../../runtime/jsonl.js';
+import { exists, readJsonl } from '../../runtime/jsonl.js';
 import { Progress, log } from '../../runtime/progress.js';
 import { shardName, unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
 import { readClusters, type ClusterFile } from '../clustering/store.js';
 import { scanPool, type PoolScan } from './pool-scan.js';
-import { ManifestIndex, parseClipRecord, type ClipRecord } from '../../run/manifest.js';
+import { ManifestIndex, iterManifest, type ClipRecord } from '../../run/manifest.js';
 import { runLayout } from '../../run/layout.js';
 import type { Algorithm, RefineStats } from './algorithms.js';
 import { readSelectionCsv, writeSelectionCsv, type SelectionRow } from '../../run/selection.js';
@@ -498,10 +498,7 @@ export function summarizeAutoPairing(a: AutoPairing) {
 async function selectedManifest(file: string, ids: Set<string>): Promise<ManifestIndex> {
   if (!(await exists(file))) throw new SelectionInputError(`${file}: manifest not found (run "avcurate ingest" first)`);
   const records: ClipRecord[] = [];
-  let line = 0;
-  for await (const raw of iterJsonl<{ id?: unknown }>(file, (n) => (line = n))) {
-    if (raw && typeof raw.id === 'string' && ids.has(raw.id)) records.push(parseClipRecord(raw, `${file}:${line}`));
-  }
+  for await (const rec of iterManifest(file, { only: ids })) records.push(rec);
   return new ManifestIndex(records, file);
 }
 

@@ -6,8 +6,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/schema.js';
 import { runCuration } from '../../curation/pipeline.js';
-import { readManifest, manifestPath } from '../../curation/manifest/read.js';
-import type { ClipRecord } from '../../curation/manifest/types.js';
+import { readManifest } from '../../run/manifest.js';
+import type { ClipRecord } from '../../run/manifest.js';
 import { readSelectionCsv } from '../../run/selection.js';
 import { stableKey } from '../../run/ledger.js';
 import { runLayout } from '../../run/layout.js';
@@ -43,11 +43,11 @@ export async function curateStage(ctx: ExperimentContext, split: SplitSummary, c
       const stages = (await (curate ?? defaultCurate)(curationConfig, { silent })) ?? [];
       const csv = runLayout(runDir).selection();
       if (!existsSync(csv)) throw new Error(`curation finished without ${csv}`);
-      return { summary: { stages }, outputs: [csv, manifestPath(runDir)] };
+      return { summary: { stages }, outputs: [csv, runLayout(runDir).manifest] };
     },
   );
   const curateTimings = curateStage.stages ?? [];
-  const manifest = await readManifest(manifestPath(runDir));
+  const manifest = await readManifest(runLayout(runDir).manifest);
   const truth = new Map<string, boolean>();
   for (const r of manifest) if (typeof r.corresponds === 'boolean') truth.set(r.id, r.corresponds);
   const curatedRanking = readSelectionCsv(runLayout(runDir).selection()).map((r) => r.id);

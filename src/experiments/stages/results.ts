@@ -3,7 +3,7 @@
  * results, clip previews, expectation checks, timings), report.html, and the table on stdout.
  */
 import path from 'node:path';
-import type { ClipRecord } from '../../curation/manifest/types.js';
+import type { ClipRecord } from '../../run/manifest.js';
 import type { ProbeModality } from '../../ssl/probe/embeddings.js';
 import { readSelectionCsv } from '../../run/selection.js';
 import { runLayout } from '../../run/layout.js';

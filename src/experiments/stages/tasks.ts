@@ -9,7 +9,7 @@ import { Rng } from '../../runtime/random.js';
 import type { ArmTaskJob } from '../arm-worker.js';
 import { readRows, type ExperimentContext } from '../context.js';
 import type { SplitSummary } from './corpus.js';
-import type { ClipRecord } from '../../curation/manifest/types.js';
+import type { ClipRecord } from '../../run/manifest.js';
 
 /** A clip to decode into a tensor cache: a clip record as the loaders' decode stage reads it. */
 export interface ClipRef {

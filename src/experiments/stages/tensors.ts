@@ -5,7 +5,7 @@
  * Clips that cannot be decoded are left out of the arms and tasks (and noted).
  */
 import path from 'node:path';
-import type { ClipRecord } from '../../curation/manifest/types.js';
+import type { ClipRecord } from '../../run/manifest.js';
 import { buildModelCache } from '../../ssl/data.js';
 import { fromArray } from '../../loaders/sources/array.js';
 import { Progress } from '../../runtime/progress.js';
