@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type { Config } from '../../config/schema.js';
 import type { ArmName } from '../../config/sections/experiment.js';
-import type { ClipRecord } from '../../curation/manifest/types.js';
+import type { ClipRecord } from '../../run/manifest.js';
 import { readAllFeatures } from '../../curation/features/store.js';
 import { writeScoreSelection } from '../../curation/selection/stage.js';
 import { contrastiveClipScores } from '../../ssl/contrastive-select.js';
