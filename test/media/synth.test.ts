@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { planCorpus, synthesize } from '../../src/media/synth.js';
+import { AUDIO_FAMILIES, planCorpus, synthesize } from '../../src/media/synth.js';
 import { probe } from '../../src/media/probe.js';
 import { decodeClip } from '../../src/media/decode.js';
 import { tempDir } from '../helpers/media.js';
@@ -63,6 +63,32 @@ describe('synthetic corpus', () => {
       const dist = Math.min(phase, period - phase);
       if (l.corresponds) expect(dist).toBeLessThan(0.08);
       else expect(dist).toBeGreaterThan(period / 2 - 0.1);
+    }
+  }, 60_000);
+
+  it('scenes family: a class foreground over class-independent backgrounds, with distractor sounds', async () => {
+    const plans = planCorpus({ out: '/unused', clips: 200, classes: 10, mismatch: 0.5, seconds: 1, seed: 4, family: 'scenes' });
+    expect(plans.filter((p) => !p.label.corresponds)).toHaveLength(100);
+    for (const p of plans) {
+      expect(p.label.background).not.toBe(p.label.visual_family);
+      expect(p.label.distractor).not.toBe(p.label.audio_family);
+      // A mismatched clip never carries its picture's own sound as the distractor.
+      expect(p.label.distractor).not.toBe(AUDIO_FAMILIES[Number(p.label.visual_class)].name);
+      expect(p.videoGraph).toMatch(/overlay=/);
+      expect(p.audioGraph).toMatch(/amix=inputs=2/);
+    }
+    // Backgrounds and distractors do not follow the class: each class sees several of each.
+    for (let c = 0; c < 10; c++) {
+      const mine = plans.filter((p) => p.label.visual_class === c);
+      expect(new Set(mine.map((p) => p.label.background)).size).toBeGreaterThanOrEqual(4);
+      expect(new Set(mine.map((p) => p.label.distractor)).size).toBeGreaterThanOrEqual(4);
+    }
+    const dir = await tempDir();
+    const r = await synthesize({ ...small, out: dir, clips: 3, classes: 3, family: 'scenes' });
+    for (const l of r.labels) {
+      const c = await decodeClip(path.join(dir, l.file), 0, 1, { fps: 6, width: 16, height: 16, sampleRate: 8000 });
+      expect(c.frames.length).toBe(6 * 16 * 16 * 3);
+      expect(Math.max(...c.audio.map(Math.abs))).toBeGreaterThan(0.01);
     }
   }, 60_000);
 
