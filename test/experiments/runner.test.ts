@@ -114,7 +114,7 @@ describe('experiment runner', () => {
     const second = await runTiny(runDir);
     const status = Object.fromEntries(second.results.timings.map((t) => [t.stage, t.status]));
     for (const s of ['corpus', 'split', 'curate', 'arms', 'tensors']) expect(status[s], s).toBe('skipped');
-    for (const arm of ['curated', 'random', 'clean', 'pool']) expect(status[`arm-${arm}-s0`]).toBeDefined();
+    for (const arm of ['curated', 'random', 'clean', 'pool']) expect(['ran', 'skipped']).toContain(status[`arm-${arm}-s0`]);
     const results = validateResults(JSON.parse(readFileSync(second.resultsFile, 'utf8')));
     expect(results.arms.map((a) => a.arm)).toEqual(['curated', 'random', 'clean', 'pool']);
     // equal-size arms, the pool its own size; precision from ground truth

@@ -26,9 +26,10 @@ describe('avcurate pretrain and doctor', () => {
     expect(by.get('tfjs wasm')?.ok).toBe(true);
     expect(by.get('tfjs cpu')?.ok).toBe(true);
     for (const name of ['tfjs tfjs-node-gpu', 'tfjs tfjs-node']) {
-      const c = by.get(name)!;
-      expect(c).toBeDefined();
-      if (!c.ok) expect(c.detail.length).toBeGreaterThan(10); // says why
+      const c = by.get(name);
+      expect(c?.name).toBe(name);
+      // present here or not: either it works, or the line says why (not installed, failed to load)
+      if (!c!.ok) expect(c!.detail).toMatch(/not installed|failed to load|initialisation failed/);
     }
     expect(['wasm', 'tfjs-node', 'tfjs-node-gpu']).toContain(by.get('tfjs auto choice')?.detail);
   }, 60_000);
