@@ -9,8 +9,10 @@
  * from the batch moments): its gradient is reductions and elementwise products, never `tile`.
  */
 import * as tf from '@tensorflow/tfjs';
-// Loaded for its effect: tfjs quiet (no Node.js banner) even when a model is built before initTfjs.
+// Loaded for their effects: tfjs quiet (no Node.js banner) even when a model is built before
+// initTfjs, and our wasm training kernels registered with the backend choice.
 import '../runtime/tfjs.js';
+import './wasm-kernels.js';
 import { Rng } from '../runtime/random.js';
 import type { SslModelConfig, StageConfig } from '../config/sections/ssl.js';
 
