@@ -40,8 +40,8 @@ export interface ContinueOptions {
   patience?: number;
   /** Wall-clock bound of the refinement in seconds (default 60). */
   seconds?: number;
-  /** Final order, as the selection stage's `selection.order` (default greedy; docs/selection.md). */
-  order?: RankOrder;
+  /** Final order, as the selection stage's `selection.order` (its default lives in the config; docs/selection.md). */
+  order: RankOrder;
   /** Evaluations of the greedy order (the selection's orderBudget). */
   orderBudget?: number;
   /** Share of the start, from the tail of its ranking, that the refinement may swap out (default 0.25). */
@@ -206,7 +206,7 @@ export function continueSelection(matrix: LabelMatrix, start: ArrayLike<number>,
     members = out.selected;
   }
   const t3 = performance.now();
-  const kind = opts.order ?? 'greedy';
+  const kind = opts.order;
   const order = kind === 'loo' ? orderByLeaveOneOut(obj, members) : kind === 'greedy' ? orderGreedy(obj, members, opts.rng, { budget: opts.orderBudget }) : members;
   const { gains, objectives } = replayObjective(obj, order);
   let left = 0;
