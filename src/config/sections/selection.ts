@@ -39,7 +39,7 @@ export const AutoPairingSchema = z
     /** z-score (MI − null mean) / null sd a kept pair must reach. */
     minZ: z.number().default(4),
     /** Share of the best pair's z-score a kept pair must reach. */
-    relativeZ: z.number().min(0).max(1).default(0.5),
+    relativeZ: z.number().min(0).max(1).default(0),
     /** At most this many pairs, the strongest first (25 = the reference's 5 audio × 5 visual). */
     maxPairs: z.number().int().positive().default(25),
     /** Shuffles of the null per pair. */

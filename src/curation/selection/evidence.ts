@@ -229,7 +229,7 @@ export interface AutoPairingOptions {
   alpha: number;
   /** ...its z-score at least this (default 4)... */
   minZ: number;
-  /** ...and at least this share of the best pair's z-score (default 0.5); */
+  /** ...and at least this share of the best pair's z-score (default 0: off); */
   relativeZ: number;
   /** then at most this many, the highest z first (default 25, the reference's 5 × 5). */
   maxPairs: number;
@@ -296,7 +296,7 @@ export const DEFAULT_AUTO: AutoPairingOptions = {
   candidates: 'bipartite',
   alpha: 0.01,
   minZ: 4,
-  relativeZ: 0.5,
+  relativeZ: 0,
   maxPairs: 25,
   permutations: 100,
   maxRows: 20_000,
