@@ -44,7 +44,7 @@ export interface ContinueOptions {
   order: RankOrder;
   /** Evaluations of the greedy order (the selection's orderBudget). */
   orderBudget?: number;
-  /** Share of the start, from the tail of its ranking, that the refinement may swap out (default 0.25). */
+  /** Share of the start with the smallest leave-one-out contribution that the refinement may swap out (default 0.25). */
   weakShare?: number;
   rng: Rng;
 }
@@ -182,19 +182,27 @@ export function continueSelection(matrix: LabelMatrix, start: ArrayLike<number>,
   let refine: RefineStats | null = null;
   let members = membersOf(obj);
   if (opts.refine !== false) {
-    // The clips that may be swapped out: the tail of the previous ranking (its smallest
-    // leave-one-out contributions when it was ranked by them, the last picks otherwise) and the
-    // clips just grown; the previous search kept the others for good reasons, and an exchange
-    // that raises F almost always removes a weak clip.
+    // The clips that may be swapped out: the share of the previous selection with the smallest
+    // leave-one-out contribution now (whatever order its ranking had) and the clips just grown;
+    // the previous search kept the others for good reasons, and an exchange that raises F almost
+    // always removes a weak clip.
     const weakCount = Math.min(start.length, Math.ceil(start.length * (opts.weakShare ?? 0.25)));
     const weak = new Int32Array(weakCount + grownClips.length);
     let w = 0;
-    // The weakest of the previous selection by leave-one-out contribution now (any ranking order).
     const value = obj.value();
-    const kept = Array.from(start).filter((x) => obj.inSet[x]);
-    const loo = new Map(kept.map((x) => [x, value - obj.valueAfterRemove(x)]));
-    kept.sort((a, b) => loo.get(a)! - loo.get(b)! || a - b);
-    for (const x of kept.slice(0, weakCount)) weak[w++] = x;
+    const kept = new Int32Array(start.length);
+    let nk = 0;
+    for (let s = 0; s < start.length; s++) if (obj.inSet[start[s]]) kept[nk++] = start[s];
+    const loo = new Float64Array(nk);
+    for (let s = 0; s < nk; s++) loo[s] = value - obj.valueAfterRemove(kept[s]);
+    // The weakCount-th smallest contribution (a native numeric sort of a copy), then the clips
+    // below it and, for ties, those equal to it in start order: deterministic.
+    const take = Math.min(weakCount, nk);
+    if (take > 0) {
+      const threshold = Float64Array.from(loo).sort()[take - 1];
+      for (let s = 0; s < nk && w < take; s++) if (loo[s] < threshold) weak[w++] = kept[s];
+      for (let s = 0; s < nk && w < take; s++) if (loo[s] === threshold) weak[w++] = kept[s];
+    }
     for (const x of grownClips) weak[w++] = x;
     const budget = Math.max(50_000, 2 * (added + grown));
     const out = refineTowardNew(obj, members, weak.subarray(0, w), isNew, opts.rng, {
