@@ -3,9 +3,10 @@
  * reason. Appends are single write calls of one line (O_APPEND), so concurrent shard processes
  * share the file without interleaving lines.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../runtime/atomic.js';
 import { exists, iterJsonl } from '../runtime/jsonl.js';
 
 export const FailureRecordSchema = z
@@ -35,6 +36,24 @@ export async function readFailures(file: string, stage?: string): Promise<Failur
     if (stage === undefined || r.data.stage === stage) out.push(r.data);
   }
   return out;
+}
+
+/**
+ * Rewrite failures.jsonl atomically with this stage's lines replaced by `failures` (other stages'
+ * lines are kept as they are): what a stage that rebuilds its whole output, such as ingest, writes.
+ */
+export async function replaceStageFailures(file: string, stage: string, failures: readonly FailureRecord[]): Promise<void> {
+  const marker = `"stage":${JSON.stringify(stage)}`;
+  let kept = '';
+  if (await exists(file)) {
+    kept = (await fsp.readFile(file, 'utf8'))
+      .split('\n')
+      .filter((l) => l.trim() && !l.includes(marker))
+      .map((l) => l + '\n')
+      .join('');
+  }
+  const now = new Date().toISOString();
+  await writeFileAtomic(file, kept + failures.map((f) => JSON.stringify({ ...f, time: now }) + '\n').join(''));
 }
 
 export class FailureLog {

@@ -19,7 +19,7 @@
  * budget proportional to the selection.
  */
 import type { Rng } from '../../runtime/random.js';
-import { orderByLeaveOneOut, orderGreedy, replayObjective, targetSize, type RankOrder, type RefineStats } from '../selection/algorithms.js';
+import { orderByLeaveOneOut, orderGreedy, replayObjective, targetSize, topByScore, type RankOrder, type RefineStats } from '../selection/algorithms.js';
 import { MIObjective, SelectionInputError, type Estimator, type LabelMatrix } from '../selection/objective.js';
 
 export interface ContinueOptions {
@@ -156,16 +156,7 @@ export function continueSelection(matrix: LabelMatrix, start: ArrayLike<number>,
         scores[t] = obj.gainScore(idx[t]);
       }
       const take = Math.min(k, c, target - obj.size);
-      taken.fill(0, 0, c);
-      for (let q = 0; q < take; q++) {
-        let best = -1;
-        for (let t = 0; t < c; t++) {
-          if (taken[t]) continue;
-          if (best < 0 || scores[t] > scores[best] || (scores[t] === scores[best] && idx[t] < idx[best])) best = t;
-        }
-        taken[best] = 1;
-        chosen[q] = best;
-      }
+      topByScore(scores, idx, c, take, taken, chosen);
       for (let q = 0; q < take; q++) {
         obj.add(idx[chosen[q]]);
         grownClips.push(idx[chosen[q]]);

@@ -15,7 +15,7 @@ import { Pool, defaultConcurrency } from '../../runtime/pool.js';
 import { Progress } from '../../runtime/progress.js';
 import { writeFileAtomic } from '../../runtime/atomic.js';
 import { exists } from '../../runtime/jsonl.js';
-import type { FailureRecord } from '../../run/failures.js';
+import { replaceStageFailures, type FailureRecord } from '../../run/failures.js';
 import { toId } from '../../run/ids.js';
 import { FAILURES_NAME } from '../../run/layout.js';
 import { writeManifest } from '../../run/manifest.js';
@@ -416,16 +416,7 @@ async function ingestLocked(opts: IngestOptions): Promise<IngestResult> {
   await writeManifest(out, records);
   // failures.jsonl: keep other stages' lines, replace this stage's.
   const failuresFile = path.join(outDir, FAILURES_NAME);
-  let kept = '';
-  if (await exists(failuresFile)) {
-    kept = (await fsp.readFile(failuresFile, 'utf8'))
-      .split('\n')
-      .filter((l) => l.trim() && !l.includes('"stage":"ingest"'))
-      .map((l) => l + '\n')
-      .join('');
-  }
-  const now = new Date().toISOString();
-  await writeFileAtomic(failuresFile, kept + failures.map((f) => JSON.stringify({ ...f, time: now }) + '\n').join(''));
+  await replaceStageFailures(failuresFile, 'ingest', failures);
   // Keep the cache (compacted to this input's entries) so that a rerun only probes what changed.
   await writeFileAtomic(cacheFile, results.map((r) => JSON.stringify(r) + '\n').join(''));
   progress.finish(`${records.length} clips, ${failures.length} refused`);

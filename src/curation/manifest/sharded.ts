@@ -21,7 +21,7 @@ import { exists, iterJsonl } from '../../runtime/jsonl.js';
 import { Pool, defaultConcurrency } from '../../runtime/pool.js';
 import { Progress } from '../../runtime/progress.js';
 import { shardName, shardRange, type ShardSpec } from '../../runtime/shard.js';
-import type { FailureRecord } from '../../run/failures.js';
+import { replaceStageFailures, type FailureRecord } from '../../run/failures.js';
 import { FAILURES_NAME } from '../../run/layout.js';
 import { writeManifest } from '../../run/manifest.js';
 import { discoverInputs, ingestOne, type InputItem } from './ingest.js';
@@ -139,16 +139,7 @@ export async function runIngestMerge(config: Config, count: number): Promise<{ m
   const all = [...listFailures, ...failures];
   const out = manifestPath(runDir);
   await writeManifest(out, records);
-  const failuresFile = path.join(runDir, FAILURES_NAME);
-  let kept = '';
-  if (await exists(failuresFile)) {
-    kept = (await fsp.readFile(failuresFile, 'utf8'))
-      .split('\n')
-      .filter((l) => l.trim() && !l.includes('"stage":"ingest"'))
-      .map((l) => l + '\n')
-      .join('');
-  }
-  const now = new Date().toISOString();
-  await writeFileAtomic(failuresFile, kept + all.map((f) => JSON.stringify({ ...f, time: now }) + '\n').join(''));
+  // failures.jsonl: keep other stages' lines, replace this stage's.
+  await replaceStageFailures(path.join(runDir, FAILURES_NAME), 'ingest', all);
   return { manifest: out, clips: records.length, failures: all.length };
 }

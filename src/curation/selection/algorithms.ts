@@ -216,18 +216,7 @@ export function searchSubset(obj: MIObjective, opts: SearchOptions): SearchResul
         const c = remaining.draw(B, rng);
         for (let t = 0; t < c; t++) scores[t] = obj.gainScore(idx[t]);
         const take = Math.min(k, c, target - picked);
-        // The top `take` by score; ties go to the lowest pool index, as in exact greedy (so
-        // B = pool size with k = 1 is exact greedy). k is small: repeated arg-max.
-        taken.fill(0, 0, c);
-        for (let q = 0; q < take; q++) {
-          let best = -1;
-          for (let t = 0; t < c; t++) {
-            if (taken[t]) continue;
-            if (best < 0 || scores[t] > scores[best] || (scores[t] === scores[best] && idx[t] < idx[best])) best = t;
-          }
-          taken[best] = 1;
-          chosen[q] = best;
-        }
+        topByScore(scores, idx, c, take, taken, chosen);
         for (let q = 0; q < take; q++) addPick(idx[chosen[q]]);
         remaining.removePositions(chosen.subarray(0, take));
       }
@@ -510,4 +499,22 @@ export function selectFromLabels(matrix: LabelMatrix, opts: SelectLabelsOptions)
   const target = targetSize(matrix.n, { ratio: opts.ratio, size: opts.size });
   const result = searchSubset(obj, { ...opts, target });
   return { ...result, objectiveState: obj };
+}
+
+/**
+ * The positions of the `take` highest of scores[0..c) into chosen[0..take); ties go to the lowest
+ * pool index idx[t], as in exact greedy (so B = pool size with k = 1 is exact greedy). k is small:
+ * repeated arg-max. `taken` is scratch of at least c entries.
+ */
+export function topByScore(scores: Float64Array, idx: ArrayLike<number>, c: number, take: number, taken: Uint8Array, chosen: Int32Array): void {
+  taken.fill(0, 0, c);
+  for (let q = 0; q < take; q++) {
+    let best = -1;
+    for (let t = 0; t < c; t++) {
+      if (taken[t]) continue;
+      if (best < 0 || scores[t] > scores[best] || (scores[t] === scores[best] && idx[t] < idx[best])) best = t;
+    }
+    taken[best] = 1;
+    chosen[q] = best;
+  }
 }
