@@ -402,15 +402,7 @@ async function ingestLocked(opts: IngestOptions): Promise<IngestResult> {
   const failures: FailureRecord[] = [...listFailures];
   const seen = new Map<string, string>();
   for (const r of results) {
-    for (const rec of r.records) {
-      const prev = seen.get(rec.id);
-      if (prev !== undefined) {
-        failures.push({ id: rec.id, stage: 'ingest', file: rec.source, reason: `duplicate clip id (also used by ${prev})` });
-        continue;
-      }
-      seen.set(rec.id, rec.source);
-      records.push(rec);
-    }
+    keepFirstById(r.records, seen, records, failures);
     failures.push(...r.failures);
   }
   await writeManifest(out, records);
@@ -421,4 +413,20 @@ async function ingestLocked(opts: IngestOptions): Promise<IngestResult> {
   await writeFileAtomic(cacheFile, results.map((r) => JSON.stringify(r) + '\n').join(''));
   progress.finish(`${records.length} clips, ${failures.length} refused`);
   return { manifest: path.resolve(out), failuresFile, clips: records.length, failures, inputs: items.length, resumed, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Append to `records` the clips whose id is not in `seen` (id → source, updated); a clip with an
+ * id already taken becomes an ingest failure naming the source that has it.
+ */
+export function keepFirstById(recs: readonly ClipRecord[], seen: Map<string, string>, records: ClipRecord[], failures: FailureRecord[]): void {
+  for (const rec of recs) {
+    const prev = seen.get(rec.id);
+    if (prev !== undefined) {
+      failures.push({ id: rec.id, stage: 'ingest', file: rec.source, reason: `duplicate clip id (also used by ${prev})` });
+      continue;
+    }
+    seen.set(rec.id, rec.source);
+    records.push(rec);
+  }
 }

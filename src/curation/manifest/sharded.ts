@@ -24,7 +24,7 @@ import { shardName, shardRange, type ShardSpec } from '../../runtime/shard.js';
 import { replaceStageFailures, type FailureRecord } from '../../run/failures.js';
 import { FAILURES_NAME } from '../../run/layout.js';
 import { writeManifest } from '../../run/manifest.js';
-import { discoverInputs, ingestOne, type InputItem } from './ingest.js';
+import { discoverInputs, ingestOne, keepFirstById, type InputItem } from './ingest.js';
 import { corpusDir } from './stage.js';
 import { manifestPath } from './read.js';
 import type { ClipRecord } from './types.js';
@@ -124,15 +124,7 @@ export async function runIngestMerge(config: Config, count: number): Promise<{ m
         listFailures.push(...line.failures);
         continue;
       }
-      for (const rec of line.records) {
-        const prev = seen.get(rec.id);
-        if (prev !== undefined) {
-          failures.push({ id: rec.id, stage: 'ingest', file: rec.source, reason: `duplicate clip id (also used by ${prev})` });
-          continue;
-        }
-        seen.set(rec.id, rec.source);
-        records.push(rec);
-      }
+      keepFirstById(line.records, seen, records, failures);
       failures.push(...line.failures);
     }
   }
