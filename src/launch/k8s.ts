@@ -20,7 +20,7 @@ import YAML from 'yaml';
 import { applyOverride } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
-import { LaunchError, launchPaths, readPlan, runFingerprint, stepsOf, taskCount, writePlan, type PlanFile, type Step, type UserStage } from './plan.js';
+import { LaunchError, launchPaths, newPlan, readPlan, runFingerprint, stepsOf, taskCount, writePlan, type PlanFile, type Step, type UserStage } from './plan.js';
 import { checkRunFolder } from './slurm.js';
 
 export const CONFIG_MOUNT = '/etc/avcurate';
@@ -220,19 +220,7 @@ export async function ensurePlan(config: Config, opts: { shards: number; stages:
     }
     return { plan: previous, written: false };
   }
-  const plan: PlanFile = {
-    format: 'avcurate.launch-plan',
-    version: 1,
-    configFile: path.resolve(opts.configFile),
-    overrides: opts.overrides,
-    fingerprint: runFingerprint(config),
-    shards: opts.shards,
-    runDir,
-    steps,
-    createdAt: new Date().toISOString(),
-    engine: opts.engine,
-    jobs: [],
-  };
+  const plan = newPlan(config, { configFile: opts.configFile, overrides: opts.overrides, shards: opts.shards, runDir, steps, engine: opts.engine });
   const { mkdir } = await import('node:fs/promises');
   await mkdir(runDir, { recursive: true });
   // Another pod may have written it meanwhile: same content but the time, and the rename is atomic.

@@ -123,6 +123,23 @@ export interface PlanFile {
   jobs: Array<{ step: StepName; jobId: string; array: string | null; submittedAt: string }>;
 }
 
+/** A new launch plan for `config` (fingerprinted now), with the jobs already known. */
+export function newPlan(config: Config, o: { configFile: string; overrides: string[]; shards: number; runDir: string; steps: Step[]; engine: PlanFile['engine']; jobs?: PlanFile['jobs'] }): PlanFile {
+  return {
+    format: 'avcurate.launch-plan',
+    version: 1,
+    configFile: path.resolve(o.configFile),
+    overrides: o.overrides,
+    fingerprint: runFingerprint(config),
+    shards: o.shards,
+    runDir: o.runDir,
+    steps: o.steps,
+    createdAt: new Date().toISOString(),
+    engine: o.engine,
+    jobs: o.jobs ?? [],
+  };
+}
+
 export function launchPaths(runDir: string) {
   const dir = path.join(runDir, 'launch');
   return {

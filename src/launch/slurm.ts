@@ -10,7 +10,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
-import { LaunchError, launchPaths, readPlan, runFingerprint, stepsOf, taskCount, writePlan, type PlanFile, type Step, type UserStage } from './plan.js';
+import { LaunchError, launchPaths, newPlan, readPlan, runFingerprint, stepsOf, taskCount, writePlan, type PlanFile, type Step, type UserStage } from './plan.js';
 import { runStatus } from './status.js';
 import { defaultAvcurateCommand } from './task.js';
 
@@ -166,41 +166,15 @@ export async function launchSlurm(config: Config, opts: SlurmLaunchOptions): Pro
   const steps = stepsOf(opts.stages);
   const paths = launchPaths(runDir);
   if (previous && opts.force) await rm(paths.stateDir, { recursive: true, force: true });
-  const plan: PlanFile = {
-    format: 'avcurate.launch-plan',
-    version: 1,
-    configFile,
-    overrides: opts.overrides,
-    fingerprint: runFingerprint(config),
-    shards: opts.shards,
-    runDir,
-    steps,
-    createdAt: new Date().toISOString(),
-    engine: 'slurm',
-    jobs: previous && !opts.force ? previous.jobs : [],
-  };
+  const plan = newPlan(config, { configFile, overrides: opts.overrides, shards: opts.shards, runDir, steps, engine: 'slurm', jobs: previous && !opts.force ? previous.jobs : [] });
   const scripts = steps.map((step, i) => ({ step, file: scriptPath(runDir, i, step) }));
   // Slurm opens the --output files before the task starts: their folder must exist.
   await mkdir(paths.logsDir, { recursive: true });
   for (const s of scripts) await writeFileAtomic(s.file, renderSbatch(config, s.step, opts.shards, runDir, configFile, opts.overrides));
   await writePlan(runDir, plan);
-  const submitted: SlurmLaunchResult['submitted'] = [];
-  if (opts.submit) {
-    let prev: string | null = null;
-    try {
-      for (const s of scripts) {
-        const id = sbatch(sbatchBin!, [...(prev ? [`--dependency=afterok:${prev}`, '--kill-on-invalid-dep=yes'] : []), s.file], env);
-        submitted.push({ step: s.step, jobId: id, array: s.step.array ? `0-${opts.shards - 1}` : null });
-        prev = id;
-      }
-    } catch (err) {
-      // Leave no half-submitted chain behind.
-      scancel(submitted.map((j) => j.jobId), env);
-      throw err;
-    }
-    plan.jobs.push(...submitted.map((j) => ({ step: j.step.name, jobId: j.jobId, array: j.array, submittedAt: new Date().toISOString() })));
-    await writePlan(runDir, plan);
-  }
+  const submitted = opts.submit
+    ? await submitChain(sbatchBin!, env, runDir, plan, scripts.map((s) => ({ step: s.step, file: s.file, array: s.step.array ? `0-${opts.shards - 1}` : null, explicitArray: false })))
+    : [];
   return { plan, scripts, submitted, warnings };
 }
 
@@ -226,23 +200,39 @@ async function resubmitMissing(config: Config, opts: SlurmLaunchOptions, env: No
       3,
     );
   }
+  const chain: ChainEntry[] = [];
+  for (let i = first; i < plan.steps.length; i++) {
+    const step = plan.steps[i];
+    const file = scriptPath(runDir, i, step);
+    if (!existsSync(file)) throw new LaunchError(`${file}: the script of step ${step.name} is gone; launch again without --resubmit-missing`, 3);
+    const array = step.array ? (i === first ? status.steps[i].resubmit : `0-${plan.shards - 1}`) : null;
+    chain.push({ step, file, array, explicitArray: array !== null });
+  }
   // Jobs of this run still queued wait on a failed step and would never start: cancel them.
   scancel(plan.jobs.map((j) => j.jobId), env, ['--state=PENDING']);
+  const submitted = await submitChain(sbatchBin, env, runDir, plan, chain);
+  return { plan, scripts: chain.map(({ step, file }) => ({ step, file })), submitted, warnings: [] };
+}
+
+/** One script to submit: its step, its array indices, and whether they go on the command line (a resubmission) or stand in the script. */
+interface ChainEntry {
+  step: Step;
+  file: string;
+  array: string | null;
+  explicitArray: boolean;
+}
+
+/**
+ * Submit `chain` in order, each job after the previous one (afterok); record the jobs in the plan.
+ * A failed submission cancels what was submitted, so no half chain is left behind.
+ */
+async function submitChain(sbatchBin: string, env: NodeJS.ProcessEnv, runDir: string, plan: PlanFile, chain: ChainEntry[]): Promise<SlurmLaunchResult['submitted']> {
   const submitted: SlurmLaunchResult['submitted'] = [];
   let prev: string | null = null;
-  const scripts: SlurmLaunchResult['scripts'] = [];
   try {
-    for (let i = first; i < plan.steps.length; i++) {
-      const step = plan.steps[i];
-      const st = status.steps[i];
-      if (st.complete === st.tasks && prev === null) continue;
-      const file = scriptPath(runDir, i, step);
-      if (!existsSync(file)) throw new LaunchError(`${file}: the script of step ${step.name} is gone; launch again without --resubmit-missing`, 3);
-      const array = step.array ? (i === first ? st.resubmit : `0-${plan.shards - 1}`) : null;
-      const args = [...(array !== null ? [`--array=${array}`] : []), ...(prev ? [`--dependency=afterok:${prev}`, '--kill-on-invalid-dep=yes'] : []), file];
-      const id = sbatch(sbatchBin, args, env);
-      submitted.push({ step, jobId: id, array });
-      scripts.push({ step, file });
+    for (const c of chain) {
+      const id = sbatch(sbatchBin, [...(c.explicitArray ? [`--array=${c.array}`] : []), ...(prev ? [`--dependency=afterok:${prev}`, '--kill-on-invalid-dep=yes'] : []), c.file], env);
+      submitted.push({ step: c.step, jobId: id, array: c.array });
       prev = id;
     }
   } catch (err) {
@@ -251,5 +241,5 @@ async function resubmitMissing(config: Config, opts: SlurmLaunchOptions, env: No
   }
   plan.jobs.push(...submitted.map((j) => ({ step: j.step.name, jobId: j.jobId, array: j.array, submittedAt: new Date().toISOString() })));
   await writePlan(runDir, plan);
-  return { plan, scripts, submitted, warnings: [] };
+  return submitted;
 }
