@@ -7,7 +7,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { ConfigError, formatIssues } from './errors.js';
 import { ConfigSchema, type Config } from './schema.js';
-import { writeFileAtomic } from '../runtime/atomic.js';
+import { writeFileAtomic, cleanStaleTemps } from '../runtime/atomic.js';
 import { resolveConfigPaths } from './paths.js';
 import { runLayout } from '../run/layout.js';
 
@@ -124,6 +124,9 @@ export function loadConfig(file: string, overrides: string[] = []): Config {
 export async function snapshotConfig(config: Config, runDir = config.runDir!): Promise<string> {
   const target = runLayout(runDir).configResolved;
   const { configFile: _ignored, ...rest } = config;
+  // Stages that lock a subfolder (export locks its shards folder) never sweep the run folder's top
+  // level, so a snapshot cut short by a kill would outlive every rerun: clear dead writers' here.
+  await cleanStaleTemps(path.dirname(target));
   await writeFileAtomic(target, `# resolved by avcurate; defaults filled in\n${YAML.stringify(rest)}`);
   return target;
 }

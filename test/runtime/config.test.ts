@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig, snapshotConfig, ConfigError } from '../../src/config/load.js';
 import { tempDir } from '../helpers/media.js';
+import { HOST_TAG } from '../../src/runtime/atomic.js';
 
 describe('config', () => {
   it('fills defaults and the run folder', () => {
@@ -51,5 +52,21 @@ describe('config', () => {
     expect(text).toContain('seed: 9');
     expect(text).toContain('minSeconds: 2.5');
     expect(() => loadConfig(f, ['ingest.minSeconds=-1'])).toThrow(/ingest\.minSeconds/);
+  });
+
+  it('a snapshot clears the temporary a killed snapshot left in the run folder, and keeps a live writer\'s', async () => {
+    const dir = await tempDir();
+    const runDir = path.join(dir, 'run');
+    await fsp.mkdir(runDir, { recursive: true });
+    // pid 2^22 + 1 is above Linux's pid_max ceiling: no such process can exist.
+    const dead = path.join(runDir, `.config.resolved.yaml.tmp-${2 ** 22 + 1}-0000abcd-h${HOST_TAG}`);
+    const live = path.join(runDir, `.config.resolved.yaml.tmp-${process.ppid}-0000abce-h${HOST_TAG}`);
+    await fsp.writeFile(dead, 'half a yaml');
+    await fsp.writeFile(live, 'being written');
+    await snapshotConfig(parseConfig({ name: 'snap2', runDir }));
+    const names = await fsp.readdir(runDir);
+    expect(names).toContain('config.resolved.yaml');
+    expect(names).not.toContain(path.basename(dead));
+    expect(names).toContain(path.basename(live));
   });
 });
