@@ -79,7 +79,7 @@ export async function runCuration(config: Config, opts: CurationOptions = {}): P
     // was made from the same corpus files and ingest config, and is untouched since (stamped).
     const ledger = new StageLedger(runDir, { silent: true });
     const manifest = runLayout(runDir).manifest;
-    const done = await ledger.runWithStatus<{ note: string }>(INGEST_STAGE, await ingestKey(config), async () => {
+    const done = await ledger.runWithStatus<{ note: string }>(INGEST_STAGE, { config: { ingest: config.ingest, corpus: config.corpus }, inputs: { corpus: await corpusFilesKey(config) } }, async () => {
       const r = await runIngest(config, { silent });
       // Clips added to this run (curate --add) stay in it when the base is re-ingested.
       const re = await reapplyAdditions(config);
@@ -142,8 +142,12 @@ const INGEST_STAGE = 'curate-ingest';
 
 /** What the manifest depends on: the ingest config and every file of the corpus (name, size, and time or contents). */
 export async function ingestKey(config: Config): Promise<string> {
+  return createHash('sha256').update(canonicalJson({ ingest: config.ingest, corpus: config.corpus })).update(await corpusFilesKey(config)).digest('hex');
+}
+
+/** The fingerprint of every file of the corpus (name, size, and time or contents). */
+export async function corpusFilesKey(config: Config): Promise<string> {
   const h = createHash('sha256');
-  h.update(canonicalJson({ ingest: config.ingest, corpus: config.corpus }));
   const root = corpusDir(config);
   // Folders by (device, inode): a symbolic-link loop is hashed once, not until ELOOP (reliab).
   const seenDirs = new Set<string>();

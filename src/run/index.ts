@@ -6,7 +6,29 @@
 export { runLayout, SHARD_INDEX_NAME, MANIFEST_NAME, FAILURES_NAME, type RunLayout } from './layout.js';
 export { ID_PATTERN, ID_RULE, ID_MAX_LENGTH, isId, assertId, toId, shardKey, isShardKey } from './ids.js';
 export { canonicalJson, stableKey } from './hash.js';
-export { StageLedger, StageRecordSchema, fileStamp, type StageRecord, type StageResult, type StageTiming } from './ledger.js';
+export {
+  StageLedger,
+  StageRecordSchema,
+  STAGE_RECORD_FORMAT,
+  STAGE_RECORD_VERSION,
+  fileStamp,
+  stageFingerprint,
+  stageDone,
+  markDone,
+  redoNote,
+  forgetStage,
+  restampStage,
+  readStageRecord,
+  listStageRecords,
+  stageRecordFile,
+  type StageRecord,
+  type StageResult,
+  type StageTiming,
+  type StageInputs,
+  type StageFingerprint,
+  type StageCheck,
+  type MarkDoneOptions,
+} from './ledger.js';
 export {
   ClipRecordSchema,
   ClipProbeSchema,

@@ -19,7 +19,7 @@
  *       explain.json           why the selection is what it is
  *       ssl/<arm>/             checkpoints and metrics.jsonl of a pretraining arm
  *       probe/<arm>.json       linear-probe results
- *       stages/<stage>.json    the stage ledger (see ledger.ts)
+ *       stages/<stage>.json    the stage ledger (see ledger.ts); stages/<stage>/<shard>.json per shard
  *       experiment/            the experiment's own intermediate files
  *       results.json, report.html
  */
@@ -63,8 +63,10 @@ export interface RunLayout {
   sslDir(arm: string): string;
   probe(arm: string): string;
   stagesDir: string;
-  /** The ledger record of a stage. */
+  /** The ledger record of a stage: stages/<stage>.json. */
   stage(name: string): string;
+  /** The ledger record of one shard or part of a stage: stages/<stage>/<shard>.json. */
+  stageShard(name: string, shard: string): string;
   experimentDir: string;
   results: string;
   report: string;
@@ -115,6 +117,7 @@ export function runLayout(runDir: string): RunLayout {
     probe: (arm) => at('probe', `${arm}.json`),
     stagesDir: at('stages'),
     stage: (name) => at('stages', stageFileName(name)),
+    stageShard: (name, shard) => at('stages', stageFileName(name).slice(0, -'.json'.length), stageFileName(shard)),
     experimentDir: at('experiment'),
     results: at('results.json'),
     report: at('report.html'),

@@ -24,8 +24,8 @@ describe('stage ledger', () => {
   it('runs a stage once, skips it with the same key, reruns on a new key or a lost output', async () => {
     const dir = path.join(tmp, 'ledger');
     let calls = 0;
-    const stage = (key: unknown, out = path.join(dir, 'out.txt')) =>
-      new StageLedger(dir, { silent: true }).run('s', key, async () => {
+    const stage = (key: Record<string, unknown>, out = path.join(dir, 'out.txt')) =>
+      new StageLedger(dir, { silent: true }).run('s', { config: key }, async () => {
         calls++;
         const { writeFileSync, mkdirSync } = await import('node:fs');
         mkdirSync(dir, { recursive: true });
@@ -39,15 +39,15 @@ describe('stage ledger', () => {
     rmSync(path.join(dir, 'out.txt'));
     expect(await stage({ a: 2, b: 2 })).toEqual({ calls: 3 });
     const ledger = new StageLedger(dir, { silent: true });
-    await ledger.run('s', { a: 2, b: 2 }, async () => ({ summary: {} }));
+    await ledger.run('s', { config: { a: 2, b: 2 } }, async () => ({ summary: {} }));
     expect(ledger.timings.map((t) => t.status)).toEqual(['skipped']);
   });
 
   it('a stage that throws leaves no record', async () => {
     const dir = path.join(tmp, 'ledger2');
     const ledger = new StageLedger(dir, { silent: true });
-    await expect(ledger.run('bad', 1, async () => { throw new Error('boom'); })).rejects.toThrow('boom');
-    expect(await ledger.finished('bad', 'whatever')).toBeNull();
+    await expect(ledger.run('bad', { config: { v: 1 } }, async () => { throw new Error('boom'); })).rejects.toThrow('boom');
+    expect(await ledger.finished('bad', { config: { v: 1 } })).toBeNull();
     expect(existsSync(ledger.fileOf('bad'))).toBe(false);
   });
 });

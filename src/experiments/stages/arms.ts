@@ -32,7 +32,10 @@ export async function armsStage(ctx: ExperimentContext, cur: Curation): Promise<
   const { manifest, truth, curatedRanking } = cur;
   const summary = await ledger.run<ArmsSummary>(
     'arms',
-    { manifest: stableKey(manifest.map((r) => r.id)), curated: stableKey(curatedRanking), arms: exp.arms, armSize: exp.armSize, contrastive: config.selection.contrastive, seed: config.seed },
+    {
+      config: { arms: exp.arms, armSize: exp.armSize, contrastive: config.selection.contrastive, seed: config.seed },
+      inputs: { manifest: stableKey(manifest.map((r) => r.id)), curated: stableKey(curatedRanking) },
+    },
     async () => {
       const armSize = Math.min(exp.armSize ?? curatedRanking.length, manifest.length);
       const inputs = { config, runDir, expDir, manifest, ids: manifest.map((r) => r.id), truth, curatedRanking, armSize };

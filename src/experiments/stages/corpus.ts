@@ -37,7 +37,7 @@ function labelsFileOf(config: Config): string | null {
 /** Stage "corpus": build the corpus the config describes. */
 export async function corpusStage(ctx: ExperimentContext): Promise<CorpusSummary> {
   const { config, ledger, silent } = ctx;
-  return ledger.run<CorpusSummary>('corpus', { corpus: config.corpus, seed: config.seed }, async () => {
+  return ledger.run<CorpusSummary>('corpus', { config: { corpus: config.corpus, seed: config.seed } }, async () => {
     // synth or realPairs build <runDir>/corpus; source is used as it is; none is a config error.
     await runCorpus(config, { silent });
     const labelsFile = labelsFileOf(config);
@@ -51,7 +51,7 @@ export async function splitStage(ctx: ExperimentContext, corpus: CorpusSummary):
   const exp = config.experiment;
   const split = await ledger.run<SplitSummary>(
     'split',
-    { labels: corpus.labelsFile ? stableKey(readFileSync(corpus.labelsFile, 'utf8')) : null, heldOut: exp.heldOut, seed: config.seed },
+    { config: { heldOut: exp.heldOut, seed: config.seed }, inputs: { labels: corpus.labelsFile ? stableKey(readFileSync(corpus.labelsFile, 'utf8')) : null } },
     async () => {
       if (!corpus.labelsFile) {
         return { summary: { poolFile: corpusDir(config), heldOutFile: null, pool: 0, heldOut: 0 } };

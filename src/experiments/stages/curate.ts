@@ -38,7 +38,10 @@ export async function curateStage(ctx: ExperimentContext, split: SplitSummary, c
   const curationConfig: Config = { ...config, corpus: { source: split.poolFile } };
   const curateStage = await ledger.run<{ stages?: Array<{ stage: string; seconds: number }> }>(
     'curate',
-    { pool: statSync(split.poolFile).isFile() ? stableKey(readFileSync(split.poolFile, 'utf8')) : path.resolve(split.poolFile), ingest: config.ingest, features: config.features, clustering: config.clustering, selection: config.selection, seed: config.seed },
+    {
+      config: { ingest: config.ingest, features: config.features, clustering: config.clustering, selection: config.selection, seed: config.seed },
+      inputs: { pool: statSync(split.poolFile).isFile() ? stableKey(readFileSync(split.poolFile, 'utf8')) : path.resolve(split.poolFile) },
+    },
     async () => {
       const stages = (await (curate ?? defaultCurate)(curationConfig, { silent })) ?? [];
       const csv = runLayout(runDir).selection();

@@ -9,7 +9,7 @@ import type { ClipRecord } from '../../run/manifest.js';
 import { buildModelCache } from '../../ssl/data.js';
 import { fromArray } from '../../loaders/sources/array.js';
 import { Progress } from '../../runtime/progress.js';
-import { stableKey } from '../../run/ledger.js';
+import { stableKey, stageFingerprint } from '../../run/ledger.js';
 import type { ArmName } from '../../config/sections/experiment.js';
 import type { ExperimentContext } from '../context.js';
 import { mainCacheDir, type ClipRef, type TaskPlan } from './tasks.js';
@@ -35,9 +35,10 @@ export async function tensorsStage(ctx: ExperimentContext, manifest: ClipRecord[
   const cacheKeys = new Map<string, string>();
   for (const g of cacheGroups) {
     const stage = `tensors${g.dir === mainDir ? '' : `-${path.basename(g.dir).slice('tensors-'.length)}`}`;
-    const fingerprint = stableKey({ clips: stableKey(g.clips), ssl: config.ssl.model, decode: config.loader.decode, seed: config.seed });
+    const parts = { config: { model: config.ssl.model, decode: config.loader.decode, seed: config.seed }, inputs: { clips: stableKey(g.clips) } };
+    const fingerprint = stageFingerprint(parts).key;
     cacheKeys.set(g.dir, fingerprint);
-    const built = await ledger.run<{ count: number; failed: Array<{ id: string; reason: string }> }>(stage, { fingerprint }, async () => {
+    const built = await ledger.run<{ count: number; failed: Array<{ id: string; reason: string }> }>(stage, parts, async () => {
       const progress = new Progress(`decode clips (${stage})`, { total: g.clips.length, unit: 'clips', silent });
       const r = await buildModelCache({ dataset: fromArray(g.clips) }, g.dir, dataCfg, { seed: config.seed, fingerprint, onItem: (k) => progress.set(k) });
       progress.finish();

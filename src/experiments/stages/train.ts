@@ -61,7 +61,13 @@ export async function trainStage(ctx: ExperimentContext, armIds: Map<ArmName, st
   const pool = new Pool(parallel);
   if (!silent) log(`experiment: ${jobs.length} arm runs (${exp.arms.length} arms x ${exp.seeds.length} seeds), ${parallel} at a time`);
   const armResults = await pool.map(jobs, (job) =>
-    ledger.run<ArmResultFile>(`arm-${job.arm}-s${job.seed}`, { ...job, silent: undefined }, async () => {
+    ledger.run<ArmResultFile>(
+      `arm-${job.arm}-s${job.seed}`,
+      {
+        config: { ssl: job.ssl, loader: job.loader, probe: job.probe },
+        inputs: { arm: job.arm, seed: job.seed, trainIds: stableKey(job.trainIds), tasks: job.tasks, tensors: tensorsKey, cacheDir: job.cacheDir, outDir: job.outDir, resultFile: job.resultFile },
+      },
+      async () => {
       const jobFile = path.join(expDir, 'jobs', `${job.arm}-s${job.seed}.json`);
       // A checkpoint folder left by training with other inputs (ssl config, training set) is not
       // resumed from: it is removed. The same training killed mid-way resumes from its latest
@@ -75,7 +81,8 @@ export async function trainStage(ctx: ExperimentContext, armIds: Map<ArmName, st
       await writeJsonAtomic(jobFile, job);
       const result = run.inProcess ? await runArmJob(job) : await runWorker(jobFile, `${job.arm}/s${job.seed}`, silent);
       return { summary: result, outputs: [job.resultFile] };
-    }),
+      },
+    ),
   );
   return armResults;
 }
