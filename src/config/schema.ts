@@ -15,6 +15,7 @@ import { ProbeSchema } from './sections/probe.js';
 import { ExperimentSchema } from './sections/experiment.js';
 import { LaunchSchema } from './sections/launch.js';
 import { IncrementalSchema } from './sections/incremental.js';
+import { CurateSchema } from './sections/curate.js';
 
 export const ConfigSchema = z
   .object({
@@ -35,10 +36,12 @@ export const ConfigSchema = z
     launch: LaunchSchema.default(LaunchSchema.parse({})),
     /** Adding clips to a curated run (curate --add). */
     incremental: IncrementalSchema.default(IncrementalSchema.parse({})),
+    /** Bootstrapped features: curate, pretrain on the selection, re-extract, re-curate (curate.bootstrap). */
+    curate: CurateSchema.default(CurateSchema.parse({})),
     /** Set by loadConfig: the absolute path of the file read. */
     configFile: z.string().optional(),
   })
   .strict();
 
 export type Config = z.infer<typeof ConfigSchema>;
-export { CorpusSchema, IngestSchema, FeaturesSchema, ClusteringSchema, SelectionSchema, EvaluationSchema, LoaderSchema, SslSchema, ProbeSchema, ExperimentSchema, LaunchSchema, IncrementalSchema };
+export { CorpusSchema, IngestSchema, FeaturesSchema, ClusteringSchema, SelectionSchema, EvaluationSchema, LoaderSchema, SslSchema, ProbeSchema, ExperimentSchema, LaunchSchema, IncrementalSchema, CurateSchema };

@@ -28,3 +28,6 @@ export {
   type ContrastiveOptions, contrastiveScores, type ContrastiveLayer, contrastiveInput,
   contrastiveClipScores,
 } from './contrastive-select.js';
+export {
+  type EncoderLayerInfo, type SslEncoder, checkpointStepDir, checkpointDigest, openEncoder,
+} from './encoder-session.js';

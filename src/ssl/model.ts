@@ -245,7 +245,8 @@ export class AvModel {
     return tf.transpose(r, [0, 2, 1, 3]).reshape([n, h / s, w / s, s * s * c]);
   }
 
-  private tower(x: tf.Tensor4D, tower: 'audio' | 'visual', training: boolean, updates: BnUpdate[] | null): tf.Tensor2D {
+  /** `taps`, when given, receives each stage's output pooled over positions [N, C] (encoder layers as features). */
+  private tower(x: tf.Tensor4D, tower: 'audio' | 'visual', training: boolean, updates: BnUpdate[] | null, taps?: tf.Tensor2D[]): tf.Tensor2D {
     const stages = tower === 'audio' ? this.spec.audio.stages : this.spec.visual.stages;
     const { arch } = this.spec;
     let h: tf.Tensor4D = x;
@@ -271,8 +272,11 @@ export class AvModel {
         }
         h = y;
       }
+      if (taps && i < stages.length - 1) taps.push(tf.mean(h, [1, 2]) as tf.Tensor2D);
     });
-    return tf.mean(h, [1, 2]) as tf.Tensor2D;
+    const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
+    taps?.push(pooled);
+    return pooled;
   }
 
   private head(features: tf.Tensor2D, tower: 'audio' | 'visual', training: boolean, updates: BnUpdate[] | null): tf.Tensor2D {
@@ -293,18 +297,42 @@ export class AvModel {
   visualTower(frames: tf.Tensor5D, training: boolean, updates: BnUpdate[] | null): TowerOutput {
     const [b, t, h, w, c] = frames.shape;
     const perFrame = this.tower(frames.reshape([b * t, h, w, c]), 'visual', training, updates); // [B·T, C]
+    const features = this.overTime(perFrame, b, t);
+    return { features, projection: this.head(features, 'visual', training, updates) };
+  }
+
+  /** Per-frame visual features [B·T, C] → clip features [B, C]: the temporal layer (kernel > 1), then the mean over time. */
+  private overTime(perFrame: tf.Tensor2D, b: number, t: number): tf.Tensor2D {
     const cv = perFrame.shape[1];
     const k = this.spec.visual.temporalKernel;
-    let features: tf.Tensor2D;
     if (k > 1) {
       const groups = Math.floor(t / k);
       const grouped = perFrame.reshape([b * groups, k * cv]) as tf.Tensor2D;
       const tmp = tf.fused.matMul({ a: grouped, b: this.p('visual/temporal/w') as tf.Tensor2D, bias: this.p('visual/temporal/b'), activation: 'relu' });
-      features = tf.mean(tmp.reshape([b, groups, cv]), 1) as tf.Tensor2D;
-    } else {
-      features = tf.mean(perFrame.reshape([b, t, cv]), 1) as tf.Tensor2D;
+      return tf.mean(tmp.reshape([b, groups, cv]), 1) as tf.Tensor2D;
     }
-    return { features, projection: this.head(features, 'visual', training, updates) };
+    return tf.mean(perFrame.reshape([b, t, cv]), 1) as tf.Tensor2D;
+  }
+
+  /**
+   * Inference-mode layers of one tower for a batch (audio [B, frames, mels] or frames
+   * [B, T, H, W, 3]): each stage's output pooled over positions (and, for the visual tower, over
+   * frames), the pooled encoder output `features`, and the projection head output.
+   */
+  towerLayers(input: tf.Tensor3D | tf.Tensor5D, tower: 'audio' | 'visual'): { stages: tf.Tensor2D[]; features: tf.Tensor2D; projection: tf.Tensor2D } {
+    const taps: tf.Tensor2D[] = [];
+    let features: tf.Tensor2D;
+    if (tower === 'audio') {
+      const [b, t, m] = input.shape;
+      features = this.tower(input.reshape([b, t, m, 1]), 'audio', false, null, taps);
+    } else {
+      const [b, t, h, w, c] = input.shape as [number, number, number, number, number];
+      const perFrame = this.tower(input.reshape([b * t, h, w, c]), 'visual', false, null, taps);
+      // Stage outputs per frame [B·T, C] → mean over the frames [B, C]; the last stage goes through the temporal layer as in visualTower.
+      for (let i = 0; i < taps.length; i++) taps[i] = tf.mean(taps[i].reshape([b, t, taps[i].shape[1]]), 1) as tf.Tensor2D;
+      features = this.overTime(perFrame, b, t);
+    }
+    return { stages: taps.slice(0, -1), features, projection: this.head(features, tower, false, null) };
   }
 
   forward(audio: tf.Tensor3D, frames: tf.Tensor5D, training: boolean, updates: BnUpdate[] | null = null): ForwardOutput {

@@ -33,6 +33,9 @@ export const command: CommandModule<object, Args> = {
       import('../../curation/selection/index.js'),
       import('../../curation/incremental/stage.js'),
     ]);
+    // `type: encoder` extractors and curate.bootstrap use src/ssl, wired outside curation.
+    const wiring = await import('../../experiments/encoders.js');
+    if (wiring.usesEncoders(config)) wiring.registerSslEncoders();
     let r;
     try {
       r = await runCuration(config, { silent: a.quiet, until: a.until, forceSelect: a['force-select'], add: a.add, refit: a.refit });
@@ -65,6 +68,12 @@ export const command: CommandModule<object, Args> = {
       out.write(`  ${displayPaths(...(r.selection?.csv ? [r.selection.csv] : []), r.evaluation.file).join(', ')}\n`);
     } else if (r.selection?.csv) {
       out.write(`selection: ${displayPath(r.selection.csv)}\n`);
+    }
+    // Bootstrapped features: pretrain on the selection, re-extract with the trained towers, re-curate.
+    if (config.curate.bootstrap.rounds > 0 && !a.until && !a.add) {
+      const [{ formatRounds }, b] = await Promise.all([import('../../curation/bootstrap.js'), wiring.runSslBootstrap(config, { silent: a.quiet })]);
+      out.write(`\n  bootstrap: ${b.rounds.length - 1} round(s) after the first curation${b.skipped.length ? ` (${b.skipped.length} finished earlier, skipped)` : ''}\n`);
+      out.write(`${formatRounds(b.rounds)}\n  ${displayPath(b.file)}\n`);
     }
   },
 };

@@ -8,6 +8,9 @@ export const command: CommandModule<object, StageArgs> = {
   builder: (y) => withStageOptions(y) as never,
   handler: async (a) => {
     const { config, shard } = await prepareStage(a);
+    // `type: encoder` extractors load pretrain checkpoints through src/ssl (wired outside curation).
+    const wiring = await import('../../experiments/encoders.js');
+    if (wiring.usesEncoders(config)) wiring.registerSslEncoders();
     const [{ extractAll }, { MissingPackageError }] = await Promise.all([import('../../curation/incremental/stage.js'), import('../../curation/features/pretrained.js')]);
     const controller = new AbortController();
     const stop = () => {

@@ -136,8 +136,32 @@ const OpenWakeWordSchema = z
   })
   .strict();
 
-export const VisualExtractorSchema = z.discriminatedUnion('type', [BuiltinSchema, OnnxSchema, MobileNetSchema]);
-export const AudioExtractorSchema = z.discriminatedUnion('type', [BuiltinSchema, OnnxSchema, OpenWakeWordSchema]);
+/**
+ * A tower of an `avcurate pretrain` checkpoint as a feature extractor (the audio tower in
+ * features.audio, the visual tower in features.visual): every stage's pooled activations, the
+ * pooled encoder output and the projection head are layers (docs/features.md "Encoder layers").
+ */
+const EncoderSchema = z
+  .object({
+    type: z.literal('encoder'),
+    /** Checkpoint: a pretrain output folder, its checkpoints/ folder, or a step folder (relative paths: against the config file's folder). */
+    checkpoint: z.string().min(1),
+    /** Name stored in the shard attributes and prefix of the layer names (default "enc"). */
+    name: z.string().regex(/^[A-Za-z0-9_-]+$/).default('enc'),
+    /** Keep only these layers (s0, s1, ..., features, projection); empty = all. */
+    layers: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/)).default([]),
+    /** Seconds of the clip's centre the model sees (as loader.decode.seconds when it was trained). */
+    seconds: z.number().positive().default(1),
+    /** Frame normalisation (pixel / 255 - mean) / std, as loader.normalize when it was trained. */
+    mean: z.number().default(0.45),
+    std: z.number().positive().default(0.225),
+    backend: z.enum(['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']).default('auto'),
+  })
+  .strict();
+
+export const VisualExtractorSchema = z.discriminatedUnion('type', [BuiltinSchema, OnnxSchema, MobileNetSchema, EncoderSchema]);
+export const AudioExtractorSchema = z.discriminatedUnion('type', [BuiltinSchema, OnnxSchema, OpenWakeWordSchema, EncoderSchema]);
+export type EncoderExtractorConfig = z.infer<typeof EncoderSchema>;
 
 export type VisualExtractorConfig = z.infer<typeof VisualExtractorSchema>;
 export type AudioExtractorConfig = z.infer<typeof AudioExtractorSchema>;

@@ -35,3 +35,7 @@ export {
   type ResolvedDecode, resolveDecode, describeLayers, featuresConfigHash, resolveSource,
   type ExtractOptions, type ExtractResult, runExtract, prefetchOrdered,
 } from './stage.js';
+export {
+  type EncoderInputs, type EncoderSession, type EncoderProvider, registerEncoderProvider, encoderProvider,
+  windowFrameIndices, type EncoderPrepared, EncoderExtractor, digestOf,
+} from './encoder.js';

@@ -35,6 +35,7 @@ import { BuiltinVisualExtractor } from './builtin-visual.js';
 import { OnnxExtractor, onnxFramePreprocess } from './onnx.js';
 import { neededFrameSize } from './preprocess.js';
 import { MobileNetExtractor, OpenWakeWordExtractor } from './pretrained.js';
+import { EncoderExtractor } from './encoder.js';
 import { DescriptorWorkers, defaultDescriptorWorkers } from './workers.js';
 import { FEATURE_SHARD_PATTERN, listFeatureShards, readFeatureShardAttrs, writeFeatureShard, type FeatureLayer } from './store.js';
 
@@ -95,6 +96,7 @@ export async function buildExtractors(features: FeaturesConfig, opts: BuildExtra
       let ex: AnyExtractor;
       if (e.type === 'builtin') ex = new BuiltinAudioExtractor(workers);
       else if (e.type === 'onnx') ex = await onnx(e, 'audio', i);
+      else if (e.type === 'encoder') ex = await EncoderExtractor.create(e, 'audio', path.resolve(baseDir, e.checkpoint), `features.audio[${i}]`);
       else ex = await OpenWakeWordExtractor.create({ packageDir: e.packageDir ? path.resolve(baseDir, e.packageDir) : undefined, threads: e.threads, device: e.device });
       made.push(ex);
       set.audio.push(ex);
@@ -103,6 +105,7 @@ export async function buildExtractors(features: FeaturesConfig, opts: BuildExtra
       let ex: AnyExtractor;
       if (e.type === 'builtin') ex = new BuiltinVisualExtractor({ frames: e.frames, maxSize: e.maxSize }, workers);
       else if (e.type === 'onnx') ex = await onnx(e, 'visual', i);
+      else if (e.type === 'encoder') ex = await EncoderExtractor.create(e, 'visual', path.resolve(baseDir, e.checkpoint), `features.visual[${i}]`);
       else ex = await MobileNetExtractor.create({ layers: e.layers, frames: e.frames, packageDir: e.packageDir ? path.resolve(baseDir, e.packageDir) : undefined, backend: e.backend });
       made.push(ex);
       set.visual.push(ex);
@@ -147,6 +150,7 @@ export function resolveDecode(features: FeaturesConfig): ResolvedDecode {
     const key = `features.visual[${i}]`;
     if (e.type === 'builtin') needs.push({ key, what: `builtin (maxSize ${e.maxSize})`, width: e.maxSize, height: e.maxSize });
     else if (e.type === 'mobilenet-nsfwjs') needs.push({ key, what: 'mobilenet-nsfwjs (224 x 224)', width: 224, height: 224 });
+    else if (e.type === 'encoder') return; // the checkpoint's input size is known once it is loaded; it is small (ssl.model.visual)
     else {
       const p = onnxFramePreprocess(e);
       const n = neededFrameSize(p);

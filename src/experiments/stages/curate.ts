@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/schema.js';
 import { runCuration } from '../../curation/pipeline.js';
+import { registerSslEncoders, usesEncoders } from '../encoders.js';
 import { readManifest } from '../../run/manifest.js';
 import type { ClipRecord } from '../../run/manifest.js';
 import { readSelectionCsv } from '../../run/selection.js';
@@ -28,6 +29,7 @@ export interface Curation {
 
 /** The default curation: synth → ingest → extract → cluster → select → eval-selection. */
 async function defaultCurate(config: Config, opts: { silent?: boolean }): Promise<Array<{ stage: string; seconds: number }>> {
+  if (usesEncoders(config)) registerSslEncoders();
   const r = await runCuration(config, { silent: opts.silent });
   return r.stages.map((s) => ({ stage: s.stage, seconds: s.seconds }));
 }

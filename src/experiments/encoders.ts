@@ -1,0 +1,52 @@
+/**
+ * The wiring between curation and ssl that curation may not do itself (DESIGN.md: curation never
+ * imports ssl): the model behind the `type: encoder` extractor (a pretrain checkpoint, through
+ * curation's EncoderProvider registry) and the pretraining of the bootstrap rounds
+ * (curate.bootstrap, through curation's BootstrapTrainer).
+ */
+import path from 'node:path';
+import { promises as fsp } from 'node:fs';
+import type { Config } from '../config/schema.js';
+import { registerEncoderProvider } from '../curation/features/encoder.js';
+import { runBootstrap, type BootstrapOptions, type BootstrapResult, type BootstrapTrainer } from '../curation/bootstrap.js';
+import { openEncoder } from '../ssl/encoder-session.js';
+import { resolveCheckpoint } from '../ssl/checkpoint.js';
+import { pretrain } from '../ssl/trainer.js';
+import { sslTrainingBatches } from '../ssl/data.js';
+
+let registered = false;
+
+/** Register the ssl checkpoint loader behind `type: encoder` (idempotent). */
+export function registerSslEncoders(): void {
+  if (registered) return;
+  registerEncoderProvider({ open: (checkpoint, opts) => openEncoder(checkpoint, { backend: opts.backend }) });
+  registered = true;
+}
+
+/** Whether a config's extractors need the encoder provider. */
+export function usesEncoders(config: Config): boolean {
+  return [...config.features.audio, ...config.features.visual].some((e) => e.type === 'encoder') || config.curate.bootstrap.rounds > 0;
+}
+
+/** Pretraining for the bootstrap rounds: the trainer of src/ssl on a selection through the loaders. */
+export const sslBootstrapTrainer: BootstrapTrainer = {
+  async trained(outDir) {
+    const root = path.join(outDir, 'checkpoints');
+    const dir = await resolveCheckpoint(root);
+    if (!dir) return null;
+    const latest = JSON.parse(await fsp.readFile(path.join(root, 'latest.json'), 'utf8')) as { step: number };
+    return { checkpoint: outDir, step: latest.step };
+  },
+  async pretrain({ selection, outDir, config, silent }) {
+    const data = await sslTrainingBatches(selection, { ssl: config.ssl, loader: config.loader }, { seed: config.seed });
+    const r = await pretrain({ outDir, config: config.ssl, seed: config.seed, data, resume: true, silent });
+    const last = r.metrics[r.metrics.length - 1];
+    return { checkpoint: outDir, step: r.step, ...(last ? { loss: last.loss } : {}) };
+  },
+};
+
+/** The bootstrap rounds of a curated run folder with the ssl model (curate.bootstrap.rounds). */
+export async function runSslBootstrap(config: Config, opts: BootstrapOptions = {}): Promise<BootstrapResult> {
+  registerSslEncoders();
+  return runBootstrap(config, sslBootstrapTrainer, opts);
+}

@@ -1,0 +1,143 @@
+/**
+ * Bootstrapped features (curate.bootstrap) and the `type: encoder` extractor: a pretrain
+ * checkpoint embeds clips deterministically, its digest is part of the features fingerprint, and a
+ * one-round bootstrap on a tiny corpus runs end to end and is skipped when run again.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/config/load.js';
+import { runCuration } from '../../../src/curation/pipeline.js';
+import { readSelectionCsv } from '../../../src/curation/selection/index.js';
+import { buildExtractors, featuresConfigHash, readAllFeatures } from '../../../src/curation/features/index.js';
+import { windowFrameIndices } from '../../../src/curation/features/encoder.js';
+import { runSslBootstrap, registerSslEncoders } from '../../../src/experiments/encoders.js';
+import { decodeClip } from '../../../src/media/decode.js';
+import { readManifest } from '../../../src/run/manifest.js';
+import { pretrain, syntheticPairs, syntheticSource, sslTrainingBatches } from '../../../src/ssl/index.js';
+
+const root = mkdtempSync(path.join(os.tmpdir(), 'avc-bootstrap-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const ssl = {
+  backend: 'wasm',
+  steps: 4,
+  batchSize: 8,
+  warmupSteps: 1,
+  checkpointEvery: 2,
+  model: {
+    audio: { frames: 96, mels: 64, stages: [{ channels: 8, stride: 8, blocks: 0 }, { channels: 12, stride: 2, blocks: 0 }] },
+    visual: { frames: 2, height: 32, width: 32, temporalKernel: 1, stages: [{ channels: 8, stride: 8, blocks: 0 }, { channels: 12, stride: 2, blocks: 0 }] },
+    head: { hidden: 16, dim: 8 },
+  },
+};
+
+const raw = {
+  name: 'tiny-bootstrap',
+  runDir: path.join(root, 'run'),
+  seed: 5,
+  corpus: { synth: { clips: 32, classes: 4, mismatch: 0.5, seconds: 1, width: 32, height: 32, fps: 6 } },
+  ingest: { clipSeconds: 1, minSeconds: 0.5 },
+  features: { shardSize: 16, decode: { fps: 6, width: 32, height: 32 }, audio: [{ type: 'builtin' }], visual: [{ type: 'builtin', frames: 4, maxSize: 32 }] },
+  clustering: { k: [4] },
+  selection: { ratio: 0.5 },
+  loader: { shuffleBuffer: 64, decode: { seconds: 1 } },
+  ssl,
+  curate: { bootstrap: { rounds: 1, steps: 4 } },
+};
+
+describe('encoder extractor', () => {
+  it('picks the frames of the centre window at the model frame rate', () => {
+    // 2 s at 8 fps (16 frames), a 1 s window of 4 frames: times 0.5, 0.75, 1.0, 1.25 s.
+    expect(windowFrameIndices(16, 8, 2, 1, 4)).toEqual([4, 6, 8, 10]);
+    // A window longer than the clip takes the whole clip.
+    expect(windowFrameIndices(6, 6, 1, 2, 2)).toEqual([0, 3]);
+  });
+
+  it('refuses type: encoder with a clear message when the ssl provider is not registered, and a missing checkpoint by path', async () => {
+    const cfg = parseConfig({ ...raw, features: { ...raw.features, audio: [{ type: 'encoder', checkpoint: path.join(root, 'nowhere') }], visual: [] } });
+    registerSslEncoders();
+    await expect(buildExtractors(cfg.features)).rejects.toThrow(/features\.audio\[0\]: cannot load the encoder checkpoint .*nowhere: no checkpoint/);
+  });
+
+  it('embeds clips deterministically, and the features fingerprint follows the checkpoint', async () => {
+    registerSslEncoders();
+    const cfg = parseConfig(raw);
+    const dims = { audioFrames: 96, mels: 64, frames: 2, height: 32, width: 32 };
+    const train = async (seed: number, dir: string) => {
+      const pairs = syntheticPairs(24, dims, { seed });
+      const data = await sslTrainingBatches(syntheticSource(pairs, dims), { ssl: cfg.ssl, loader: cfg.loader }, { seed });
+      await pretrain({ outDir: dir, config: cfg.ssl, seed, data, silent: true });
+    };
+    const a = path.join(root, 'ckpt-a');
+    const b = path.join(root, 'ckpt-b');
+    await train(1, a);
+    await train(2, b);
+    // Three clips of a synthetic corpus decoded as the extract stage does.
+    await runCuration(parseConfig({ ...raw, runDir: path.join(root, 'clips'), curate: { bootstrap: { rounds: 0 } } }), { silent: true, until: 'ingest' });
+    const recs = (await readManifest(path.join(root, 'clips', 'manifest.jsonl'))).slice(0, 3);
+    const clips = await Promise.all(recs.map((r) => decodeClip(path.resolve(path.join(root, 'clips'), r.source), r.start, r.duration, { fps: 6, width: 32, height: 32, sampleRate: 16000 })));
+    const encCfg = (checkpoint: string) => parseConfig({ ...raw, features: { ...raw.features, audio: [{ type: 'encoder', checkpoint }], visual: [{ type: 'encoder', checkpoint }] } }).features;
+    const embedAll = async (checkpoint: string) => {
+      const set = await buildExtractors(encCfg(checkpoint));
+      try {
+        const out = [];
+        for (const ex of [...set.audio, ...set.visual]) out.push(await ex.run(clips.map((c) => ex.prepare(c))));
+        return { out, hash: featuresConfigHash(encCfg(checkpoint), set), layers: [...set.audio, ...set.visual].map((e) => `${e.modality}:${e.layers.map((l) => `${l.name}/${l.dim}`).join(',')}`) };
+      } finally {
+        await set.dispose();
+      }
+    };
+    const first = await embedAll(a);
+    const again = await embedAll(a);
+    const other = await embedAll(b);
+    expect(first.layers).toEqual(['audio:enc_s0/8,enc_features/12,enc_projection/8', 'visual:enc_s0/8,enc_features/12,enc_projection/8']);
+    expect(again.out).toEqual(first.out);
+    expect(again.hash).toBe(first.hash);
+    expect(other.hash).not.toBe(first.hash);
+    expect(other.out).not.toEqual(first.out);
+    // Distinct clips give distinct vectors (the model reads its inputs).
+    expect(first.out[0][0][1]).not.toEqual(first.out[0][1][1]);
+    // The same checkpoint given as its step folder is the same features config.
+    const step = JSON.parse(readFileSync(path.join(a, 'checkpoints', 'latest.json'), 'utf8')).path as string;
+    expect((await embedAll(path.join(a, 'checkpoints', step))).hash).toBe(first.hash);
+  }, 120_000);
+});
+
+describe('curate.bootstrap', () => {
+  it('runs one round end to end (pretrain on the selection, encoder features, cluster, select, eval) and skips it when run again', async () => {
+    const config = parseConfig(raw);
+    await runCuration(config, { silent: true });
+    const r = await runSslBootstrap(config, { silent: true });
+    expect(r.rounds.map((x) => x.round)).toEqual([0, 1]);
+    expect(r.skipped).toEqual([]);
+    const round1 = r.rounds[1];
+    expect(round1.pretrainSteps).toBe(4);
+    expect(round1.layers.every((l) => /^(audio|visual)\/enc_/.test(l))).toBe(true);
+    expect(round1.layers).toHaveLength(6);
+    expect(round1.selected).toBe(16);
+    expect(round1.precision).not.toBeNull();
+    expect(round1.precision!.random).toBeCloseTo(0.5, 5);
+    const dir = path.join(raw.runDir, 'bootstrap', 'round-1');
+    expect(readSelectionCsv(path.join(dir, 'selection.csv'))).toHaveLength(16);
+    expect(existsSync(path.join(dir, 'ssl', 'bootstrap', 'checkpoints', 'latest.json'))).toBe(true);
+    const feats = await readAllFeatures(dir);
+    expect(feats.layers.map((l) => `${l.modality}/${l.layer}`).sort()).toEqual(round1.layers.slice().sort());
+    const rounds = JSON.parse(readFileSync(r.file, 'utf8'));
+    expect(rounds.rounds[1].precision.atPositives).toBe(round1.precision!.atPositives);
+
+    const csv = readFileSync(path.join(dir, 'selection.csv'), 'utf8');
+    const again = await runSslBootstrap(parseConfig(raw), { silent: true });
+    expect(again.skipped).toEqual([1]);
+    expect(again.rounds[1]).toEqual(round1);
+    expect(readFileSync(path.join(dir, 'selection.csv'), 'utf8')).toBe(csv);
+
+    // An unfinished round resumes: without round.json the stages find their work done.
+    rmSync(path.join(dir, 'round.json'));
+    const resumed = await runSslBootstrap(parseConfig(raw), { silent: true });
+    expect(resumed.skipped).toEqual([]);
+    expect(resumed.rounds[1].precision).toEqual(round1.precision);
+    expect(readFileSync(path.join(dir, 'selection.csv'), 'utf8')).toBe(csv);
+  }, 240_000);
+});
