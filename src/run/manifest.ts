@@ -171,7 +171,7 @@ export async function readManifestIds(file: string): Promise<string[]> {
  * `only`, lines of other ids are skipped unparsed (cheap joins of a few ids against a large pool);
  * every record yielded is validated, and errors name the file and line.
  */
-export async function* iterManifest(file: string, opts: { only?: Set<string> } = {}): AsyncGenerator<ClipRecord> {
+export async function* iterManifest(file: string, opts: { only?: { has(id: string): boolean } } = {}): AsyncGenerator<ClipRecord> {
   if (!(await exists(file))) throw new Error(`${file}: manifest not found (run "avcurate ingest" first)`);
   let line = 0;
   for await (const raw of iterJsonl<{ id?: unknown }>(file, (n) => (line = n))) {

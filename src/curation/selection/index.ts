@@ -14,7 +14,7 @@ export {
 } from './algorithms.js';
 export {
   type SelectionParams, type Partition, planPartitions, type PartitionResult, sliceRows, partitionRng,
-  selectPartition, mergeByRelativeRank, type MergedSelection, mergePartitions, selectPartitioned,
+  selectPartition, mergeByRelativeRank, type MergedSelection, mergePartitions, mergePartitionsSelected, selectPartitioned,
 } from './partitions.js';
 export { type PlantedOptions, type PlantedLabels, plantedLabels, precisionOf } from './planted.js';
 export { rankToSelection, scoreColumns } from './rank.js';

@@ -161,16 +161,46 @@ export function selectPartition(
 
 /**
  * Interleave ranked lists by relative rank: a clip at rank r (0-based) of a list of m clips has
- * key (r + 0.5) / m; keys ascending, ties by partition index.
+ * key (r + 0.5) / m; keys ascending, ties by list index. A k-way merge through a binary heap of
+ * the lists' heads: O(total · log lists) time and no memory beyond the output (keys within a list
+ * strictly increase, so this is the order of sorting every (key, list) entry).
  */
 export function mergeByRelativeRank(lists: ReadonlyArray<ArrayLike<number>>): Int32Array {
-  const entries: Array<{ key: number; list: number; value: number }> = [];
-  lists.forEach((list, li) => {
-    const m = list.length;
-    for (let r = 0; r < m; r++) entries.push({ key: (r + 0.5) / m, list: li, value: list[r] });
+  let total = 0;
+  for (const l of lists) total += l.length;
+  const out = new Int32Array(total);
+  const head = new Int32Array(lists.length);
+  const key = (li: number) => (head[li] + 0.5) / lists[li].length;
+  const before = (a: number, b: number) => {
+    const ka = key(a);
+    const kb = key(b);
+    return ka < kb || (ka === kb && a < b);
+  };
+  const heap: number[] = [];
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= heap.length) return;
+      const c = l + 1 < heap.length && before(heap[l + 1], heap[l]) ? l + 1 : l;
+      if (!before(heap[c], heap[i])) return;
+      [heap[c], heap[i]] = [heap[i], heap[c]];
+      i = c;
+    }
+  };
+  lists.forEach((l, li) => {
+    if (l.length > 0) heap.push(li);
   });
-  entries.sort((a, b) => a.key - b.key || a.list - b.list);
-  return Int32Array.from(entries, (e) => e.value);
+  for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
+  for (let w = 0; w < total; w++) {
+    const li = heap[0];
+    out[w] = lists[li][head[li]++];
+    if (head[li] === lists[li].length) {
+      heap[0] = heap[heap.length - 1];
+      heap.pop();
+    }
+    if (heap.length > 0) down(0);
+  }
+  return out;
 }
 
 export interface MergedSelection {
@@ -189,6 +219,44 @@ export function mergePartitions(matrix: LabelMatrix, params: Pick<SelectionParam
   const obj = new MIObjective(matrix, params.pairs, { estimator: params.estimator, trusted: true });
   const { gains, objectives } = replayObjective(obj, order);
   return { order, gains, objectives, objective: objectives.length ? objectives[objectives.length - 1] : 0 };
+}
+
+/**
+ * The merge of `mergePartitions` without the whole pool's labels: F of a ranking's prefixes
+ * depends only on the labels of the ranked clips, so the replay runs on those rows alone
+ * (`labelsOf(rows)`: the label rows of the given pool rows, strictly ascending, as a matrix) and
+ * gives the same gains and objectives, bit for bit (the estimator's increment table does not
+ * depend on the pool size). Memory follows the selection, not the pool.
+ * Returns, besides the merged selection, `rows` (the selected pool rows, ascending) and `at`
+ * (rank → position in `rows`).
+ */
+export async function mergePartitionsSelected(
+  params: Pick<SelectionParams, 'pairs' | 'estimator'>,
+  parts: PartitionResult[],
+  labelsOf: (rows: Int32Array) => Promise<LabelMatrix>,
+): Promise<MergedSelection & { rows: Int32Array; at: Int32Array }> {
+  const sorted = [...parts].sort((a, b) => a.index - b.index);
+  const order = mergeByRelativeRank(sorted.map((p) => p.order));
+  const rows = Int32Array.from(order).sort();
+  for (let i = 1; i < rows.length; i++) {
+    if (rows[i] === rows[i - 1]) throw new SelectionInputError(`the partition results select pool row ${rows[i]} twice (overlapping partition files: delete the selection folder and rerun)`);
+  }
+  const at = new Int32Array(order.length);
+  for (let r = 0; r < order.length; r++) {
+    let lo = 0;
+    let hi = rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (rows[mid] < order[r]) lo = mid + 1;
+      else hi = mid;
+    }
+    at[r] = lo;
+  }
+  const sub = await labelsOf(rows);
+  if (sub.n !== rows.length) throw new Error(`labelsOf returned ${sub.n} rows for ${rows.length}`);
+  const obj = new MIObjective(sub, params.pairs, { estimator: params.estimator, trusted: true });
+  const { gains, objectives } = replayObjective(obj, at);
+  return { order, gains, objectives, objective: objectives.length ? objectives[objectives.length - 1] : 0, rows, at };
 }
 
 /** The whole selection in one process: validate, plan, select every partition, merge. */

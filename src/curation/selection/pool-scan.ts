@@ -52,6 +52,11 @@ export interface PoolScan {
   rows(start: number, end: number): Promise<LabelMatrix>;
   /** The ids of the given pool rows, in the given order (one pass over the ids in blocks). */
   idsOf(rows: ArrayLike<number>): Promise<string[]>;
+  /**
+   * The label rows of the given pool rows (strictly ascending) as a matrix of the clusterings in
+   * use, row i = pool row rows[i] (validated); one pass in blocks from the first of them.
+   */
+  rowsAt(rows: Int32Array): Promise<LabelMatrix>;
 }
 
 /** Scan clusters.h5 once (labels in blocks): pool size, columns in use, excluded rows. */
@@ -194,6 +199,25 @@ export async function scanPool(
       return h.digest('hex').slice(0, 32);
     },
     async idsOf(rows) {
+      let ascending = true;
+      for (let i = 1; i < rows.length && ascending; i++) ascending = rows[i] > rows[i - 1];
+      if (ascending) {
+        // A walk in step with the file: no per-row map.
+        const out = new Array<string>(rows.length);
+        if (rows.length === 0) return out;
+        if (!(rows[0] >= 0 && rows[rows.length - 1] < n)) throw new Error(`pool rows outside 0..${n - 1}`);
+        let p = rows[0];
+        let w = 0;
+        blocks(fileRowOf(rows[0]), fileRows, true, (row0, _labels, ids) => {
+          for (let r = 0; r < ids!.length && w < rows.length; r++) {
+            if (excludedRows.length && isExcluded(row0 + r)) continue;
+            if (p === rows[w]) out[w++] = ids![r];
+            p++;
+          }
+          return w < rows.length;
+        });
+        return out;
+      }
       const want = new Uint8Array(n);
       for (let i = 0; i < rows.length; i++) {
         const r = rows[i];
@@ -213,6 +237,36 @@ export async function scanPool(
         });
       }
       return Array.from(rows, (r) => found.get(r)!);
+    },
+    async rowsAt(rows) {
+      const count = rows.length;
+      for (let i = 0; i < count; i++) {
+        if (!(rows[i] >= 0 && rows[i] < n) || (i > 0 && rows[i] <= rows[i - 1])) throw new Error(`rowsAt: pool rows must be strictly ascending within 0..${n - 1} (row ${rows[i]} at ${i})`);
+      }
+      const out = new Int32Array(count * dk);
+      if (count > 0) {
+        let p = rows[0];
+        let w = 0;
+        blocks(fileRowOf(rows[0]), fileRows, false, (row0, labels) => {
+          const m = labels.length / d;
+          for (let r = 0; r < m && w < count; r++) {
+            if (excludedRows.length && isExcluded(row0 + r)) continue;
+            if (p === rows[w]) {
+              for (let t = 0; t < dk; t++) out[w * dk + t] = labels[r * d + keep[t]];
+              w++;
+            }
+            p++;
+          }
+          return w < count;
+        });
+      }
+      const matrix: LabelMatrix = { labels: out, n: count, d: dk, ks };
+      try {
+        validateLabels(matrix, names);
+      } catch (err) {
+        throw new SelectionInputError(`${file}: ${(err as Error).message} (the selected rows)`);
+      }
+      return matrix;
     },
     async rows(start, end) {
       if (!(start >= 0 && end <= n && start <= end)) throw new Error(`pool rows [${start}, ${end}) outside 0..${n}`);

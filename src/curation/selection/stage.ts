@@ -19,7 +19,7 @@ import path from 'node:path';
 import { withRunLock } from '../../run/lock.js';
 import type { Config } from '../../config/schema.js';
 import type { SelectionConfig } from '../../config/sections/selection.js';
-import { writeJsonAtomic } from '../../runtime/atomic.js';
+import { produceFileAtomic, writeFully, writeJsonAtomic } from '../../runtime/atomic.js';
 import { exists, readJsonl } from '../../runtime/jsonl.js';
 import { Progress, log } from '../../runtime/progress.js';
 import { shardName, unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
@@ -28,13 +28,14 @@ import { scanPool, type PoolScan } from './pool-scan.js';
 import { ManifestIndex, iterManifest, type ClipRecord } from '../../run/manifest.js';
 import { runLayout } from '../../run/layout.js';
 import type { Algorithm, RefineStats } from './algorithms.js';
-import { readSelectionCsv, writeSelectionCsv, type SelectionRow } from '../../run/selection.js';
+import { SELECTION_COLUMNS, formatSelectionCsv, readSelectionCsv, writeSelectionCsv, type SelectionRow } from '../../run/selection.js';
 import { formatSummary, prefixCurves, summarizeRanking, type EvalSummary } from './evaluate.js';
 import { SelectionInputError, validateLabels, type Estimator, type LabelMatrix } from './objective.js';
 import { clusteringName, type ClusteringMeta } from './pairs.js';
 import { DEFAULT_AUTO, poolPairs, strideSample, takeRows, type AutoPairing, type AutoPairingOptions, type PairingConfig } from './evidence.js';
 import {
   mergePartitions,
+  mergePartitionsSelected,
   planPartitions,
   selectPartition,
   type Partition,
@@ -404,29 +405,27 @@ async function runSelectLocked(config: Config, opts: SelectStageOptions): Promis
     log(`select: all ${plan.length} partitions done; the merge is left to a run without --shard`);
     return { csv: null, computed, missing: [], skipped: false, pool: poolN, selected: 0, objective: NaN, seconds: (performance.now() - t0) / 1000 };
   }
-  // The merge measures the ranking on the whole pool: load it now (a shard process that finishes last).
+  // The merge measures the ranking on the whole pool (a shard process that finishes last merges too).
   const parts = plan.map((p) => results.get(p.index)!);
   let merged: ReturnType<typeof mergePartitions>;
+  let summary: PoolSummary;
   if (pool) {
     merged = mergePartitions(pool.matrix, params, parts);
     await writeSelectionFiles(files, pool, await ManifestIndex.read(files.manifest), merged.order, merged.gains, merged.objectives);
+    summary = summaryOf(pool);
   } else {
-    const matrix = await scan!.rows(0, poolN);
-    merged = mergePartitions(matrix, params, parts);
-    // The selected clips' ids (in rank order) and their manifest records, nothing more.
-    const ids = await scan!.idsOf(merged.order);
-    const manifest = await selectedManifest(files.manifest, new Set(ids));
-    pool = { ids, matrix, clusterings: scan!.clusterings, pairs: scan!.pairs, excluded: new Array<string>(scan!.excludedRows.length).fill(''), autoPairing: scan!.autoPairing };
-    await writeSelectionFiles(files, pool, manifest, Int32Array.from(ids, (_, r) => r), merged.gains, merged.objectives);
+    // Only the selected clips: their label rows for the replay, their ids, their manifest fields.
+    merged = await mergeSelectedStreaming(files, scan!, params, parts);
+    summary = { n: poolN, excluded: scan!.excludedRows.length, clusterings: scan!.clusterings, autoPairing: scan!.autoPairing };
   }
-  const meta = buildMeta(cfg.method, fingerprint, params, pool, merged.order.length, merged.objective, 'mi', parts);
+  const meta = buildMeta(cfg.method, fingerprint, params, summary, merged.order.length, merged.objective, 'mi', parts);
   await writeJsonAtomic(files.meta, meta);
   const refined = parts.filter((p) => p.refine);
   const note = refined.length
     ? `; refinement: F ${mean(refined.map((p) => p.searchObjective)).toFixed(4)} → ${mean(refined.map((p) => p.objective)).toFixed(4)} (${sum(refined.map((p) => p.refine!.accepted))} swaps kept of ${sum(refined.map((p) => p.refine!.evaluations))} tried${refined.some((p) => p.refine!.stoppedBy === 'time') ? ', stopped by the time bound' : ''})`
     : '';
-  log(`select: ${merged.order.length} of ${pool.matrix.n} clips → ${files.csv} (F = ${merged.objective.toFixed(4)}, ${plan.length} partition(s)${note})`);
-  return { csv: files.csv, computed, missing: [], skipped: false, pool: pool.matrix.n, selected: merged.order.length, objective: merged.objective, seconds: (performance.now() - t0) / 1000 };
+  log(`select: ${merged.order.length} of ${summary.n} clips → ${files.csv} (F = ${merged.objective.toFixed(4)}, ${plan.length} partition(s)${note})`);
+  return { csv: files.csv, computed, missing: [], skipped: false, pool: summary.n, selected: merged.order.length, objective: merged.objective, seconds: (performance.now() - t0) / 1000 };
 }
 
 function sum(xs: number[]): number {
@@ -455,11 +454,22 @@ async function writePart(file: string, fingerprint: string, count: number, r: Pa
   await writeJsonAtomic(file, part);
 }
 
+/** What selection.meta.json says of the pool. */
+interface PoolSummary {
+  n: number;
+  excluded: number;
+  clusterings: ClusteringMeta[];
+  autoPairing?: AutoPairing;
+}
+function summaryOf(pool: SelectionPool): PoolSummary {
+  return { n: pool.matrix.n, excluded: pool.excluded.length, clusterings: pool.clusterings, autoPairing: pool.autoPairing };
+}
+
 function buildMeta(
   method: SelectionConfig['method'],
   fingerprint: string,
   params: SelectionParams,
-  pool: SelectionPool,
+  pool: PoolSummary,
   selected: number,
   objective: number,
   columns: 'mi' | 'score',
@@ -477,8 +487,8 @@ function buildMeta(
     params: rest,
     clusterings: names,
     pairs: pairNames,
-    pool: pool.matrix.n,
-    excluded: pool.excluded.length,
+    pool: pool.n,
+    excluded: pool.excluded,
     selected,
     objective,
     columns,
@@ -494,12 +504,69 @@ export function summarizeAutoPairing(a: AutoPairing) {
   return { fallback: a.fallback, kept: a.kept.map(ev), dropped: a.dropped.map((e) => ({ ...ev(e), why: e.why })) };
 }
 
-/** The manifest records of the given ids only, read line by line (the join of a merge). */
-async function selectedManifest(file: string, ids: Set<string>): Promise<ManifestIndex> {
-  if (!(await exists(file))) throw new SelectionInputError(`${file}: manifest not found (run "avcurate ingest" first)`);
-  const records: ClipRecord[] = [];
-  for await (const rec of iterManifest(file, { only: ids })) records.push(rec);
-  return new ManifestIndex(records, file);
+/** Rows formatted per chunk of selection.csv in the streaming merge. */
+const CSV_CHUNK = 8192;
+
+/**
+ * The merge of a streaming (clusters.h5 in row blocks) selection: the partitions' rankings
+ * interleaved, F replayed on the selected clips' label rows alone, their ids read in one pass over
+ * clusters.h5, their manifest fields (video id, start, duration) in one pass over manifest.jsonl,
+ * and selection.csv written in chunks. Nothing is held per pool clip beyond a bit; per selected
+ * clip, the labels in use, the id, and a few numbers (docs/scale.md, "Memory").
+ */
+async function mergeSelectedStreaming(
+  files: ReturnType<typeof selectionPaths>,
+  scan: PoolScan,
+  params: SelectionParams,
+  parts: PartitionResult[],
+): Promise<ReturnType<typeof mergePartitions>> {
+  if (!(await exists(files.manifest))) throw new SelectionInputError(`${files.manifest}: manifest not found (run "avcurate ingest" first)`);
+  const merged = await mergePartitionsSelected(params, parts, (rows) => scan.rowsAt(rows));
+  const { rows, at } = merged;
+  // ids[i] is the id of pool row rows[i].
+  const ids = await scan.idsOf(rows);
+  const position = new Map<string, number>();
+  for (let i = 0; i < ids.length; i++) position.set(ids[i], i);
+  const start = new Float64Array(ids.length);
+  const duration = new Float64Array(ids.length);
+  const found = new Uint8Array(ids.length);
+  /** The video id where it is not the clip id (the common case stores nothing). */
+  const videoIds = new Map<number, string>();
+  for await (const rec of iterManifest(files.manifest, { only: position })) {
+    const i = position.get(rec.id)!;
+    start[i] = rec.start;
+    duration[i] = rec.duration;
+    found[i] = 1;
+    if (rec.video_id !== undefined && rec.video_id !== rec.id) videoIds.set(i, rec.video_id);
+    else videoIds.delete(i);
+  }
+  position.clear();
+  for (let i = 0; i < ids.length; i++) {
+    if (!found[i]) {
+      throw new SelectionInputError(
+        `${files.clusters}: clip id "${ids[i]}" is not in ${files.manifest} (the run folder mixes files of different runs, or the manifest changed: rerun the stages after ingest)`,
+      );
+    }
+  }
+  const header = SELECTION_COLUMNS.join(',').length + 1;
+  await produceFileAtomic(files.csv, async (tmp) => {
+    const fh = await fsp.open(tmp, 'w');
+    try {
+      for (let r0 = 0; r0 < at.length || r0 === 0; r0 += CSV_CHUNK) {
+        const chunk: SelectionRow[] = [];
+        for (let r = r0; r < Math.min(at.length, r0 + CSV_CHUNK); r++) {
+          const i = at[r];
+          chunk.push({ rank: r + 1, id: ids[i], video_id: videoIds.get(i) ?? ids[i], start: start[i], end: start[i] + duration[i], gain: merged.gains[r], objective: merged.objectives[r] });
+        }
+        // formatSelectionCsv's bytes exactly: its header once, then its rows chunk by chunk.
+        const text = formatSelectionCsv(chunk);
+        await writeFully(fh, Buffer.from(r0 === 0 ? text : text.slice(header)));
+      }
+    } finally {
+      await fh.close();
+    }
+  });
+  return { order: merged.order, gains: merged.gains, objectives: merged.objectives, objective: merged.objective };
 }
 
 async function writeSelectionFiles(
@@ -554,7 +621,7 @@ async function scoreRankedStage(
     { index: 0, start: 0, end: pool.matrix.n, target, order, objective: NaN, searchObjective: NaN, refine: null, seconds: { search: 0, refine: 0, order: 0 } },
   ]);
   await writeSelectionFiles(files, pool, manifest, order, merged.gains, merged.objectives);
-  const meta = buildMeta(method, fingerprint, params, pool, order.length, merged.objective, 'mi', []);
+  const meta = buildMeta(method, fingerprint, params, summaryOf(pool), order.length, merged.objective, 'mi', []);
   await writeJsonAtomic(files.meta, meta);
   log(`select: ${order.length} of ${scoredPool.length} scored clips by ${method} score → ${files.csv} (MI F = ${merged.objective.toFixed(4)})`);
   return { csv: files.csv, computed: [0], missing: [], skipped: false, pool: pool.matrix.n, selected: order.length, objective: merged.objective, seconds: (performance.now() - t0) / 1000 };
