@@ -11,8 +11,11 @@
  * `--shard i/n` assigns feature shards i, i+n, ... only. A shard that finds no model fits it
  * (fitting is deterministic, so concurrent fits write the same file); `fitOnly` fits and stops,
  * for a run that fits once before launching an array. Whoever finishes the last part merges.
- * Reruns skip parts and models whose fingerprint (clustering config, seed, feature shards)
- * matches.
+ * What is finished is the stage ledger's call (src/run/ledger.ts): stages/cluster.json for
+ * clusters.h5 (clustering config, seed, model fingerprint, contents of every feature shard) and
+ * stages/cluster-part/<part>.json for each shard's labels (model fingerprint, that shard); a
+ * rerun skips what the ledger says is finished. The model is reused while its own fingerprint
+ * attribute (clustering config, seed, the shards it was fitted on) matches.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -24,6 +27,7 @@ import { Rng, hashSeed } from '../../runtime/random.js';
 import { Progress, log } from '../../runtime/progress.js';
 import { unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
 import { stableKey } from '../../run/hash.js';
+import { markDone, redoNote, stageDone } from '../../run/ledger.js';
 import { runLayout } from '../../run/layout.js';
 import { iterManifestIds, readManifestIds } from '../../run/manifest.js';
 import { listFeatureShards, readFeatureShard, readFeatureShardAttrs, writeFeatureShard, type FeatureShard } from '../features/store.js';
@@ -33,7 +37,7 @@ import { kmeans, KMeansInputError } from './kmeans.js';
 import { NearestCentroid, type KernelOptions } from './kernel.js';
 import { fitTransform, applyTransform, transformedDim } from './preprocess.js';
 import { readClusterModel, writeClusterModel, type ClusterModel, type FittedClustering } from './model.js';
-import { ClustersWriter, readClusters, readClustersAttrs, writeClusters, type ClusterFile, type Modality } from './store.js';
+import { ClustersWriter, readClusters, writeClusters, type ClusterFile, type Modality } from './store.js';
 import { fitShards, partNameOf } from '../incremental/ledger.js';
 
 /** A problem with the data or config the user can act on (bad values, k too large, missing layers). */
@@ -127,13 +131,32 @@ function layerOf(shard: FeatureShard, file: string, modality: Modality, layer: s
   return l.data;
 }
 
-async function fingerprintOf(config: Config, files: string[]): Promise<string> {
+/** The clustering config that decides the labels (backend and threads do not). */
+function clusteringParts(config: Config): Omit<Config['clustering'], 'backend' | 'threads'> {
   const { backend: _b, threads: _t, ...relevant } = config.clustering;
+  return relevant;
+}
+
+/**
+ * What a feature shard's contents are, from its attributes: the features config hash, the clip
+ * ids, the decoder, ... but not the time it was written, so a shard redone with the same result
+ * (deleted, or killed before its ledger record) does not make the clustering stale.
+ */
+function featureShardContent(attrs: Record<string, string | number>): Record<string, string | number> {
+  const { created: _c, ...content } = attrs;
+  return content;
+}
+
+async function fingerprintOf(config: Config, files: string[]): Promise<string> {
   const shards: Array<[string, Record<string, string | number>]> = [];
   for (const f of files) shards.push([path.basename(f), await readFeatureShardAttrs(f)]);
   assertOneFeaturesConfig(files, shards.map((s) => s[1]), { what: 'cluster' }); // never cluster a mixture (reliab)
-  return stableKey({ clustering: relevant, seed: config.seed, shards });
+  return stableKey({ clustering: clusteringParts(config), seed: config.seed, shards: shards.map(([n, a]) => [n, featureShardContent(a)]) });
 }
+
+/** The ledger's stages of clustering: the whole (clusters.h5) and the labels of one feature shard (clusters/<part>). */
+export const CLUSTER_STAGE = 'cluster';
+export const CLUSTER_PART_STAGE = 'cluster-part';
 
 /**
  * Fitting sample: the m clips with the smallest seeded hash of their id. The choice depends only
@@ -479,15 +502,6 @@ export async function assignShard(model: ClusterModel, file: string, kernel: Ker
   };
 }
 
-async function partIsCurrent(part: string, fingerprint: string): Promise<boolean> {
-  if (!existsSync(part)) return false;
-  try {
-    return (await readClustersAttrs(part)).attrs.fingerprint === fingerprint;
-  } catch {
-    return false;
-  }
-}
-
 async function manifestOrder(runDir: string): Promise<Map<string, number> | null> {
   const file = runLayout(runDir).manifest;
   if (!existsSync(file)) return null;
@@ -619,6 +633,7 @@ async function runClusterLocked(config: Config, shard: Pick<ShardSpec, 'index' |
   const runDir = config.runDir ?? path.join('runs', config.name);
   const silent = opts.silent ?? process.env.AVCURATE_QUIET === '1';
   const paths = clusterPaths(runDir);
+  const partOf = (f: string) => path.join(paths.partsDir, partNameOf(f));
   const files = await listFeatureShards(runDir);
   if (files.length === 0) throw new ClusterStageError(`${runLayout(runDir).featuresDir}: no feature shards (run "avcurate extract" first)`);
   const cfg = config.clustering;
@@ -626,6 +641,30 @@ async function runClusterLocked(config: Config, shard: Pick<ShardSpec, 'index' |
   // Clips added later are assigned to the model of the shards it was fitted on (curation/incremental).
   const fitFiles = await fitShards(runDir, files);
   const fingerprint = await fingerprintOf(config, fitFiles);
+  // The stage ledger decides what is finished (src/run/ledger.ts): clusters.h5 for this clustering
+  // config and these feature shards (stages/cluster.json), each shard's labels for this model
+  // (stages/cluster-part/<part>.json).
+  const shardContents = new Map<string, string>();
+  for (const f of files) shardContents.set(f, stableKey(featureShardContent(await readFeatureShardAttrs(f))));
+  const stageInputs = { config: { clustering: clusteringParts(config), seed: config.seed }, inputs: { model: fingerprint, features: files.map((f) => [path.basename(f), shardContents.get(f)]) } };
+  const partInputs = (f: string) => ({ inputs: { model: fingerprint, features: shardContents.get(f)! } });
+  const partKey = (f: string) => path.relative(runLayout(runDir).root, partOf(f)).replace(/\.h5$/, '');
+  const partDone = async (f: string) => (await stageDone(runDir, CLUSTER_PART_STAGE, partInputs(f), { shard: partKey(f) })).done;
+  type Recorded = { n: number | null; clusterings: ClusterStageResult['clusterings'] };
+  const finished = async (say: boolean): Promise<ClusterStageResult | null> => {
+    const check = await stageDone<Recorded>(runDir, CLUSTER_STAGE, stageInputs);
+    if (!check.done) {
+      const note = redoNote(check, runDir);
+      if (note && say && !silent) log(`cluster: ${note}`);
+      return null;
+    }
+    const s = check.record!.summary;
+    return { modelPath: paths.model, clustersPath: paths.clusters, fitted: false, assigned: 0, skipped: unitsOfShard(files.length, shard).length, pending: 0, merged: false, n: s.n, clusterings: s.clusterings };
+  };
+  if (!opts.fitOnly && opts.merge !== false) {
+    const done = await finished(true);
+    if (done) return done;
+  }
 
   let model = await readClusterModel(paths.model).catch(() => null);
   let fitted = false;
@@ -646,7 +685,6 @@ async function runClusterLocked(config: Config, shard: Pick<ShardSpec, 'index' |
       fitInertia: c.inertia,
       inertia: null as number | null,
     }));
-  const partOf = (f: string) => path.join(paths.partsDir, partNameOf(f));
   if (opts.fitOnly) {
     return { modelPath: paths.model, clustersPath: null, merged: false, fitted, assigned: 0, skipped: 0, pending: files.length, n: null, clusterings: summary() };
   }
@@ -657,45 +695,42 @@ async function runClusterLocked(config: Config, shard: Pick<ShardSpec, 'index' |
   const prog = new Progress(`cluster: assigning (shard ${shard.index}/${shard.count})`, { total: mine.length, unit: 'shards', silent });
   for (const file of mine) {
     const part = partOf(file);
-    if (await partIsCurrent(part, fingerprint)) {
+    if (await partDone(file)) {
       skipped++;
       prog.tick();
       continue;
     }
     const labels = await assignShard(model, file, kernel);
     await writeClusters(part, labels);
+    await markDone(runDir, CLUSTER_PART_STAGE, partInputs(file), { shard: partKey(file), outputs: [part] });
     assigned++;
     prog.tick(1);
   }
   prog.finish();
 
   const pendingFiles: string[] = [];
-  for (const f of files) if (!(await partIsCurrent(partOf(f), fingerprint))) pendingFiles.push(f);
+  for (const f of files) if (!(await partDone(f))) pendingFiles.push(f);
   const base = { modelPath: paths.model, fitted, assigned, skipped, pending: pendingFiles.length, clusterings: summary() };
   if (pendingFiles.length > 0 || opts.merge === false) return { ...base, clustersPath: null, merged: false, n: null };
 
   const parts = files.map(partOf);
-  if (existsSync(paths.clusters)) {
-    try {
-      const a = await readClustersAttrs(paths.clusters);
-      if (a.attrs.fingerprint === fingerprint && a.attrs.parts === parts.length && !fitted && assigned === 0) {
-        const c = await readClusters(paths.clusters);
-        return { ...base, clusterings: base.clusterings.map((x, d) => ({ ...x, inertia: c.clusterings[d].inertia })), clustersPath: paths.clusters, merged: false, n: a.n };
-      }
-    } catch {
-      /* unreadable: rewrite it */
-    }
+  // Another shard process may have merged while this one assigned.
+  if (!fitted && assigned === 0) {
+    const done = await finished(false);
+    if (done) return { ...done, skipped };
   }
   let merged = await mergePartsStreaming(runDir, parts, model, paths.clusters, silent);
   if (!merged) {
     const m = await mergeParts(runDir, parts, model, paths.clusters, silent);
     merged = { n: m.n, inertia: m.clusterings.map((c) => c.inertia) };
   }
-  return {
+  const out: ClusterStageResult = {
     ...base,
     clustersPath: paths.clusters,
     merged: true,
     n: merged.n,
     clusterings: base.clusterings.map((c, d) => ({ ...c, inertia: merged.inertia[d] })),
   };
+  await markDone(runDir, CLUSTER_STAGE, stageInputs, { outputs: [paths.clusters, paths.model], summary: { n: out.n, clusterings: out.clusterings } });
+  return out;
 }

@@ -5,8 +5,10 @@
  * to shard file u of U (U = number of units) and belongs to process `--shard i/n` when u % n == i.
  * Each clip is decoded once (a bounded pool of ffmpeg processes) and handed to every extractor;
  * inference of one batch runs while the next clips decode. A shard file appears only when its unit
- * is complete; a rerun skips complete shards made with the same config hash and refuses (or, with
- * onConfigChange: overwrite, replaces) shards made with another. Clips that cannot be decoded or
+ * is complete and recorded in the stage ledger (stages/extract/<shard>.json, src/run/ledger.ts:
+ * the features config hash and the unit's clips); a rerun skips shards the ledger says are
+ * finished, redoes a shard file without a valid record, and refuses (or, with onConfigChange:
+ * overwrite, replaces) shards made with another config. Clips that cannot be decoded or
  * extracted go to failures.jsonl (stage "extract") and are left out of the shard.
  */
 import { createHash } from 'node:crypto';
@@ -26,6 +28,7 @@ import { toolVersion } from '../../media/ffmpeg.js';
 import { assertOneFeaturesConfig } from './mixing.js';
 import { FailureLog } from '../../run/failures.js';
 import { stableKey } from '../../run/hash.js';
+import { markDone, redoNote, stageDone } from '../../run/ledger.js';
 import { defaultConcurrency } from '../../runtime/pool.js';
 import { Progress, log } from '../../runtime/progress.js';
 import { unitsOfShard, type ShardSpec } from '../../runtime/shard.js';
@@ -274,6 +277,15 @@ async function runExtractLocked(config: Config, shard: Pick<ShardSpec, 'index' |
   const mine = unitsOfShard(units, shard);
   const featDir = opts.segment?.dir ?? layout.featuresDir;
   const shardFile = (u: number) => (opts.segment ? path.join(featDir, path.basename(layout.featureShard(u, units))) : layout.featureShard(u, units));
+  /** The ledger's name of unit u: its shard file relative to the run folder, without .h5. */
+  const unitKey = (u: number) => path.relative(layout.root, shardFile(u)).replace(/\.h5$/, '');
+  const unitRecords = (u: number) => manifest.slice(u * f.shardSize, (u + 1) * f.shardSize);
+  let configHashForLedger = '';
+  /** What a shard's numbers depend on: the features config (its hash) and its clips (id, source, window). */
+  const unitFingerprint = (u: number) => ({
+    config: { features: configHashForLedger },
+    inputs: { clips: unitRecords(u).map((r) => [r.id, r.source, r.start, r.duration]) },
+  });
   await fsp.mkdir(featDir, { recursive: true });
   await cleanStaleTemps(featDir);
   const failures = new FailureLog(layout.failures);
@@ -285,6 +297,7 @@ async function runExtractLocked(config: Config, shard: Pick<ShardSpec, 'index' |
   try {
     const configHash = featuresConfigHash(f, set);
     result.configHash = configHash;
+    configHashForLedger = configHash;
     const all = [...set.audio, ...set.visual];
     const resolved = resolveDecode(f);
     if (!opts.silent) {
@@ -305,9 +318,17 @@ async function runExtractLocked(config: Config, shard: Pick<ShardSpec, 'index' |
       const count = Number(m[2]);
       if (count !== units) await conflict(path.join(featDir, name), `it belongs to a split into ${count} shards, the manifest now makes ${units} (shardSize ${f.shardSize}, ${manifest.length} clips)`, f, Number(m[1]) % shard.count === shard.index || !mineSet.size);
     }
+    // Whether a shard is finished is the stage ledger's call (stages/extract/<shard>.json: this
+    // features config and these clips); a shard file without a valid record is redone, or refused
+    // when it was made with another config.
     for (const u of mine) {
       const file = shardFile(u);
       const ids = manifest.slice(u * f.shardSize, (u + 1) * f.shardSize).map((r) => r.id);
+      const check = await stageDone(runDir, EXTRACT_STAGE, unitFingerprint(u), { shard: unitKey(u) });
+      if (check.done) {
+        result.skipped.push(file);
+        continue;
+      }
       if (existing.has(path.basename(file))) {
         let attrs: Record<string, string | number>;
         try {
@@ -327,9 +348,12 @@ async function runExtractLocked(config: Config, shard: Pick<ShardSpec, 'index' |
           todo.push(u);
           continue;
         }
-        result.skipped.push(file);
+        if (!opts.silent) log(`extract: ${redoNote(check, runDir) ?? `${unitKey(u)}: ${path.relative(layout.root, check.file)}: no record of this shard finishing (killed before it was recorded, or written by an older avcurate); running it again`}`);
+        todo.push(u);
         continue;
       }
+      const note = redoNote(check, runDir);
+      if (note && !opts.silent) log(`extract: ${note}`);
       todo.push(u);
     }
 
@@ -456,6 +480,8 @@ async function runExtractLocked(config: Config, shard: Pick<ShardSpec, 'index' |
         failures.record({ id: rec.id, stage: EXTRACT_STAGE, reason, file: rec.source });
         knownFailures.add(rec.id);
       }
+      // The shard is finished only now, with its failures recorded (a kill before this line redoes it).
+      await markDone(runDir, EXTRACT_STAGE, unitFingerprint(u), { shard: unitKey(u), outputs: [file], summary: { clips: rows.length, failed: unitFailures.length } });
       result.clips += rows.length;
       result.failed += unitFailures.length;
       result.written.push(file);
