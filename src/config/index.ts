@@ -6,3 +6,4 @@ export { parseConfig, applyOverride, loadConfig, snapshotConfig, ConfigError } f
 export { formatPath, formatIssues } from './errors.js';
 export { SynthSchema, type SynthConfig, type CorpusConfig } from './sections/corpus.js';
 export { type IngestConfig } from './sections/ingest.js';
+export { CONFIG_DEFAULTS, SYNTH_DEFAULTS, ONNX_EXTRACTOR_DEFAULTS, ONNX_OUTPUT_DEFAULTS, MOBILENET_DEFAULTS, BUILTIN_DEFAULTS, defaultsOf, type DefaultsOf } from './defaults.js';

@@ -17,6 +17,7 @@ import { Pool, defaultConcurrency } from '../runtime/pool.js';
 import { Progress } from '../runtime/progress.js';
 import { writeFileAtomic, cleanStaleTemps, tempPathFor } from '../runtime/atomic.js';
 import { exists } from '../runtime/jsonl.js';
+import { SYNTH_DEFAULTS } from '../config/defaults.js';
 
 export interface SynthOptions {
   out: string;
@@ -193,11 +194,11 @@ function validate(o: SynthOptions): void {
 /** Plan every clip (pure: depends only on the options). */
 export function planCorpus(o: SynthOptions): ClipPlan[] {
   validate(o);
-  const w = o.width ?? 160;
-  const h = o.height ?? 120;
-  const fps = o.fps ?? 12;
-  const sr = o.sampleRate ?? 16000;
-  const family = o.family ?? 'concepts';
+  const w = o.width ?? SYNTH_DEFAULTS.width;
+  const h = o.height ?? SYNTH_DEFAULTS.height;
+  const fps = o.fps ?? SYNTH_DEFAULTS.fps;
+  const sr = o.sampleRate ?? SYNTH_DEFAULTS.sampleRate;
+  const family = o.family ?? SYNTH_DEFAULTS.family;
   const rng = new Rng(o.seed);
   const n = o.clips;
   // Exactly round(mismatch * n) mismatched clips, chosen by a seeded permutation.
@@ -289,14 +290,14 @@ export interface SynthResult {
 /** Generate the corpus into `o.out`: clips, labels.jsonl and synth.json (the options). Resumes. */
 export async function synthesize(o: SynthOptions): Promise<SynthResult> {
   const plans = planCorpus(o);
-  const fps = o.fps ?? 12;
+  const fps = o.fps ?? SYNTH_DEFAULTS.fps;
   const out = path.resolve(o.out);
   await fsp.mkdir(out, { recursive: true });
   await cleanStaleTemps(out);
   const settings = {
     generator: 'avcurate-synth/1',
     clips: o.clips, classes: o.classes, mismatch: o.mismatch, seconds: o.seconds, seed: o.seed,
-    width: o.width ?? 160, height: o.height ?? 120, fps, sampleRate: o.sampleRate ?? 16000, family: o.family ?? 'concepts',
+    width: o.width ?? SYNTH_DEFAULTS.width, height: o.height ?? SYNTH_DEFAULTS.height, fps, sampleRate: o.sampleRate ?? SYNTH_DEFAULTS.sampleRate, family: o.family ?? SYNTH_DEFAULTS.family,
   };
   const settingsFile = path.join(out, 'synth.json');
   const settingsText = JSON.stringify(settings, null, 2) + '\n';

@@ -14,6 +14,7 @@ import { range } from '../loaders/sources/array.js';
 import type { ContrastiveSelectConfig } from '../config/sections/selection.js';
 import { infoNce, l2Normalize } from './loss.js';
 import { AdamW } from './optim.js';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
 
 export interface ContrastiveOptions {
   seed: number;
@@ -55,12 +56,12 @@ export async function contrastiveScores(
   if (audio.length !== n * audioDim) throw new Error(`contrastiveScores: audio has ${audio.length} values, expected ${n} x ${audioDim}`);
   if (visual.length !== n * visualDim) throw new Error(`contrastiveScores: visual has ${visual.length} values, expected ${n} x ${visualDim}`);
   if (n < 2) throw new Error('contrastiveScores: needs at least 2 clips');
-  await initTfjs(opts.backend ?? 'auto');
-  const epochs = opts.epochs ?? 3;
-  const bs = Math.min(opts.batchSize ?? 128, n);
-  const lr = opts.lr ?? 2e-4;
-  const scale = 1 / (opts.temperature ?? 0.1);
-  const p = opts.projDim ?? 128;
+  await initTfjs(opts.backend ?? CONFIG_DEFAULTS.ssl.backend);
+  const epochs = opts.epochs ?? CONFIG_DEFAULTS.selection.contrastive.epochs;
+  const bs = Math.min(opts.batchSize ?? CONFIG_DEFAULTS.selection.contrastive.batchSize, n);
+  const lr = opts.lr ?? CONFIG_DEFAULTS.selection.contrastive.lr;
+  const scale = 1 / (opts.temperature ?? CONFIG_DEFAULTS.selection.contrastive.temperature);
+  const p = opts.projDim ?? CONFIG_DEFAULTS.selection.contrastive.projDim;
   const rng = Rng.derive(opts.seed, 'contrastive-select');
 
   const A = standardise(audio, n, audioDim);

@@ -15,6 +15,7 @@ import '../runtime/tfjs.js';
 import './wasm-kernels.js';
 import { Rng } from '../runtime/random.js';
 import type { SslModelConfig, StageConfig } from '../config/sections/ssl.js';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
 
 export interface TowerOutput {
   /** Pooled encoder features [B, C] (what linear probes read). */
@@ -60,8 +61,8 @@ export class AvModel {
   constructor(spec: SslModelConfig, opts: { seed: number; temperature?: number; learnTemperature?: boolean }) {
     this.spec = spec;
     this.prefix = `avm${++instanceCounter}_`;
-    this.learnTemperature = opts.learnTemperature ?? false;
-    this.initialTemperature = opts.temperature ?? 0.1;
+    this.learnTemperature = opts.learnTemperature ?? CONFIG_DEFAULTS.ssl.learnTemperature;
+    this.initialTemperature = opts.temperature ?? CONFIG_DEFAULTS.ssl.temperature;
     validateSpec(spec);
     const rng = Rng.derive(opts.seed, 'ssl-model-init');
     this.buildTower('audio', 1, spec.audio.stages, rng);

@@ -26,6 +26,7 @@ import { loadCheckpoint, saveCheckpoint, resolveCheckpoint } from './checkpoint.
 import { batchSize, type BatchDims, type SslBatch } from './data.js';
 import { Dataset, type DatasetIterator, type PipelineState } from '../loaders/core/dataset.js';
 import type { StageReport } from '../loaders/core/node.js';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
 
 export interface StepMetrics {
   step: number;
@@ -310,7 +311,7 @@ async function pretrainLocked(opts: PretrainOptions): Promise<PretrainResult> {
 }
 
 /** Load a trained model from a checkpoint folder (a step folder, or a root with latest.json). */
-export async function loadModel(checkpointDir: string, backend: BackendChoice = 'auto'): Promise<{ model: AvModel; cfg: SslConfig; step: number }> {
+export async function loadModel(checkpointDir: string, backend: BackendChoice = CONFIG_DEFAULTS.ssl.backend): Promise<{ model: AvModel; cfg: SslConfig; step: number }> {
   await initTfjs(backend);
   let dir = checkpointDir;
   // Accept the pretrain output folder too.
@@ -349,9 +350,9 @@ export interface Embeddings {
 
 /** Embed batches with a trained model in inference mode (BatchNorm running statistics). */
 export async function embed(checkpointDir: string, batches: AsyncIterable<SslBatch> | Iterable<SslBatch>, opts: EmbedOptions = {}): Promise<Embeddings> {
-  const { model, cfg } = await loadModel(checkpointDir, opts.backend ?? 'auto');
+  const { model, cfg } = await loadModel(checkpointDir, opts.backend ?? CONFIG_DEFAULTS.ssl.backend);
   const dims = modelDims(cfg);
-  const layer = opts.layer ?? 'encoder';
+  const layer = opts.layer ?? CONFIG_DEFAULTS.probe.layer;
   const aParts: Float32Array[] = [];
   const vParts: Float32Array[] = [];
   const ids: string[] = [];

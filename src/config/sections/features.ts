@@ -22,7 +22,7 @@ const DecodeSchema = z
 
 const PoolingSchema = z.enum(['mean', 'max', 'meanstd']);
 
-const OnnxOutputSchema = z
+export const OnnxOutputSchema = z
   .object({
     output: z.string().min(1),
     layer: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" or "-"').optional(),
@@ -49,7 +49,7 @@ const OnnxOutputSchema = z
 const Triple = z.tuple([z.number(), z.number(), z.number()]);
 const PerProvider = z.object({ cpu: z.number().int().positive().optional(), cuda: z.number().int().positive().optional() }).strict();
 
-const BuiltinSchema = z
+export const BuiltinSchema = z
   .object({
     type: z.literal('builtin'),
     /** Visual only: frames sampled for the static layers, and the analysis size (long side). */
@@ -58,7 +58,7 @@ const BuiltinSchema = z
   })
   .strict();
 
-const OnnxSchema = z
+export const OnnxSchema = z
   .object({
     type: z.literal('onnx'),
     /** Name stored in the shard attributes (default: the model file's stem). */
@@ -116,7 +116,7 @@ const OnnxSchema = z
   })
   .strict();
 
-const MobileNetSchema = z
+export const MobileNetSchema = z
   .object({
     type: z.literal('mobilenet-nsfwjs'),
     layers: z.array(z.string()).min(1).optional(),

@@ -16,6 +16,7 @@
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { createOnnxSession, onnxRuntimeError, tryLoadOnnxRuntime } from '../../runtime/onnx.js';
 import { buildModel, node, valueInfo, int64Const, floatConst, FLOAT, INT64 } from './onnx-graph.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 export type KernelBackend = 'auto' | 'onnx' | 'js';
 
@@ -54,7 +55,7 @@ export function ortError(): string | null {
 const sessions = new Map<string, Promise<InferenceSession>>();
 
 async function session(key: string, threads: number | undefined, build: () => Uint8Array): Promise<InferenceSession> {
-  const fullKey = `${key}|t${threads ?? 0}`;
+  const fullKey = `${key}|t${String(threads)}`;
   let s = sessions.get(fullKey);
   if (!s) {
     s = (async () => {
@@ -184,7 +185,7 @@ export class NearestCentroid {
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`NearestCentroid: k must be a positive integer, got ${k}`);
     this.dim = dim;
     this.k = k;
-    this.opts = { backend: 'auto', jsBelow: 1 << 21, ...opts };
+    this.opts = { backend: CONFIG_DEFAULTS.clustering.backend, jsBelow: 1 << 21, ...opts };
   }
 
   /** Which backend a call with n points would use. */
@@ -303,7 +304,7 @@ export async function pairwiseSqDist(
   L: number,
   opts: KernelOptions & { xnorm?: Float32Array } = {},
 ): Promise<Float32Array> {
-  const backend = opts.backend ?? 'auto';
+  const backend = opts.backend ?? CONFIG_DEFAULTS.clustering.backend;
   const ort = backend === 'js' ? null : await loadOrt();
   const useOnnx = ort !== null && (backend === 'onnx' || n * L * dim >= (opts.jsBelow ?? 1 << 21));
   const D = new Float32Array(n * L);
@@ -341,7 +342,7 @@ export async function pairwiseSqDist(
 export async function gram(X: Float32Array, n: number, dim: number, opts: KernelOptions = {}): Promise<{ G: Float64Array; S: Float64Array }> {
   const G = new Float64Array(dim * dim);
   const S = new Float64Array(dim);
-  const backend = opts.backend ?? 'auto';
+  const backend = opts.backend ?? CONFIG_DEFAULTS.clustering.backend;
   const ort = backend === 'js' ? null : await loadOrt();
   if (!ort || (backend === 'auto' && n * dim * dim < (opts.jsBelow ?? 1 << 21))) {
     for (let i = 0; i < n; i++) {
@@ -381,7 +382,7 @@ export async function affine(
   opts: KernelOptions = {},
 ): Promise<Float32Array> {
   const Y = new Float32Array(n * dimOut);
-  const backend = opts.backend ?? 'auto';
+  const backend = opts.backend ?? CONFIG_DEFAULTS.clustering.backend;
   const ort = backend === 'js' ? null : await loadOrt();
   if (!ort || (backend === 'auto' && n * dimIn * dimOut < (opts.jsBelow ?? 1 << 21))) {
     const acc = new Float64Array(dimOut);

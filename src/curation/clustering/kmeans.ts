@@ -9,19 +9,20 @@
  */
 import { Rng } from '../../runtime/random.js';
 import { NearestCentroid, pairwiseSqDist, rowSqNorms, type KernelOptions } from './kernel.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 export interface KMeansOptions {
   k: number;
-  /** Lloyd iterations at most (default 25). */
+  /** Lloyd iterations at most (default: the schema's clustering.iterations). */
   iterations?: number;
   /**
-   * Stop when an iteration lowers the inertia by less than this fraction (default 1e-4), or when
+   * Stop when an iteration lowers the inertia by less than this fraction (default: clustering.tolerance), or when
    * no label changes. A negative value runs every iteration.
    */
   tolerance?: number;
-  /** Independent runs (different seeds); the one with the lowest inertia is kept (default 1). */
+  /** Independent runs (different seeds); the one with the lowest inertia is kept (default: clustering.restarts). */
   restarts?: number;
-  /** k-means++ seeds from a sample of this many points per centroid (default 256; 0 = all). */
+  /** k-means++ seeds from a sample of this many points per centroid (default: clustering.initPointsPerCentroid; 0 = all). */
   initPointsPerCentroid?: number;
   /** Greedy k-means++ candidates per centroid (default 2 + floor(ln k)). */
   initTrials?: number;
@@ -194,11 +195,11 @@ export async function kmeans(X: Float32Array, n: number, dim: number, opts: KMea
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`kmeans: k must be a positive integer, got ${k}`);
   if (n < 1) throw new KMeansInputError(`k = ${k} but there are no points to cluster`, 0);
   if (n < k) throw new KMeansInputError(`k = ${k} but there are only ${n} points`, n);
-  const iterations = opts.iterations ?? 25;
-  const tol = opts.tolerance ?? 1e-4;
-  const restarts = opts.init ? 1 : Math.max(1, opts.restarts ?? 1);
+  const iterations = opts.iterations ?? CONFIG_DEFAULTS.clustering.iterations;
+  const tol = opts.tolerance ?? CONFIG_DEFAULTS.clustering.tolerance;
+  const restarts = opts.init ? 1 : Math.max(1, opts.restarts ?? CONFIG_DEFAULTS.clustering.restarts);
   if (opts.init && opts.init.length !== k * dim) throw new RangeError(`kmeans: init holds ${opts.init.length} values, need k*dim = ${k * dim}`);
-  const ppc = opts.initPointsPerCentroid ?? 256;
+  const ppc = opts.initPointsPerCentroid ?? CONFIG_DEFAULTS.clustering.initPointsPerCentroid;
   const kern = new NearestCentroid(dim, k, opts.kernel);
   const xnorm = rowSqNorms(X, n, dim);
   let best: KMeansResult | null = null;

@@ -4,6 +4,7 @@
  * The transform is part of the fitted model, so assignment applies exactly what fitting did.
  */
 import { affine, gram, type KernelOptions } from './kernel.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 export interface PcaWhitening {
   dimIn: number;
@@ -236,7 +237,7 @@ export async function fitTransform(X: Float32Array, n: number, dim: number, opts
   const l2 = !!opts.l2Normalize;
   if (!opts.whiten) return { l2, pca: null };
   const src = l2 ? l2NormalizeRows(Float32Array.from(X.subarray(0, n * dim)), n, dim) : X;
-  return { l2, pca: await fitPcaWhitening(src, n, dim, opts.whitenDim ?? 0, opts.kernel) };
+  return { l2, pca: await fitPcaWhitening(src, n, dim, opts.whitenDim ?? CONFIG_DEFAULTS.clustering.whitenDim, opts.kernel) };
 }
 
 /** Output width of a transform applied to `dim`-wide vectors. */

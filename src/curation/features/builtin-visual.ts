@@ -21,6 +21,7 @@ import { FftPlan, hannWindow } from '../../media/fft.js';
 import type { Extractor, LayerSpec } from './extractor.js';
 import type { DescriptorWorkers } from './workers.js';
 import { clipFrame, resizeImage, resizePlane, sampleFrameIndices, type RgbImage } from './preprocess.js';
+import { BUILTIN_DEFAULTS } from '../../config/defaults.js';
 
 export const BUILTIN_VISUAL_LAYERS: readonly LayerSpec[] = Object.freeze([
   { name: 'colour', dim: 28, description: 'saturation/value histograms, hue-rotation-invariant hue structure, colourfulness' },
@@ -37,7 +38,7 @@ export interface BuiltinVisualOptions {
   maxSize: number;
 }
 
-export const DEFAULT_BUILTIN_VISUAL: BuiltinVisualOptions = { frames: 8, maxSize: 128 };
+export const DEFAULT_BUILTIN_VISUAL: BuiltinVisualOptions = { frames: BUILTIN_DEFAULTS.frames, maxSize: BUILTIN_DEFAULTS.maxSize };
 
 interface Planes {
   w: number;

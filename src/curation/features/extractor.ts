@@ -54,7 +54,7 @@ export type Pooling = 'mean' | 'max' | 'meanstd';
  * Pool `rows` vectors of `dim` values (row-major in `data`) into one: mean, max, or mean then std
  * (2 * dim values). Zero rows give zeros.
  */
-export function poolRows(data: ArrayLike<number>, rows: number, dim: number, pooling: Pooling = 'mean'): Float32Array {
+export function poolRows(data: ArrayLike<number>, rows: number, dim: number, pooling: Pooling): Float32Array {
   const outDim = pooling === 'meanstd' ? 2 * dim : dim;
   const out = new Float32Array(outDim);
   if (rows === 0) return out;

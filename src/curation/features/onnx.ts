@@ -30,6 +30,7 @@ import type { Extractor, LayerSpec, Pooling } from './extractor.js';
 import { poolRows } from './extractor.js';
 import { prepareFrames, resolvePreprocess, type FramePreprocess, type Layout, type PreprocessPresetName } from './preprocess.js';
 import type { FeatureModality } from './store.js';
+import { ONNX_EXTRACTOR_DEFAULTS, ONNX_OUTPUT_DEFAULTS } from '../../config/defaults.js';
 
 export { loadOnnxRuntime };
 
@@ -66,7 +67,7 @@ export interface OnnxExtractorOptions {
   /** Where this extractor sits in the config, for messages (e.g. "features.visual[1]"). */
   configKey?: string;
   device?: OnnxDevice;
-  /** Most items in one session.run (default 32), optionally per provider. */
+  /** Most items in one session.run (default: the schema's maxBatchItems), optionally per provider. */
   maxBatchItems?: PerProvider<number>;
   /** onnxruntime intra-op threads (default: onnxruntime's choice), optionally per provider. */
   threads?: PerProvider<number>;
@@ -97,9 +98,9 @@ export interface OnnxExtractorOptions {
   melStd?: number;
   patchSeconds?: number;
   hopSeconds?: number;
-  /** Waveform sample rate the model expects (default 16000). */
+  /** Waveform sample rate the model expects (default: the schema's sampleRate). */
   sampleRate?: number;
-  /** Scale applied to waveform samples (e.g. 32768 for int16-scaled models). Default 1. */
+  /** Scale applied to waveform samples (e.g. 32768 for int16-scaled models); default: the schema's waveformScale. */
   waveformScale?: number;
 }
 
@@ -274,16 +275,18 @@ export class OnnxExtractor implements Extractor<OnnxPrepared> {
   private constructor(options: OnnxExtractorOptions) {
     this.name = options.name;
     this.modality = options.modality;
+    const d = ONNX_EXTRACTOR_DEFAULTS;
     this.o = {
-      layout: 'NCHW',
-      frames: 8,
-      views: 1,
-      viewPool: 'mean',
-      audioInput: 'logmel',
-      logmelLayout: 'NCHW',
-      melBands: 64,
-      sampleRate: 16000,
-      waveformScale: 1,
+      layout: d.layout,
+      frames: d.frames,
+      views: d.views,
+      viewPool: d.viewPool,
+      audioInput: d.audioInput,
+      logmelLayout: d.logmelLayout,
+      melBands: d.melBands,
+      sampleRate: d.sampleRate,
+      waveformScale: d.waveformScale,
+      // Not the config's `auto`: a library caller that names no device never probes CUDA.
       device: 'cpu',
       configKey: `features.${options.modality}[?]`,
       ...stripUndefined(options),
@@ -342,7 +345,7 @@ export class OnnxExtractor implements Extractor<OnnxPrepared> {
     });
     this.session = created.session;
     this.provider = created.provider;
-    this.maxItems = pick(o.maxBatchItems, this.provider) ?? 32;
+    this.maxItems = pick(o.maxBatchItems, this.provider) ?? pick(ONNX_EXTRACTOR_DEFAULTS.maxBatchItems, this.provider)!;
     const s = this.session;
     this.inputName = o.input ?? s.inputNames[0];
     if (!s.inputNames.includes(this.inputName)) throw new Error(`ONNX model ${o.model}: no input "${this.inputName}" (inputs: ${s.inputNames.join(', ')}); set ${this.key}.input`);
@@ -542,7 +545,7 @@ export class OnnxExtractor implements Extractor<OnnxPrepared> {
     }
     const hasL = axes.includes('L');
     if (spec.tokens && !hasL) throw new Error(`ONNX model ${o.model}: ${okey}.tokens is set but output "${spec.output}" ${show} has no token axis (axes ${axes}); set ${okey}.axes with an L`);
-    const reduction: OutputReduction = { axes, tokens: spec.tokens ?? 'mean', prefixTokens: spec.prefixTokens ?? 1, spatial: spec.spatial ?? 'mean' };
+    const reduction: OutputReduction = { axes, tokens: spec.tokens ?? 'mean', prefixTokens: spec.prefixTokens ?? ONNX_OUTPUT_DEFAULTS.prefixTokens, spatial: spec.spatial ?? ONNX_OUTPUT_DEFAULTS.spatial };
     let width: number;
     let rowsPerItem: number;
     try {
@@ -552,7 +555,7 @@ export class OnnxExtractor implements Extractor<OnnxPrepared> {
     } catch (err) {
       throw new Error(`ONNX model ${o.model}: ${okey}: ${(err as Error).message}`);
     }
-    const pool = spec.pool ?? 'mean';
+    const pool = spec.pool ?? ONNX_OUTPUT_DEFAULTS.pool;
     if (pool === 'meanstd') {
       const itemsPerView = this.staticItemsPerView();
       if (itemsPerView !== null && itemsPerView * rowsPerItem < 2) {
@@ -707,7 +710,7 @@ export class OnnxExtractor implements Extractor<OnnxPrepared> {
 
 /** The frame preprocessing an ONNX extractor's options describe (preset, then each key given). */
 export function onnxFramePreprocess(o: Pick<OnnxExtractorOptions, 'preset' | 'mean' | 'std' | 'scale' | 'interpolation' | 'resize' | 'short' | 'size' | 'crop' | 'channels'>): FramePreprocess {
-  return resolvePreprocess(o.preset ?? 'imagenet', {
+  return resolvePreprocess(o.preset ?? ONNX_EXTRACTOR_DEFAULTS.preset, {
     mean: o.mean, std: o.std, scale: o.scale, interpolation: o.interpolation,
     resize: o.resize ?? (o.size ? 'exact' : o.short ? 'short' : undefined), short: o.short, size: o.size,
     crop: o.crop === 0 ? null : o.crop, channels: o.channels,

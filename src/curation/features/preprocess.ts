@@ -4,6 +4,7 @@
  * lay the result out as a model wants (NHWC, NCHW, or with a time axis NTHWC / NCTHW).
  */
 import type { DecodedClip } from '../../media/types.js';
+import { ONNX_EXTRACTOR_DEFAULTS } from '../../config/defaults.js';
 
 /** An RGB image, [h, w, 3] row-major, values 0..255. */
 export interface RgbImage {
@@ -307,7 +308,7 @@ export interface FrameSampling {
   frames: number;
   /** Decoded frames between two sampled frames of a window; default: spread evenly over the view's share of the clip. */
   stride?: number;
-  /** Windows per clip (default 1). */
+  /** Windows per clip (default: the schema's, features.*[].views). */
   views?: number;
 }
 
@@ -320,7 +321,7 @@ export interface FrameSampling {
  *   past the end of a short clip repeat its last frame.
  */
 export function sampleViews(available: number, s: FrameSampling): number[][] {
-  const views = s.views ?? 1;
+  const views = s.views ?? ONNX_EXTRACTOR_DEFAULTS.views;
   if (available < 1) throw new RangeError('sampleViews: the clip has no frames');
   if (!Number.isInteger(views) || views < 1) throw new RangeError(`sampleViews: views must be a positive integer, got ${views}`);
   const out: number[][] = [];
@@ -351,7 +352,7 @@ export interface FramePrepOptions extends Partial<Omit<FramePreprocess, 'crop'>>
   frames: number;
   /** Decoded frames between sampled frames (default: spread evenly). */
   stride?: number;
-  /** Windows per clip (default 1). */
+  /** Windows per clip (default: the schema's, features.*[].views). */
   views?: number;
   /** Square centre crop (default the preset's); null: none. */
   crop?: number | null;
@@ -379,7 +380,7 @@ export function prepareFrames(clip: Pick<DecodedClip, 'frames' | 'shape'>, o: Fr
   const p: FramePreprocess =
     presetOpt !== undefined && typeof presetOpt !== 'string'
       ? resolvePreprocess('unit', { ...overrides, mean: [...presetOpt.mean] as [number, number, number], std: [...presetOpt.std] as [number, number, number], crop: o.crop === undefined ? 224 : o.crop })
-      : resolvePreprocess(presetOpt ?? 'imagenet', overrides as Partial<FramePreprocess>);
+      : resolvePreprocess(presetOpt ?? ONNX_EXTRACTOR_DEFAULTS.preset, overrides as Partial<FramePreprocess>);
   const views = sampleViews(clip.shape[0], { frames: o.frames, stride: o.stride, views: o.views });
   const V = views.length;
   const T = o.frames;

@@ -21,6 +21,7 @@ import type { Extractor, LayerSpec } from './extractor.js';
 import { poolRows } from './extractor.js';
 import { prepareFrames } from './preprocess.js';
 import { createOnnxSession, loadOnnxRuntime } from '../../runtime/onnx.js';
+import { MOBILENET_DEFAULTS } from '../../config/defaults.js';
 
 const require = createRequire(import.meta.url);
 
@@ -121,9 +122,9 @@ export class MobileNetExtractor implements Extractor<MobileNetPrepared> {
     if (!existsSync(modelFile) || !existsSync(weightFile)) {
       throw new MissingPackageError('nsfwjs', 'mobilenet-nsfwjs visual preset', `${root} lacks dist/models/mobilenet_v2/model.min.js or its weights`);
     }
-    const ex = new MobileNetExtractor(options.frames ?? 8);
+    const ex = new MobileNetExtractor(options.frames ?? MOBILENET_DEFAULTS.frames);
     const { initTfjs } = await import('../../runtime/tfjs.js');
-    await initTfjs(options.backend ?? 'auto');
+    await initTfjs(options.backend ?? MOBILENET_DEFAULTS.backend);
     const tf = await import('@tensorflow/tfjs');
     ex.tf = tf;
     const modelJson = require(modelFile) as { modelTopology: unknown; weightsManifest: Array<{ paths: string[]; weights: unknown[] }> };

@@ -21,6 +21,7 @@
 import type { Rng } from '../../runtime/random.js';
 import { orderByLeaveOneOut, orderGreedy, replayObjective, targetSize, topByScore, type RankOrder, type RefineStats } from '../selection/algorithms.js';
 import { MIObjective, SelectionInputError, type Estimator, type LabelMatrix } from '../selection/objective.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 export interface ContinueOptions {
   pairs: ArrayLike<number>;
@@ -38,7 +39,7 @@ export interface ContinueOptions {
    */
   maxEvaluations?: number;
   patience?: number;
-  /** Wall-clock bound of the refinement in seconds (default 60). */
+  /** Wall-clock bound of the refinement in seconds (default: incremental.refine.seconds). */
   seconds?: number;
   /** Final order, as the selection stage's `selection.order` (its default lives in the config; docs/selection.md). */
   order: RankOrder;
@@ -177,7 +178,7 @@ export function continueSelection(matrix: LabelMatrix, start: ArrayLike<number>,
     // leave-one-out contribution now (whatever order its ranking had) and the clips just grown;
     // the previous search kept the others for good reasons, and an exchange that raises F almost
     // always removes a weak clip.
-    const weakCount = Math.min(start.length, Math.ceil(start.length * (opts.weakShare ?? 0.25)));
+    const weakCount = Math.min(start.length, Math.ceil(start.length * (opts.weakShare ?? CONFIG_DEFAULTS.incremental.refine.weakShare)));
     const weak = new Int32Array(weakCount + grownClips.length);
     let w = 0;
     const value = obj.value();
@@ -199,7 +200,7 @@ export function continueSelection(matrix: LabelMatrix, start: ArrayLike<number>,
     const out = refineTowardNew(obj, members, weak.subarray(0, w), isNew, opts.rng, {
       maxEvaluations: opts.maxEvaluations ?? budget,
       patience: opts.patience ?? budget,
-      seconds: opts.seconds ?? 60,
+      seconds: opts.seconds ?? CONFIG_DEFAULTS.incremental.refine.seconds,
     });
     refine = out.stats;
     members = out.selected;

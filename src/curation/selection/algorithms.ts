@@ -13,6 +13,7 @@
  */
 import type { Rng } from '../../runtime/random.js';
 import { MIObjective, SelectionInputError, type Estimator, type LabelMatrix } from './objective.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 export type Algorithm = 'greedy' | 'batch-greedy' | 'stochastic-greedy' | 'random';
 export type RankOrder = 'greedy' | 'loo' | 'pick';
@@ -24,7 +25,7 @@ export interface RefineOptions {
   patience?: number;
   /** Stop after this many evaluated swaps in all (default max(1e6, 10 × |S|)). */
   maxEvaluations?: number;
-  /** Wall-clock bound in seconds (default 60). Hitting it makes the result machine-dependent; it is reported. */
+  /** Wall-clock bound in seconds (default: selection.refine.seconds). Hitting it makes the result machine-dependent; it is reported. */
   seconds?: number;
   /** Called every 65,536 evaluated swaps. */
   onProgress?: (evaluations: number, accepted: number) => void;
@@ -34,11 +35,11 @@ export interface SearchOptions {
   algorithm?: Algorithm;
   /** Number of clips to select (1..pool). */
   target: number;
-  /** Batch greedy: candidates drawn per step (B, default 20). */
+  /** Batch greedy: candidates drawn per step (B; default: selection.batchSize). */
   batchSize?: number;
-  /** Batch greedy: clips added per step (k, default 4). */
+  /** Batch greedy: clips added per step (k; default: selection.batchPick). */
   batchPick?: number;
-  /** Stochastic greedy: ε (default 0.1). */
+  /** Stochastic greedy: ε (default: selection.epsilon). */
   epsilon?: number;
   refine?: RefineOptions | boolean;
   /**
@@ -145,7 +146,7 @@ export function searchSubset(obj: MIObjective, opts: SearchOptions): SearchResul
   if (!Number.isInteger(target) || target < 1 || target > pool) {
     throw new SelectionInputError(`cannot select ${target} clips from a pool of ${pool}`);
   }
-  const algorithm = opts.algorithm ?? 'batch-greedy';
+  const algorithm = opts.algorithm ?? CONFIG_DEFAULTS.selection.algorithm;
   const rng = opts.rng;
   const final = target;
   const over = opts.overselect ?? 0;
@@ -197,12 +198,12 @@ export function searchSubset(obj: MIObjective, opts: SearchOptions): SearchResul
       let B: number;
       let k: number;
       if (algorithm === 'batch-greedy') {
-        B = opts.batchSize ?? 20;
-        k = opts.batchPick ?? 4;
+        B = opts.batchSize ?? CONFIG_DEFAULTS.selection.batchSize;
+        k = opts.batchPick ?? CONFIG_DEFAULTS.selection.batchPick;
         if (!Number.isInteger(B) || B < 1) throw new SelectionInputError(`batch size B must be a positive integer, got ${B}`);
         if (!Number.isInteger(k) || k < 1 || k > B) throw new SelectionInputError(`batch pick k must be an integer in 1..B (${B}), got ${k}`);
       } else {
-        const eps = opts.epsilon ?? 0.1;
+        const eps = opts.epsilon ?? CONFIG_DEFAULTS.selection.epsilon;
         if (!(eps > 0 && eps < 1)) throw new SelectionInputError(`epsilon must be in (0, 1), got ${eps}`);
         B = Math.max(1, Math.ceil((pool / target) * Math.log(1 / eps)));
         k = 1;
@@ -234,7 +235,7 @@ export function searchSubset(obj: MIObjective, opts: SearchOptions): SearchResul
   const t1 = performance.now();
 
   const refineOpts: RefineOptions =
-    typeof opts.refine === 'boolean' ? { enabled: opts.refine } : { enabled: true, ...(opts.refine ?? {}) };
+    typeof opts.refine === 'boolean' ? { enabled: opts.refine } : { enabled: CONFIG_DEFAULTS.selection.refine.enabled, ...(opts.refine ?? {}) };
   let refineStats: RefineStats | null = null;
   let selected: Int32Array = pickOrder;
   if (refineOpts.enabled !== false && algorithm !== 'random') {
@@ -247,7 +248,7 @@ export function searchSubset(obj: MIObjective, opts: SearchOptions): SearchResul
 
   let order: Int32Array;
   let contributions = new Float64Array(target);
-  const orderKind = opts.order ?? 'greedy';
+  const orderKind = opts.order ?? CONFIG_DEFAULTS.selection.order;
   if (orderKind === 'loo') {
     order = orderByLeaveOneOut(obj, selected, contributions);
   } else if (orderKind === 'greedy' && target < meanCells(obj)) {
@@ -308,7 +309,7 @@ export function refineSwaps(
   }
   const patience = opts.patience ?? Math.min(2_000_000, Math.max(10_000, S * U));
   const maxEvaluations = opts.maxEvaluations ?? Math.max(1_000_000, 10 * S);
-  const deadline = start + (opts.seconds ?? 60) * 1000;
+  const deadline = start + (opts.seconds ?? CONFIG_DEFAULTS.selection.refine.seconds) * 1000;
   // Improvements smaller than this (in summed-term units) are rounding noise, not progress.
   const tolerance = 1e-9;
   let evaluations = 0;

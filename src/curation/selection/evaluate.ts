@@ -5,6 +5,7 @@
  * baseline (expected base rate, and one seeded random ranking).
  */
 import { Rng } from '../../runtime/random.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 export interface CutoffMetrics {
   /** Prefix length asked for. */
@@ -88,7 +89,7 @@ export function summarizeRanking(hits: ArrayLike<number>, poolTruth: ArrayLike<n
   for (let i = 0; i < pool; i++) positives += poolTruth[i] ? 1 : 0;
   const ratio = opts.ratio;
   const ratioSize = Math.max(1, Math.round(ratio * pool));
-  const seed = opts.seed ?? 0;
+  const seed = opts.seed ?? CONFIG_DEFAULTS.seed;
   const shuffled = Uint8Array.from(poolTruth as ArrayLike<number>, (v) => (v ? 1 : 0));
   Rng.derive(seed, 'eval-random-baseline').shuffle(shuffled);
   let ap = 0;

@@ -10,6 +10,7 @@
 import { Rng } from '../../runtime/random.js';
 import { xlogx as xlogxFn, type Estimator, type LabelMatrix } from './objective.js';
 import { clusteringName, resolvePairs, type ClusteringMeta, type PairingMode } from './pairs.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 /** MI of two label vectors (0..ku-1, 0..kv-1) of the same clips, in nats, with the estimator's bias correction. */
 export function labelMI(
@@ -17,7 +18,7 @@ export function labelMI(
   v: ArrayLike<number>,
   ku: number,
   kv: number,
-  estimator: Estimator = 'miller-madow',
+  estimator: Estimator = CONFIG_DEFAULTS.selection.estimator,
   scratch?: Int32Array,
   tlnt?: Float64Array,
 ): number {
@@ -86,7 +87,7 @@ export function permutationTests(
   kv: number,
   opts: { permutations: number; rng: Rng; estimator?: Estimator },
 ): NullTest[] {
-  const est = opts.estimator ?? 'miller-madow';
+  const est = opts.estimator ?? CONFIG_DEFAULTS.selection.estimator;
   const n = v.length;
   const tlnt = new Float64Array(n + 1);
   for (let t = 1; t <= n; t++) tlnt[t] = t * Math.log(t);
@@ -151,8 +152,8 @@ export function permutationTest(u: Int32Array, v: Int32Array, ku: number, kv: nu
   return permutationTests([{ u, ku }], v, kv, opts)[0];
 }
 
-const DEFAULT_PERMUTATIONS = 100;
-const DEFAULT_MAX_ROWS = 20_000;
+const DEFAULT_PERMUTATIONS = CONFIG_DEFAULTS.selection.auto.permutations;
+const DEFAULT_MAX_ROWS = CONFIG_DEFAULTS.selection.auto.maxRows;
 
 export interface PairEvidence extends NullTest {
   /** Clustering indices (into the clusterings given). */
@@ -253,7 +254,7 @@ export interface AutoPairing {
  * at most `maxPairs` of them (highest z first). When none pass, every candidate pair is kept and
  * `fallback` says so.
  */
-export function autoPairs(matrix: LabelMatrix, clusterings: readonly ClusteringMeta[], opts: AutoPairingOptions, seed: number, estimator: Estimator = 'miller-madow'): AutoPairing {
+export function autoPairs(matrix: LabelMatrix, clusterings: readonly ClusteringMeta[], opts: AutoPairingOptions, seed: number, estimator: Estimator = CONFIG_DEFAULTS.selection.estimator): AutoPairing {
   const candidates = resolvePairs(clusterings, opts.candidates);
   const ev = pairEvidence(matrix, candidates, clusterings, { seed, estimator, permutations: opts.permutations, maxRows: opts.maxRows, stream: 'pool' });
   // Highest z first; ties by candidate order (stable sort).
@@ -292,15 +293,8 @@ export interface PairingConfig {
   auto?: AutoPairingOptions;
 }
 
-export const DEFAULT_AUTO: AutoPairingOptions = {
-  candidates: 'bipartite',
-  alpha: 0.01,
-  minZ: 4,
-  relativeZ: 0,
-  maxPairs: 25,
-  permutations: 100,
-  maxRows: 20_000,
-};
+/** `selection.auto` as the schema fills it in. */
+export const DEFAULT_AUTO: AutoPairingOptions = CONFIG_DEFAULTS.selection.auto;
 
 /**
  * The pairs of a pool. For `auto`, `sample` gives the clips to test on (an even stride of at most

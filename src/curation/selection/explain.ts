@@ -20,6 +20,7 @@ import { DEFAULT_AUTO, pairEvidence, type NullTest, type PairEvidence } from './
 import { SelectionInputError, xlogx, type Estimator } from './objective.js';
 import { clusteringName, resolvePairs } from './pairs.js';
 import { poolFromClusters, selectionPaths, type SelectionPool } from './stage.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 export const EXPLAIN_FORMAT = 'avcurate.explain';
 
@@ -197,7 +198,7 @@ export interface Explanation {
 
 /** Explain a selection (pool indices in rank order) over a pool whose `pairs` are the pairs in use. */
 export function explainSelection(pool: SelectionPool, ranked: ArrayLike<number>, opts: ExplainOptions): Explanation {
-  const estimator = opts.estimator ?? 'miller-madow';
+  const estimator = opts.estimator ?? CONFIG_DEFAULTS.selection.estimator;
   const n = pool.matrix.n;
   const S = ranked.length;
   if (S < 2) throw new SelectionInputError(`the selection holds ${S} clip(s): nothing to explain`);

@@ -22,6 +22,7 @@
  */
 
 import { buildKernels, type ObjectiveKernels } from './kernels.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 export type Estimator = 'plugin' | 'miller-madow';
 
@@ -153,7 +154,7 @@ export class MIObjective {
     this.pool = matrix.n;
     this.d = matrix.d;
     this.ks = Int32Array.from(matrix.ks as ArrayLike<number>);
-    this.estimator = opts.estimator ?? 'miller-madow';
+    this.estimator = opts.estimator ?? CONFIG_DEFAULTS.selection.estimator;
     this.pairs = checkPairs(pairs, this.d);
     const P = this.pairs.length / 2;
     this.pairCount = P;

@@ -9,6 +9,7 @@
 import { Rng } from '../../runtime/random.js';
 import type { LabelMatrix } from './objective.js';
 import type { ClusteringMeta } from './pairs.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 export interface PlantedOptions {
   n: number;
@@ -50,7 +51,7 @@ export function plantedLabels(opts: PlantedOptions): PlantedLabels {
   const C = opts.concepts ?? k;
   const pos = opts.positiveFraction ?? 0.5;
   const noise = opts.noise ?? 0.1;
-  const rng = new Rng(opts.seed ?? 0);
+  const rng = new Rng(opts.seed ?? CONFIG_DEFAULTS.seed);
   const NA = opts.nullAudio ?? 0;
   const NV = opts.nullVisual ?? 0;
   const d = A + V;
@@ -97,7 +98,7 @@ export function plantedLabels(opts: PlantedOptions): PlantedLabels {
   if (NA + NV > 0) {
     // Null clusterings, drawn from their own stream so the signal labels stay as without them;
     // columns ordered audio (signal, null), visual (signal, null).
-    const nullRng = Rng.derive(opts.seed ?? 0, 'planted-null');
+    const nullRng = Rng.derive(opts.seed ?? CONFIG_DEFAULTS.seed, 'planted-null');
     const dd = d + NA + NV;
     const cols: Array<number | 'null'> = [];
     const metas: ClusteringMeta[] = [];

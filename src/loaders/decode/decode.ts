@@ -29,6 +29,7 @@ import { probe as probeFile } from '../../media/probe.js';
 import type { DecodedClip, DecodeOptions, ProbeInfo } from '../../media/types.js';
 import { Rng } from '../../runtime/random.js';
 import { defaultConcurrency } from '../../runtime/pool.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 export type ClipDecoder = (file: string, start: number, seconds: number, opts: DecodeOptions) => Promise<DecodedClip>;
 
@@ -175,7 +176,7 @@ export async function decodeItem(item: unknown, spec: DecodeSpec, epoch = 0, pos
     const D = duration!;
     const sampling = spec.sampling ?? 'center';
     const opts: DecodeOptions = {
-      fps: spec.fps, width, height, sampleRate: spec.sampleRate, fit: spec.fit ?? 'cover', audio: spec.audio ?? 'optional', timeoutMs: spec.timeoutMs, probe: info,
+      fps: spec.fps, width, height, sampleRate: spec.sampleRate, fit: spec.fit ?? CONFIG_DEFAULTS.loader.decode.fit, audio: spec.audio ?? 'optional', timeoutMs: spec.timeoutMs, probe: info,
     };
     const T = expectedFrames(spec.seconds, spec.fps);
     const S = expectedSamples(spec.seconds, spec.sampleRate);
@@ -189,7 +190,7 @@ export async function decodeItem(item: unknown, spec: DecodeSpec, epoch = 0, pos
       audio = clip.audio.length === 0 ? clip.audio : clip.audio.slice(off, off + S);
     } else {
       const slack = Math.max(0, D - spec.seconds);
-      const u = sampling === 'random' ? Rng.derive(spec.seed ?? 0, 'decode', epoch, position, input.key).next() : 0.5;
+      const u = sampling === 'random' ? Rng.derive(spec.seed ?? CONFIG_DEFAULTS.seed, 'decode', epoch, position, input.key).next() : 0.5;
       start = input.start + slack * u;
       clip = await decoder(file!, start, spec.seconds, opts);
       audio = clip.audio;
@@ -216,7 +217,7 @@ export async function decodeItem(item: unknown, spec: DecodeSpec, epoch = 0, pos
 export function decodeStage<T>(spec: DecodeSpec): Stage<T, DecodedItem> {
   checkDecodeSpec(spec);
   const limit = spec.concurrency ?? defaultConcurrency();
-  const onError = spec.onError ?? 'skip';
+  const onError = spec.onError ?? CONFIG_DEFAULTS.loader.onError;
   return {
     make: (up, ctx: NodeContext) =>
       new ReadAheadNode<T, DecodedItem>(up, ctx, (x, i, c) => decodeItem(x, spec, c.epoch, i), limit, { kind: 'decode', name: 'decode', onError, hold: 2 * limit }),

@@ -31,6 +31,7 @@ import { exists } from '../../runtime/jsonl.js';
 import { FailureLog } from '../../run/failures.js';
 import { FAILURES_NAME, SHARD_INDEX_NAME } from '../../run/layout.js';
 import { parseShardIndex } from '../../run/shards-index.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 export interface ExportOptions {
   selection: string;
@@ -230,7 +231,7 @@ async function exportShardsLocked(opts: ExportOptions): Promise<ExportResult> {
     }, opts.concurrency ?? defaultConcurrency());
     for await (const r of results) {
       if ('error' in r && r.error) {
-        if ((opts.onError ?? 'skip') === 'raise') throw new Error(`export: clip ${r.p.clip.id} (rank ${r.p.clip.rank}): ${r.error.message}`, { cause: r.error });
+        if ((opts.onError ?? CONFIG_DEFAULTS.loader.onError) === 'raise') throw new Error(`export: clip ${r.p.clip.id} (rank ${r.p.clip.rank}): ${r.error.message}`, { cause: r.error });
         // shards.json travels with the shards: paths in the reason relative to the corpus root too.
         skipped.push({ id: r.p.clip.id, reason: opts.absolutePaths ? r.error.message : r.error.message.split(root + path.sep).join('') });
         failures.record({ id: r.p.clip.id, stage: 'export', file: r.p.clip.source, reason: r.error.message.split('\n')[0] });

@@ -43,6 +43,7 @@ export interface ShardInfo {
 /** The shard index written next to the shards (shards.json). */
 export type { ShardIndex } from '../../run/shards-index.js';
 import type { ShardIndex } from '../../run/shards-index.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 export interface ShardsOptions {
   /** onError for unreadable shards, truncated tars, corrupt headers, unsafe names (default 'skip'). */
@@ -79,7 +80,7 @@ async function verifyShard(info: ShardInfo): Promise<string | null> {
 }
 
 /** Default member size cap: far above any clip, below Buffer's 4 GiB limit. */
-export const DEFAULT_MAX_MEMBER_BYTES = 1 << 30;
+export const DEFAULT_MAX_MEMBER_BYTES = CONFIG_DEFAULTS.loader.maxMemberBytes;
 
 export class ShardNode implements Node<Sample> {
   private readonly order: number[];
@@ -211,7 +212,7 @@ export class ShardNode implements Node<Sample> {
         if (expected !== undefined && this.inShard !== expected) this.counter.record(`${this.url}: ${this.inShard} samples, its index says ${expected}`);
         await this.nextShard();
       } catch (err) {
-        if ((this.opts.onError ?? 'skip') === 'raise') throw err;
+        if ((this.opts.onError ?? CONFIG_DEFAULTS.loader.onError) === 'raise') throw err;
         const msg = errorMessage(err);
         this.counter.record(msg.startsWith(this.url) ? msg : `${this.url}: ${msg}`);
         if (err instanceof TarError && err.reason === 'unsafe') {

@@ -6,21 +6,22 @@
 import { Rng } from '../../runtime/random.js';
 import { Standardizer, fitLogReg, predictScores, topKAccuracy, type Matrix, type LogRegModel } from './logreg.js';
 import { stratifiedHoldout, type ProbeSplit } from './splits.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 export interface LinearProbeOptions {
-  /** Candidate L2 strengths (default 1e-5 .. 1, every decade). */
+  /** Candidate L2 strengths (default: probe.lambdas). */
   lambdas?: number[];
-  /** Fraction of each training set held out to choose lambda (default 0.2). */
+  /** Fraction of each training set held out to choose lambda (default: probe.valFraction). */
   valFraction?: number;
-  /** L-BFGS iteration cap per fit (default 300). */
+  /** L-BFGS iteration cap per fit (default: probe.maxIter). */
   maxIter?: number;
-  /** Seed for the validation hold-outs. */
+  /** Seed for the validation hold-outs (default: the config's seed). */
   seed?: number;
-  /** The k of top-k accuracy besides top-1 (default 5). */
+  /** The k of top-k accuracy besides top-1 (default: probe.topK). */
   topK?: number;
 }
 
-export const DEFAULT_LAMBDAS = [1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5];
+export const DEFAULT_LAMBDAS: readonly number[] = CONFIG_DEFAULTS.probe.lambdas;
 
 export interface SplitResult {
   split: string;
@@ -65,7 +66,7 @@ export function chooseLambda(
   y: ArrayLike<number>,
   classes: number,
   trainRows: ArrayLike<number>,
-  opts: { lambdas: number[]; valFraction: number; maxIter: number; rng: Rng },
+  opts: { lambdas: readonly number[]; valFraction: number; maxIter: number; rng: Rng },
 ): { lambda: number; validation: Array<{ lambda: number; top1: number }> } {
   const grid = [...opts.lambdas].sort((a, b) => b - a);
   if (grid.length === 0) throw new Error('chooseLambda: empty lambda grid');
@@ -101,16 +102,16 @@ export function chooseLambda(
 export function linearProbe(x: Matrix, labels: ArrayLike<number>, classes: number, splits: ProbeSplit[], opts: LinearProbeOptions = {}): ProbeResult {
   if (labels.length !== x.rows) throw new Error(`linearProbe: ${x.rows} embeddings but ${labels.length} labels`);
   if (splits.length === 0) throw new Error('linearProbe: no splits');
-  const k = opts.topK ?? 5;
+  const k = opts.topK ?? CONFIG_DEFAULTS.probe.topK;
   const lambdas = opts.lambdas ?? DEFAULT_LAMBDAS;
-  const valFraction = opts.valFraction ?? 0.2;
-  const maxIter = opts.maxIter ?? 300;
+  const valFraction = opts.valFraction ?? CONFIG_DEFAULTS.probe.valFraction;
+  const maxIter = opts.maxIter ?? CONFIG_DEFAULTS.probe.maxIter;
   const results: SplitResult[] = [];
   for (const split of splits) {
     if (split.train.length === 0 || split.test.length === 0) {
       throw new Error(`linearProbe: split "${split.name}" has ${split.train.length} training and ${split.test.length} test items`);
     }
-    const rng = Rng.derive(opts.seed ?? 0, 'probe-validation', split.name);
+    const rng = Rng.derive(opts.seed ?? CONFIG_DEFAULTS.seed, 'probe-validation', split.name);
     const { lambda, validation } = chooseLambda(x, labels, classes, split.train, { lambdas, valFraction, maxIter, rng });
     const std = Standardizer.fit(x, split.train);
     const xt = std.transform(x, split.train);
@@ -167,10 +168,10 @@ function stackRows(a: Matrix, b: Matrix, rows: ArrayLike<number>): Matrix {
 export function crossModalProbe(audio: Matrix, visual: Matrix, labels: ArrayLike<number>, classes: number, splits: ProbeSplit[], opts: LinearProbeOptions = {}): ProbeResult & { directions: { a2v: number; v2a: number } } {
   if (audio.cols !== visual.cols) throw new Error(`crossModalProbe: audio (${audio.cols}) and visual (${visual.cols}) embeddings must share one space (probe.layer: head)`);
   if (audio.rows !== visual.rows || audio.rows !== labels.length) throw new Error(`crossModalProbe: ${audio.rows} audio rows, ${visual.rows} visual rows, ${labels.length} labels`);
-  const k = opts.topK ?? 5;
+  const k = opts.topK ?? CONFIG_DEFAULTS.probe.topK;
   const lambdas = opts.lambdas ?? DEFAULT_LAMBDAS;
-  const valFraction = opts.valFraction ?? 0.2;
-  const maxIter = opts.maxIter ?? 300;
+  const valFraction = opts.valFraction ?? CONFIG_DEFAULTS.probe.valFraction;
+  const maxIter = opts.maxIter ?? CONFIG_DEFAULTS.probe.maxIter;
   const results: SplitResult[] = [];
   let a2vSum = 0;
   let v2aSum = 0;
@@ -182,7 +183,7 @@ export function crossModalProbe(audio: Matrix, visual: Matrix, labels: ArrayLike
     const ys = subsetLabels(labels, split.test);
     const dirs: Array<{ top1: number; topK: number; lambda: number; validation: SplitResult['validation']; converged: boolean }> = [];
     for (const [from, to] of [[audio, visual], [visual, audio]] as const) {
-      const rng = Rng.derive(opts.seed ?? 0, 'probe-validation', split.name, from === audio ? 'a2v' : 'v2a');
+      const rng = Rng.derive(opts.seed ?? CONFIG_DEFAULTS.seed, 'probe-validation', split.name, from === audio ? 'a2v' : 'v2a');
       const fromStd = std.transform(from);
       const { lambda, validation } = chooseLambda(fromStd, labels, classes, split.train, { lambdas, valFraction, maxIter, rng });
       const model = fitLogReg(std.transform(from, split.train), yt, classes, { lambda, maxIter });

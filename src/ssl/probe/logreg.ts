@@ -7,6 +7,7 @@
  * line search converges to the unique optimum; everything is deterministic (no sampling).
  * Features are expected standardised (see `Standardizer`), rows of a row-major matrix [n, dim].
  */
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 /** A row-major matrix of `rows` x `cols` doubles. */
 export interface Matrix {
@@ -18,7 +19,7 @@ export interface Matrix {
 export interface LogRegOptions {
   /** L2 strength (>= 0). */
   lambda: number;
-  /** Maximum L-BFGS iterations (default 300). */
+  /** Maximum L-BFGS iterations (default: probe.maxIter). */
   maxIter?: number;
   /** Stop when the gradient's infinity norm falls below this (default 1e-6). */
   gradTol?: number;
@@ -204,7 +205,7 @@ export function fitLogReg(x: Matrix, y: ArrayLike<number>, classes: number, opts
     labels[i] = v;
   }
   const size = (d + 1) * classes;
-  const maxIter = opts.maxIter ?? 300;
+  const maxIter = opts.maxIter ?? CONFIG_DEFAULTS.probe.maxIter;
   const gradTol = opts.gradTol ?? 1e-6;
   const m = opts.history ?? 10;
   const p = opts.init && opts.init.length === size ? Float64Array.from(opts.init) : new Float64Array(size);
