@@ -37,7 +37,7 @@ async function ffmpegPng(args: string[]): Promise<Buffer> {
 }
 
 /** A frame from the middle of the clip window and a spectrogram of its audio, as PNG data URIs. */
-export async function clipImages(file: string, start = 0, duration: number | undefined, width = 160): Promise<ClipImages> {
+export async function clipImages(file: string, start = 0, duration: number | undefined, width: number): Promise<ClipImages> {
   const mid = start + (duration ?? 0) / 2;
   const out: ClipImages = {};
   const errors: string[] = [];

@@ -36,7 +36,7 @@ export class Rng {
   private s3 = 0;
   private spareNormal: number | null = null;
 
-  constructor(seed: number | string = 0) {
+  constructor(seed: number | string) {
     const mix = splitmix32(typeof seed === 'string' ? hashSeed(seed) : seed >>> 0 || hashSeed(seed));
     this.s0 = mix();
     this.s1 = mix();

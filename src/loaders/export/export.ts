@@ -147,7 +147,7 @@ export async function exportShards(opts: ExportOptions): Promise<ExportResult> {
 }
 
 async function exportShardsLocked(opts: ExportOptions): Promise<ExportResult> {
-  if (opts.maxCount === undefined && opts.maxBytes === undefined) opts = { ...opts, maxCount: 1000 };
+  if (opts.maxCount === undefined && opts.maxBytes === undefined) opts = { ...opts, maxCount: CONFIG_DEFAULTS.loader.export.maxCount };
   const out = path.resolve(opts.out);
   const prefix = opts.prefix ?? 'shard';
   const clips = await loadSelection(opts.selection, { manifest: opts.manifest, limit: opts.limit });
