@@ -84,9 +84,9 @@ function blankComments(text: string): string {
 }
 
 /**
- * The object literals of a text that hold defaults: those with a spread at their top level
- * (`{ key: 20, ...opts }`) and those a `DEFAULT...` constant is set to. Yields each literal's
- * top-level `name: literal` entries with their line numbers.
+ * The object literals of a text that hold defaults: the entries before a spread at their top level
+ * (`{ key: 20, ...opts }`; after it they override: `{ ...opts, key: 0 }`) and every entry of a
+ * literal a `DEFAULT...` constant is set to. Yields those `name: literal` entries with their line numbers.
  */
 function defaultObjectEntries(text: string): Array<{ line: number; name: string; token: string }> {
   const out: Array<{ line: number; name: string; token: string }> = [];
@@ -127,9 +127,12 @@ function defaultObjectEntries(text: string): Array<{ line: number; name: string;
         if ('}])'.includes(ch)) d--;
       }
       const before = text.slice(Math.max(0, open - 200), open);
-      const isDefaults = /\.\.\./.test(top) || defaultConst.test(before);
-      if (!isDefaults) continue;
+      // Entries before a spread are defaults the spread may override; entries after it override.
+      const spread = top.lastIndexOf('...');
+      const isConst = defaultConst.test(before);
+      if (spread < 0 && !isConst) continue;
       for (const m of top.matchAll(entry)) {
+        if (!isConst && m.index! > spread) continue;
         const at = open + 1 + m.index! + m[0].indexOf(m[1]);
         out.push({ line: lineOf(at), name: m[1], token: m[2] });
       }
@@ -250,6 +253,7 @@ describe('defaults live in the config schema only', () => {
     expect(more('const B = opts.batchSize ?? CONFIG_DEFAULTS.selection.batchSize;', 'batchSize', 20)).toBe(0);
     expect(more("const p = { kind: 'folds', k: 5 };", 'k', 5)).toBe(0);
     expect(more('const frames = { frames: 8, width: 4 };', 'frames', 8)).toBe(0);
+    expect(more('const round = { ...b, rounds: 0 };', 'rounds', 0)).toBe(0);
     expect(more('// const B = opts.batchSize ?? 20;\n/* batchSize = 20, */', 'batchSize', 20)).toBe(0);
     expect(more('if (opts.k > 5) return ok ?? 5;', 'k', 5)).toBe(0);
   });
