@@ -107,6 +107,8 @@ export function roundConfig(config: Config, round: number, checkpoint: string): 
     name: ENCODER_NAME,
     layers: [...b.layers],
     seconds: config.loader.decode.seconds,
+    // Embedding reads centre windows where training drew random ones (the loaders' evaluation path).
+    sampling: config.loader.decode.sampling === 'uniform' ? ('uniform' as const) : ('center' as const),
     mean: config.loader.normalize.mean,
     std: config.loader.normalize.std,
     backend: config.ssl.backend,

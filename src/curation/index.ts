@@ -21,7 +21,8 @@ export {
   type MobileNetOptions, MobileNetExtractor, type OpenWakeWordOptions, OpenWakeWordExtractor, EXTRACT_STAGE,
   FEATURE_FORMAT, type ExtractorSet, type BuildExtractorsOptions, buildExtractors, type ResolvedDecode,
   resolveDecode, describeLayers, featuresConfigHash, resolveSource, type ExtractOptions, type ExtractResult,
-  runExtract, prefetchOrdered,
+  runExtract, prefetchOrdered, type EncoderInputs, type EncoderSession, type EncoderProvider,
+  registerEncoderProvider, encoderProvider, windowFrameIndices, type EncoderPrepared, EncoderExtractor, digestOf,
 } from './features/index.js';
 export {
   writeClusters, readClusters, readClustersAttrs, CLUSTERS_FORMAT, CLUSTERS_VERSION, type ClusterFile,
@@ -55,3 +56,8 @@ export {
   type CurationStage, CURATION_STAGES, type CurationOptions, type StageTiming, type CurationResult,
   runCuration,
 } from './pipeline.js';
+export {
+  type BootstrapTrainer, type RoundPrecision, type BootstrapRound, type BootstrapResult, BOOTSTRAP_DIR,
+  ENCODER_NAME, bootstrapDir, roundDir, encoderLayerNames, roundConfig, type BootstrapOptions, runBootstrap,
+  formatRound, formatRounds,
+} from './bootstrap.js';

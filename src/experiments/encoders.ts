@@ -12,7 +12,8 @@ import { runBootstrap, type BootstrapOptions, type BootstrapResult, type Bootstr
 import { openEncoder } from '../ssl/encoder-session.js';
 import { resolveCheckpoint } from '../ssl/checkpoint.js';
 import { pretrain } from '../ssl/trainer.js';
-import { sslTrainingBatches } from '../ssl/data.js';
+import { buildModelCache, sslTrainingBatches } from '../ssl/data.js';
+import { stableKey } from '../run/hash.js';
 
 let registered = false;
 
@@ -38,7 +39,13 @@ export const sslBootstrapTrainer: BootstrapTrainer = {
     return { checkpoint: outDir, step: latest.step };
   },
   async pretrain({ selection, outDir, config, silent }) {
-    const data = await sslTrainingBatches(selection, { ssl: config.ssl, loader: config.loader }, { seed: config.seed });
+    // Each selected clip is decoded once into a tensor cache of the model's inputs (one window per
+    // clip, drawn from the seed), as the experiment's arms train, instead of once per step.
+    const cache = path.join(outDir, 'cache');
+    const cfg = { ssl: config.ssl, loader: config.loader };
+    const fingerprint = stableKey({ selection: await fsp.readFile(selection, 'utf8'), model: config.ssl.model, decode: config.loader.decode, seed: config.seed });
+    await buildModelCache(selection, cache, cfg, { seed: config.seed, fingerprint });
+    const data = await sslTrainingBatches(cache, cfg, { seed: config.seed });
     const r = await pretrain({ outDir, config: config.ssl, seed: config.seed, data, resume: true, silent });
     const last = r.metrics[r.metrics.length - 1];
     return { checkpoint: outDir, step: r.step, ...(last ? { loss: last.loss } : {}) };

@@ -12,3 +12,4 @@ export {
   type ArmSummary, type ResultModality, type ProbeRecord, type ClipPreview, type ExpectationCheck,
   type ExperimentResults, meanStd, type ProbeAggregate, aggregateProbes, validateResults, type StageTiming,
 } from './results.js';
+export { registerSslEncoders, usesEncoders, sslBootstrapTrainer, runSslBootstrap } from './encoders.js';

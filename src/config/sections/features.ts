@@ -152,6 +152,8 @@ const EncoderSchema = z
     layers: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/)).default([]),
     /** Seconds of the clip's centre the model sees (as loader.decode.seconds when it was trained). */
     seconds: z.number().positive().default(1),
+    /** Frames from that window (center), or spread over the whole clip (uniform), as loader.decode.sampling when it was trained (random trains, center embeds). */
+    sampling: z.enum(['center', 'uniform']).default('center'),
     /** Frame normalisation (pixel / 255 - mean) / std, as loader.normalize when it was trained. */
     mean: z.number().default(0.45),
     std: z.number().positive().default(0.225),

@@ -74,9 +74,12 @@ export function encoderProvider(): EncoderProvider {
   return provider;
 }
 
-/** Frame indices of `count` frames over the centre `seconds` of a clip decoded at `fps` with `available` frames. */
-export function windowFrameIndices(available: number, fps: number, clipSeconds: number, seconds: number, count: number): number[] {
-  const win = Math.min(seconds, clipSeconds);
+/**
+ * Frame indices of `count` frames over the centre `seconds` of a clip decoded at `fps` with
+ * `available` frames (`uniform`: over the whole clip, as the loaders' uniform sampling).
+ */
+export function windowFrameIndices(available: number, fps: number, clipSeconds: number, seconds: number, count: number, sampling: 'center' | 'uniform' = 'center'): number[] {
+  const win = sampling === 'uniform' ? clipSeconds : Math.min(seconds, clipSeconds);
   const start = Math.max(0, (clipSeconds - win) / 2);
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -122,7 +125,7 @@ export class EncoderExtractor implements Extractor<EncoderPrepared> {
       tower: modality,
       layers: this.layers.map((l) => l.name),
       seconds: cfg.seconds,
-      ...(modality === 'visual' ? { frames: inp.frames, height: inp.height, width: inp.width, mean: cfg.mean, std: cfg.std } : { audioFrames: inp.audioFrames, mels: inp.mels }),
+      ...(modality === 'visual' ? { sampling: cfg.sampling, frames: inp.frames, height: inp.height, width: inp.width, mean: cfg.mean, std: cfg.std } : { audioFrames: inp.audioFrames, mels: inp.mels }),
     };
     this.info = `checkpoint ${session.dir} (step ${session.step}, sha256 ${session.digest.slice(0, 12)})`;
   }
@@ -146,7 +149,7 @@ export class EncoderExtractor implements Extractor<EncoderPrepared> {
     const inp = this.session.inputs;
     if (this.modality === 'visual') {
       const [available, , , ] = clip.shape;
-      const idx = windowFrameIndices(available, clip.fps, clip.seconds, this.cfg.seconds, inp.frames);
+      const idx = windowFrameIndices(available, clip.fps, clip.seconds, this.cfg.seconds, inp.frames, this.cfg.sampling);
       const per = inp.height * inp.width * 3;
       const out = new Float32Array(inp.frames * per);
       idx.forEach((t, i) => {

@@ -53,6 +53,8 @@ describe('encoder extractor', () => {
     expect(windowFrameIndices(16, 8, 2, 1, 4)).toEqual([4, 6, 8, 10]);
     // A window longer than the clip takes the whole clip.
     expect(windowFrameIndices(6, 6, 1, 2, 2)).toEqual([0, 3]);
+    // uniform: spread over the whole clip (times 0, 0.5, 1.0, 1.5 s).
+    expect(windowFrameIndices(16, 8, 2, 1, 4, 'uniform')).toEqual([0, 4, 8, 12]);
   });
 
   it('refuses type: encoder with a clear message when the ssl provider is not registered, and a missing checkpoint by path', async () => {
