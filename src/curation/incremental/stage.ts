@@ -43,7 +43,7 @@ import { clusterPaths, runCluster, type ClusterStageOptions, type ClusterStageRe
 import { readClusters } from '../clustering/store.js';
 import { readSelectionCsv, writeSelectionCsv, type SelectionRow } from '../../run/selection.js';
 import { clusteringName } from '../selection/pairs.js';
-import { poolFromClusters, selectionFingerprint, selectionParams, selectionPaths, type SelectionMeta } from '../selection/stage.js';
+import { poolFromClusters, markSelectionDone, selectionFingerprint, selectionParams, selectionPaths, type SelectionMeta } from '../selection/stage.js';
 import { SelectionInputError } from '../selection/objective.js';
 import { continueSelection } from './continue.js';
 import { additionsPaths, fitShards, idsHash, partNameOf, readLedger, writeLedger, type AdditionBatch, type AdditionsLedger } from './ledger.js';
@@ -380,7 +380,8 @@ export async function continueSelect(config: Config, opts: { silent?: boolean } 
   const clusters = await readClusters(files.clusters);
   const pool = poolFromClusters(clusters, cfg, files.clusters);
   const params = selectionParams(cfg, config.seed, pool.pairs);
-  const fingerprint = selectionFingerprint(pool, params, { method: cfg.method, scoreKey: null, partitionSize: cfg.partitionSize ?? null, partitions: cfg.partitions });
+  const extra = { method: cfg.method, scoreKey: null, partitionSize: cfg.partitionSize ?? null, partitions: cfg.partitions };
+  const fingerprint = selectionFingerprint(pool, params, extra);
   if (meta.fingerprint === fingerprint) {
     log(`select: ${files.csv} is complete for this config and clusters; skipping`);
     return null;
@@ -456,6 +457,8 @@ export async function continueSelect(config: Config, opts: { silent?: boolean } 
     poolIds: idsHash(pool.ids),
   };
   await writeJsonAtomic(files.meta, newMeta);
+  // The continued ranking stands for this config and clusters: the stage ledger's record says so.
+  await markSelectionDone(runDir, files, params, extra, fingerprint, { pool: pool.matrix.n, selected: result.order.length, objective: result.objective });
   const selectedSet = new Set(rows.map((r) => r.id));
   const prevSet = new Set(previous.map((r) => r.id));
   let enteredNew = 0;

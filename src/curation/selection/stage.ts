@@ -10,8 +10,12 @@
  *   selection.meta.json                  output: parameters, fingerprint, per-partition statistics
  *   selection.eval.json                  evaluation: precision/recall of every prefix, summary
  *
+ *   stages/select/selection.json         the stage ledger's record of selection.csv (src/run/ledger.ts)
+ *
  * A process with `--shard i/n` selects the partitions i, i+n, ...; whichever process finds every
  * partition file present merges them (so do N shard processes, or run once more without --shard).
+ * A ranking is finished when the ledger says so (same parameters, same pool fingerprint, files
+ * present); partition files carry the fingerprint and are reused while it matches.
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -27,6 +31,7 @@ import { readClusters, type ClusterFile } from '../clustering/store.js';
 import { scanPool, type PoolScan } from './pool-scan.js';
 import { ManifestIndex, iterManifest, type ClipRecord } from '../../run/manifest.js';
 import { runLayout } from '../../run/layout.js';
+import { markDone, redoNote, stageDone } from '../../run/ledger.js';
 import type { Algorithm, RefineStats } from './algorithms.js';
 import { SELECTION_COLUMNS, formatSelectionCsv, readSelectionCsv, writeSelectionCsv, type SelectionRow } from '../../run/selection.js';
 import { formatSummary, prefixCurves, summarizeRanking, type EvalSummary } from './evaluate.js';
@@ -290,6 +295,38 @@ export interface SelectionMeta {
   autoPairing?: ReturnType<typeof summarizeAutoPairing>;
 }
 
+/** The ledger's stage of a ranking (one record per ranking file: stages/select/<selection[.method]>.json). */
+export const SELECT_STAGE = 'select';
+
+/** What a ranking's ledger record keeps to answer a skipped rerun. */
+export interface SelectionDone {
+  pool: number;
+  selected: number;
+  objective: number;
+}
+
+type SelectionExtra = { method: string; scoreKey: string | null; partitionSize: number | null; partitions: unknown };
+
+/** A ranking's ledger entry: its record name (the ranking file, relative to the run folder) and what it depends on (the parameters; the pool fingerprint). */
+export function selectionLedgerEntry(runDir: string, files: ReturnType<typeof selectionPaths>, params: SelectionParams, extra: SelectionExtra, fingerprint: string) {
+  const { pairs: _pairs, refine, ...paramParts } = params;
+  // The time bound does not decide the result unless it is hit (as in selectionFingerprint).
+  const { seconds: _seconds, ...refineParts } = refine;
+  return {
+    shard: path.relative(runLayout(runDir).root, files.csv).replace(/\.csv$/i, ''),
+    inputs: {
+      config: { selection: { ...paramParts, refine: refineParts, method: extra.method, partitionSize: extra.partitionSize, partitions: extra.partitions } },
+      inputs: { pool: fingerprint, ...(extra.scoreKey ? { scores: extra.scoreKey } : {}) },
+    },
+  };
+}
+
+/** Record a written ranking (csv + meta) as finished in the stage ledger. */
+export async function markSelectionDone(runDir: string, files: ReturnType<typeof selectionPaths>, params: SelectionParams, extra: SelectionExtra, fingerprint: string, done: SelectionDone, seconds = 0): Promise<void> {
+  const e = selectionLedgerEntry(runDir, files, params, extra, fingerprint);
+  await markDone(runDir, SELECT_STAGE, e.inputs, { shard: e.shard, outputs: [files.csv, files.meta], summary: done, seconds });
+}
+
 /** Run the selection stage (holding its run-folder lock: src/run/lock.ts). */
 export async function runSelect(config: Config, opts: SelectStageOptions = {}): Promise<SelectStageResult> {
   const shard = opts.shard ?? { index: 0, count: 1 };
@@ -327,19 +364,26 @@ async function runSelectLocked(config: Config, opts: SelectStageOptions): Promis
   const fingerprint = pool ? selectionFingerprint(pool, params, extra) : await scan!.fingerprint(params, extra);
   const poolN = pool ? pool.matrix.n : scan!.n;
 
-  if (!opts.force && (await exists(files.csv)) && (await exists(files.meta))) {
-    try {
-      const meta = JSON.parse(await fsp.readFile(files.meta, 'utf8')) as SelectionMeta;
-      if (meta.fingerprint === fingerprint) {
-        log(`select: ${files.csv} is complete for this config and clusters; skipping`);
-        return { csv: files.csv, computed: [], missing: [], skipped: true, pool: meta.pool, selected: meta.selected, objective: meta.objective, seconds: 0 };
-      }
-    } catch {
-      /* unreadable meta: recompute */
+  // Finished or not is the stage ledger's call (stages/select/<ranking>.json, src/run/ledger.ts):
+  // the selection parameters, and the pool's fingerprint (its label columns, ids and the parameters).
+  const { shard: ledgerShard, inputs: stageInputs } = selectionLedgerEntry(runDir, files, params, extra, fingerprint);
+  const recordDone = (s: SelectionDone) => markSelectionDone(runDir, files, params, extra, fingerprint, s, (performance.now() - t0) / 1000);
+  if (!opts.force) {
+    const check = await stageDone<SelectionDone>(runDir, SELECT_STAGE, stageInputs, { shard: ledgerShard });
+    if (check.done) {
+      const s = check.record!.summary;
+      log(`select: ${files.csv} is complete for this config and clusters; skipping`);
+      return { csv: files.csv, computed: [], missing: [], skipped: true, pool: s.pool, selected: s.selected, objective: s.objective, seconds: 0 };
     }
+    const note = redoNote(check, runDir);
+    if (note) log(`select: ${note}`);
   }
 
-  if (opts.scores) return scoreRankedStage(files, method, pool!, params, fingerprint, await ManifestIndex.read(files.manifest), opts.scores, t0);
+  if (opts.scores) {
+    const r = await scoreRankedStage(files, method, pool!, params, fingerprint, await ManifestIndex.read(files.manifest), opts.scores, t0);
+    await recordDone({ pool: r.pool, selected: r.selected, objective: r.objective });
+    return r;
+  }
 
   let count = cfg.partitionSize !== undefined ? Math.ceil(poolN / cfg.partitionSize) : cfg.partitions === 'auto' ? shard.count : cfg.partitions;
   if (cfg.partitionSize === undefined && cfg.partitions === 'auto' && shard.count === 1 && !opts.force) {
@@ -420,6 +464,7 @@ async function runSelectLocked(config: Config, opts: SelectStageOptions): Promis
   }
   const meta = buildMeta(cfg.method, fingerprint, params, summary, merged.order.length, merged.objective, 'mi', parts);
   await writeJsonAtomic(files.meta, meta);
+  await recordDone({ pool: summary.n, selected: merged.order.length, objective: merged.objective });
   const refined = parts.filter((p) => p.refine);
   const note = refined.length
     ? `; refinement: F ${mean(refined.map((p) => p.searchObjective)).toFixed(4)} → ${mean(refined.map((p) => p.objective)).toFixed(4)} (${sum(refined.map((p) => p.refine!.accepted))} swaps kept of ${sum(refined.map((p) => p.refine!.evaluations))} tried${refined.some((p) => p.refine!.stoppedBy === 'time') ? ', stopped by the time bound' : ''})`
