@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ffmpegPath } from './ffmpeg.js';
 import { MediaError, reasonFromStderr, runTool } from './process.js';
 import { tempPathFor } from '../runtime/atomic.js';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
 
 export interface CutOptions {
   /** 'reencode' (default): exact window, H.264 + AAC; 'copy': stream copy (fast, cuts at keyframes). */
@@ -23,7 +24,7 @@ export async function cutClip(file: string, start: number, seconds: number, outP
   const args = ['-nostdin', '-hide_banner', '-v', 'error', '-y'];
   if (start > 0) args.push('-ss', String(start));
   args.push('-t', String(seconds), '-i', `file:${file}`, '-map', '0:v:0?', '-map', '0:a:0?');
-  if ((opts.mode ?? 'reencode') === 'copy') {
+  if ((opts.mode ?? CONFIG_DEFAULTS.loader.export.cut) === 'copy') {
     args.push('-c', 'copy');
   } else {
     if (opts.height) args.push('-vf', `scale=-2:${opts.height}`);

@@ -137,7 +137,7 @@ let pendingChoice: BackendChoice | null = null;
  * choice fails with the reason if it cannot be used. Calling again with the same choice returns
  * the runtime already set up; with another choice, switches.
  */
-export async function initTfjs(choice: BackendChoice = 'auto'): Promise<TfjsRuntime> {
+export async function initTfjs(choice: BackendChoice): Promise<TfjsRuntime> {
   if (current && (choice === 'auto' || choice === current.choice) && tf.getBackend() === current.backend) return current;
   if (pending && pendingChoice === choice) return pending;
   pendingChoice = choice;

@@ -54,7 +54,7 @@ function resolveRef(ref: PairRef, clusterings: readonly ClusteringMeta[]): numbe
 }
 
 /** Resolve a pairing spec to a flat [i0, j0, i1, j1, ...] list of clustering indices. */
-export function resolvePairs(clusterings: readonly ClusteringMeta[], spec: PairingSpec = 'bipartite'): Int32Array {
+export function resolvePairs(clusterings: readonly ClusteringMeta[], spec: PairingSpec): Int32Array {
   const out: number[] = [];
   if (typeof spec !== 'string') {
     const seen = new Set<string>();

@@ -17,6 +17,7 @@ import { Dataset } from '../core/dataset.js';
 import { DONE, StateError, expectKind, type Node, type NodeContext, type NodeState, type StageReport } from '../core/node.js';
 import { resolveShards, ShardNode, type Sample, type ShardInfo, type ShardsOptions } from '../sources/shards.js';
 import { Rng } from '../../runtime/random.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 export type ShardSplitPolicy = 'pad' | 'drop' | 'none';
 
@@ -39,7 +40,7 @@ export interface ShardSplitOptions extends Omit<ShardsOptions, 'shuffleShards'> 
 function checkSplit(s: ShardSplit): Required<ShardSplit> {
   const workers = s.workers ?? 1;
   const worker = s.worker ?? 0;
-  const policy = s.policy ?? 'pad';
+  const policy = s.policy ?? CONFIG_DEFAULTS.loader.splitPolicy;
   const int = (v: number, lo: number, hi: number) => Number.isInteger(v) && v >= lo && v <= hi;
   if (!int(s.world, 1, Infinity)) throw new RangeError(`shard split: world must be a positive integer, got ${s.world}`);
   if (!int(s.rank, 0, s.world - 1)) throw new RangeError(`shard split: rank must be an integer in [0, ${s.world - 1}], got ${s.rank}`);

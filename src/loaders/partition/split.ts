@@ -14,6 +14,7 @@
  * Skipping the other ranks' items uses upstream `skip`, so put the split before decode.
  */
 import { DONE, UpstreamNode, item, skipItems, type NodeContext, type NodeFactory, type NodeState, type Stage } from '../core/node.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
 export type SplitPolicy = 'pad' | 'drop' | 'none';
 
@@ -96,7 +97,7 @@ function split<T>(rank: number, world: number, policy: SplitPolicy, kind: string
 }
 
 export function splitByRankStage<T>(rank: number, world: number, opts: SplitOptions = {}): Stage<T, T> {
-  return split(rank, world, opts.policy ?? 'pad', 'split-rank');
+  return split(rank, world, opts.policy ?? CONFIG_DEFAULTS.loader.splitPolicy, 'split-rank');
 }
 
 export function splitByWorkerStage<T>(worker: number, workers: number, opts: SplitOptions = {}): Stage<T, T> {
