@@ -6,7 +6,7 @@ import { removeDir, tempDir } from './helpers/fixtures.js';
 
 const dir = tempDir('decode');
 let corpus: Corpus;
-const spec = { fps: 5, size: [32, 24] as [number, number], seconds: 1, sampleRate: 8000, concurrency: 2 };
+const spec = { fps: 5, size: [32, 24] as [number, number], seconds: 1, sampleRate: 8000, sampling: 'center' as const, concurrency: 2 };
 const view = (d: DecodedItem) => ({ key: d.key, start: d.start, shape: d.frames.shape, sum: d.frames.data.reduce((a, b) => a + b, 0), a: d.audio.data.length });
 
 beforeAll(async () => {

@@ -78,7 +78,7 @@ export function encoderProvider(): EncoderProvider {
  * Frame indices of `count` frames over the centre `seconds` of a clip decoded at `fps` with
  * `available` frames (`uniform`: over the whole clip, as the loaders' uniform sampling).
  */
-export function windowFrameIndices(available: number, fps: number, clipSeconds: number, seconds: number, count: number, sampling: 'center' | 'uniform' = 'center'): number[] {
+export function windowFrameIndices(available: number, fps: number, clipSeconds: number, seconds: number, count: number, sampling: 'center' | 'uniform'): number[] {
   const win = sampling === 'uniform' ? clipSeconds : Math.min(seconds, clipSeconds);
   const start = Math.max(0, (clipSeconds - win) / 2);
   const out: number[] = [];

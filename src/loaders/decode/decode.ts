@@ -41,8 +41,8 @@ export interface DecodeSpec {
   size: number | readonly [number, number];
   seconds: number;
   sampleRate: number;
-  /** Default 'center'. */
-  sampling?: Sampling;
+  /** Where the window sits: random (training), center (evaluation), uniform (frames over the whole clip). */
+  sampling: Sampling;
   /** Seed for 'random' sampling (default 0). */
   seed?: number;
   /** Default 'cover' (scale the short side, centre-crop). */
@@ -174,7 +174,7 @@ export async function decodeItem(item: unknown, spec: DecodeSpec, epoch = 0, pos
       if (duration === undefined) duration = Math.max(0, info.duration - input.start);
     }
     const D = duration!;
-    const sampling = spec.sampling ?? 'center';
+    const sampling = spec.sampling;
     const opts: DecodeOptions = {
       fps: spec.fps, width, height, sampleRate: spec.sampleRate, fit: spec.fit ?? CONFIG_DEFAULTS.loader.decode.fit, audio: spec.audio ?? 'optional', timeoutMs: spec.timeoutMs, probe: info,
     };

@@ -50,9 +50,9 @@ const raw = {
 describe('encoder extractor', () => {
   it('picks the frames of the centre window at the model frame rate', () => {
     // 2 s at 8 fps (16 frames), a 1 s window of 4 frames: times 0.5, 0.75, 1.0, 1.25 s.
-    expect(windowFrameIndices(16, 8, 2, 1, 4)).toEqual([4, 6, 8, 10]);
+    expect(windowFrameIndices(16, 8, 2, 1, 4, 'center')).toEqual([4, 6, 8, 10]);
     // A window longer than the clip takes the whole clip.
-    expect(windowFrameIndices(6, 6, 1, 2, 2)).toEqual([0, 3]);
+    expect(windowFrameIndices(6, 6, 1, 2, 2, 'center')).toEqual([0, 3]);
     // uniform: spread over the whole clip (times 0, 0.5, 1.0, 1.5 s).
     expect(windowFrameIndices(16, 8, 2, 1, 4, 'uniform')).toEqual([0, 4, 8, 12]);
   });
