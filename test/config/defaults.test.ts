@@ -11,6 +11,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigSchema } from '../../src/config/schema.js';
+import { SynthSchema } from '../../src/config/sections/corpus.js';
+import { MobileNetSchema, OnnxOutputSchema } from '../../src/config/sections/features.js';
+import { CONFIG_DEFAULTS, MOBILENET_DEFAULTS, ONNX_OUTPUT_DEFAULTS, SYNTH_DEFAULTS } from '../../src/config/defaults.js';
 
 const SRC = path.resolve('src');
 
@@ -215,6 +218,22 @@ describe('defaults live in the config schema only', () => {
     }
     const ids = [...found.keys()].sort();
     expect(ids, `schema defaults restated in code (take them from the caller's config, or from src/config/defaults.ts):\n  ${ids.map((id) => `${id}\n      ${found.get(id)!.join('\n      ')}`).join('\n  ')}`).toEqual([]);
+  });
+
+  it('src/config/defaults.ts holds the schema\'s own values, as frozen copies', () => {
+    expect(CONFIG_DEFAULTS).toEqual(ConfigSchema.parse({}));
+    expect(SYNTH_DEFAULTS).toEqual(SynthSchema.parse({}));
+    const { output: _o, ...outputDefaults } = OnnxOutputSchema.parse({ output: 'x' });
+    expect(ONNX_OUTPUT_DEFAULTS).toEqual(outputDefaults);
+    const { type: _t, ...mobilenet } = MobileNetSchema.parse({ type: 'mobilenet-nsfwjs' });
+    expect(MOBILENET_DEFAULTS).toEqual(mobilenet);
+    expect(Object.isFrozen(CONFIG_DEFAULTS.selection.refine)).toBe(true);
+    expect(() => {
+      (CONFIG_DEFAULTS.selection as { batchSize: number }).batchSize = 1;
+    }).toThrow(TypeError);
+    // zod hands out its default objects by reference: a parsed config must stay writable.
+    const parsed = ConfigSchema.parse({});
+    expect(Object.isFrozen(parsed.selection.refine) || Object.isFrozen(parsed.experiment.arms)).toBe(false);
   });
 
   it('the check catches the patterns it is for', () => {
