@@ -7,6 +7,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { ffmpegPath } from '../media/ffmpeg.js';
 import { runTool } from '../media/process.js';
+import { ffmpegInput } from '../media/source.js';
 
 export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
@@ -42,7 +43,7 @@ export async function clipImages(file: string, start = 0, duration: number | und
   const out: ClipImages = {};
   const errors: string[] = [];
   try {
-    const png = await ffmpegPng(['-v', 'error', '-nostdin', '-ss', mid.toFixed(3), '-i', file, '-frames:v', '1', '-vf', `scale=${width}:-2`, '-f', 'image2pipe', '-c:v', 'png', 'pipe:1']);
+    const png = await ffmpegPng(['-v', 'error', '-nostdin', '-ss', mid.toFixed(3), '-i', ffmpegInput(file), '-frames:v', '1', '-vf', `scale=${width}:-2`, '-f', 'image2pipe', '-c:v', 'png', 'pipe:1']);
     out.frame = `data:image/png;base64,${png.toString('base64')}`;
   } catch (err) {
     errors.push(`frame: ${(err as Error).message}`);
@@ -50,7 +51,7 @@ export async function clipImages(file: string, start = 0, duration: number | und
   try {
     const window = duration !== undefined ? ['-t', duration.toFixed(3)] : [];
     const png = await ffmpegPng([
-      '-v', 'error', '-nostdin', '-ss', start.toFixed(3), ...window, '-i', file, '-vn',
+      '-v', 'error', '-nostdin', '-ss', start.toFixed(3), ...window, '-i', ffmpegInput(file), '-vn',
       '-lavfi', `aformat=channel_layouts=mono,showspectrumpic=s=${width}x${Math.round(width / 2)}:legend=0:scale=log`,
       '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'png', 'pipe:1',
     ]);

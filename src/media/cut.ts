@@ -3,6 +3,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ffmpegPath } from './ffmpeg.js';
 import { MediaError, reasonFromStderr, runTool } from './process.js';
+import { ffmpegInput } from './source.js';
 import { tempPathFor } from '../runtime/atomic.js';
 import { CONFIG_DEFAULTS } from '../config/defaults.js';
 
@@ -23,7 +24,7 @@ export async function cutClip(file: string, start: number, seconds: number, outP
   const tmp = tempPathFor(outPath);
   const args = ['-nostdin', '-hide_banner', '-v', 'error', '-y'];
   if (start > 0) args.push('-ss', String(start));
-  args.push('-t', String(seconds), '-i', `file:${file}`, '-map', '0:v:0?', '-map', '0:a:0?');
+  args.push('-t', String(seconds), '-i', ffmpegInput(file), '-map', '0:v:0?', '-map', '0:a:0?');
   if ((opts.mode ?? CONFIG_DEFAULTS.loader.export.cut) === 'copy') {
     args.push('-c', 'copy');
   } else {

@@ -6,6 +6,7 @@
  */
 import { ffmpegPath } from './ffmpeg.js';
 import { probe as probeFile } from './probe.js';
+import { ffmpegInput } from './source.js';
 import { MediaError, reasonFromStderr, runTool } from './process.js';
 import type { DecodedClip, DecodeOptions, ProbeInfo } from './types.js';
 
@@ -37,7 +38,7 @@ function checkOptions(file: string, start: number, seconds: number, o: DecodeOpt
 export function decodeArgs(file: string, start: number, seconds: number, o: DecodeOptions, streams: { video: boolean; audio: boolean }, outputs: { video: string; audio: string } = { video: 'pipe:1', audio: 'pipe:3' }): string[] {
   const args = ['-nostdin', '-hide_banner', '-v', 'error', '-threads', String(o.threads ?? 1)];
   if (start > 0) args.push('-ss', fmt(start));
-  args.push('-t', fmt(seconds), '-i', `file:${file}`);
+  args.push('-t', fmt(seconds), '-i', ffmpegInput(file));
   if (streams.video) {
     const T = expectedFrames(seconds, o.fps);
     const scale = o.fit === 'cover'

@@ -8,6 +8,7 @@ export { MediaError, type RunResult, type RunOptions, runTool, reasonFromStderr 
 export { type ProbeOptions, probe } from './probe.js';
 export { expectedFrames, expectedSamples, decodeArgs, decodeClip } from './decode.js';
 export { type CutOptions, cutClip } from './cut.js';
+export { type TarMemberSource, tarMemberSource, parseTarMemberSource, sourceFile, ffmpegInput, sourceLabel } from './source.js';
 export {
   type SynthOptions, type SynthFamily, SYNTH_FAMILIES, type SynthLabel, VISUAL_FAMILIES, AUDIO_FAMILIES,
   MAX_CLASSES, planCorpus, synthArgs, type SynthResult, synthesize,

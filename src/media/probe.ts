@@ -1,6 +1,7 @@
 /** probe(file): what a media file holds, through ffprobe's JSON output. */
 import { promises as fsp } from 'node:fs';
 import { ffprobePath } from './ffmpeg.js';
+import { ffmpegInput, parseTarMemberSource } from './source.js';
 import { MediaError, reasonFromStderr, runTool } from './process.js';
 import type { AudioStreamInfo, ProbeInfo, VideoStreamInfo } from './types.js';
 
@@ -40,32 +41,37 @@ export interface ProbeOptions {
 
 /** Probe a file. Throws MediaError with a clear reason for anything unreadable. */
 export async function probe(file: string, opts: ProbeOptions = {}): Promise<ProbeInfo> {
+  // A tar member (src/media/source.ts) is checked on its tar, and its byte range against the tar's size.
+  const member = parseTarMemberSource(file);
+  const onDisk = member ? member.tar : file;
   let stat;
   try {
-    stat = await fsp.stat(file);
+    stat = await fsp.stat(onDisk);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new MediaError(file, code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : `cannot stat (${code})`);
+    throw new MediaError(file, code === 'ENOENT' ? `${member ? 'tar ' : ''}file not found` : code === 'EACCES' ? 'permission denied' : `cannot stat (${code})`);
   }
   if (stat.isDirectory()) throw new MediaError(file, 'is a directory, not a media file');
   if (!stat.isFile()) throw new MediaError(file, 'not a regular file');
-  if (stat.size === 0) throw new MediaError(file, 'empty file (0 bytes)');
+  if (member && member.offset + member.size > stat.size) throw new MediaError(file, `tar member ${member.member} (bytes ${member.offset}–${member.offset + member.size}) reaches past the end of ${member.tar} (${stat.size} bytes)`);
+  const size = member ? member.size : stat.size;
+  if (size === 0) throw new MediaError(file, 'empty file (0 bytes)');
   try {
-    const fh = await fsp.open(file, 'r');
+    const fh = await fsp.open(onDisk, 'r');
     await fh.close();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new MediaError(file, code === 'EACCES' ? 'permission denied' : `cannot open (${code})`);
   }
-  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '--', file];
-  // ffprobe takes the input as a plain argument; "--" is not special to it, so pass the URL form
-  // "file:" to stop names that look like options or protocols ("-x.mp4", "http:...") misparsing.
-  args.splice(args.length - 2, 2, `file:${file}`);
+  // ffprobe takes the input as a plain argument ("--" is not special to it): ffmpegInput gives the
+  // URL form ("file:", or "subfile" for a tar member) so names that look like options or
+  // protocols ("-x.mp4", "http:...") are never misparsed.
+  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ffmpegInput(file)];
   const r = await runTool(ffprobePath(), args, { timeoutMs: opts.timeoutMs ?? 30_000, signal: opts.signal });
   if (r.timedOut) throw new MediaError(file, `ffprobe timed out after ${((opts.timeoutMs ?? 30_000) / 1000).toFixed(0)} s`, r.stderrTail);
   if (r.aborted) throw new MediaError(file, 'probe aborted');
   if (r.code !== 0) {
-    const head = await readHead(file, 512);
+    const head = await readHead(onDisk, Math.min(512, size), member?.offset ?? 0);
     const reason = looksLikeText(head) ? 'not a media file (the content is text)' : reasonFromStderr(r.stderrTail, `ffprobe failed (exit ${r.code})`);
     throw new MediaError(file, reason, r.stderrTail);
   }
@@ -109,7 +115,7 @@ export async function probe(file: string, opts: ProbeOptions = {}): Promise<Prob
     file,
     duration,
     format: String(format.format_name ?? 'unknown'),
-    sizeBytes: num(format.size) ?? stat.size,
+    sizeBytes: num(format.size) ?? size,
     bitRate: num(format.bit_rate),
     hasVideo: Boolean(video),
     hasAudio: Boolean(audio),
@@ -119,12 +125,12 @@ export async function probe(file: string, opts: ProbeOptions = {}): Promise<Prob
   };
 }
 
-async function readHead(file: string, n: number): Promise<Uint8Array> {
+async function readHead(file: string, n: number, at = 0): Promise<Uint8Array> {
   try {
     const fh = await fsp.open(file, 'r');
     try {
       const buf = new Uint8Array(n);
-      const { bytesRead } = await fh.read(buf, 0, n, 0);
+      const { bytesRead } = await fh.read(buf, 0, n, at);
       return buf.subarray(0, bytesRead);
     } finally {
       await fh.close();

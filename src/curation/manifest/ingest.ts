@@ -25,6 +25,8 @@ import { clipWindows, type ClipWindow } from './windows.js';
 import { contentStats } from './prefilter.js';
 import type { ClipRecord } from './types.js';
 import { parseCsvRecords } from '../../runtime/csv.js';
+import { sourceFile } from '../../media/source.js';
+import { indexTars, listTarPool, type TarIndexRules } from './tar-pool.js';
 
 export const MEDIA_EXTENSIONS = new Set([
   '.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.flv', '.ts', '.wmv', '.ogv', '.3gp',
@@ -46,6 +48,8 @@ export interface InputItem {
   fold?: string | number;
   /** A window given by the input (CSV start/end). */
   window?: ClipWindow;
+  /** Fields added to each clip record (a tar member's `tar_member` and json `meta`). */
+  extra?: Record<string, unknown>;
 }
 
 export interface IngestOptions extends Partial<IngestConfig> {
@@ -194,7 +198,7 @@ function qualifySameStems(items: InputItem[]): void {
   }
 }
 
-function itemFromRow(base: string, row: Record<string, unknown>, where: string): InputItem {
+export function itemFromRow(base: string, row: Record<string, unknown>, where: string): InputItem {
   const fileField = row.file ?? row.path ?? row.filename;
   if (typeof fileField !== 'string' || fileField === '') throw new Error(`${where}: no "file" or "path" value`);
   const file = path.isAbsolute(fileField) ? fileField : path.join(base, fileField);
@@ -234,8 +238,20 @@ function readLabelsJsonl(file: string): InputItem[] {
   return out;
 }
 
-/** List the inputs of a folder, a CSV or a labels.jsonl. Unreadable folders become failures. */
+/** What the WebDataset pool reader (./tar-pool.ts) takes from ingest. */
+export const TAR_RULES: TarIndexRules = { media: MEDIA_EXTENSIONS, fromRow: itemFromRow };
+
+/**
+ * List the inputs of a folder, a CSV or a labels.jsonl, or the samples of a WebDataset tar pool
+ * (a folder of .tar files, a brace list, a .tar, a .txt of tar paths: ./tar-pool.ts). Unreadable
+ * folders and refused tar samples become failures.
+ */
 export async function discoverInputs(input: string): Promise<{ items: InputItem[]; failures: FailureRecord[] }> {
+  const pool = await listTarPool(input, TAR_RULES);
+  if (pool) {
+    const r = await indexTars(pool.tars, pool.root, TAR_RULES);
+    return { items: r.items, failures: [...pool.failures, ...r.failures] };
+  }
   let stat;
   try {
     stat = await fsp.stat(input);
@@ -264,7 +280,7 @@ export async function discoverInputs(input: string): Promise<{ items: InputItem[
     const base = path.dirname(input);
     return { items: rows.map((r, i) => itemFromRow(base, r, `${input}:${i + 2}`)), failures };
   }
-  throw new Error(`ingest input ${input}: expected a folder, a .csv/.tsv, or a labels .jsonl`);
+  throw new Error(`ingest input ${input}: expected a folder, a .csv/.tsv, a labels .jsonl, or a WebDataset tar pool (a folder of .tar files, a .tar, a brace list pool-{000000..000099}.tar, or a .txt of tar paths)`);
 }
 
 interface CacheEntry {
@@ -277,7 +293,7 @@ async function inputKey(item: InputItem): Promise<string> {
   // the id is part of the key: a same-stem file added later renames x.avi's id from x to x_avi
   const id = item.video_id ?? item.id ?? videoIdFor(item.rel);
   try {
-    const s = await fsp.stat(item.file);
+    const s = await fsp.stat(sourceFile(item.file)); // a tar member: its tar
     return `${item.file}|${s.size}|${s.mtimeMs}|${JSON.stringify(item.window ?? null)}|${id}`;
   } catch {
     return `${item.file}|missing`;
@@ -349,6 +365,7 @@ export async function ingestOne(item: InputItem, cfg: IngestConfig): Promise<{ r
     if (item.audio_class !== undefined) rec.audio_class = item.audio_class;
     if (item.corresponds !== undefined) rec.corresponds = item.corresponds;
     if (item.fold !== undefined) rec.fold = item.fold;
+    for (const [k, v] of Object.entries(item.extra ?? {})) if (!(k in rec)) rec[k] = v;
     records.push(rec);
   }
   return { records, failures };

@@ -2,7 +2,8 @@
  * Ingest sharded by file list, for `avcurate launch` (steps `ingest` and `ingest-merge`):
  *
  *   shard i of n lists the inputs (the same listing `avcurate ingest` makes), takes the contiguous
- *   range i of them, probes and cuts them with the same function (ingestOne), and writes
+ *   range i of them (of a WebDataset tar pool: the contiguous range i of its tars, whole tars per
+ *   shard, indexed by this shard alone; ./tar-pool.ts), probes and cuts them with the same function (ingestOne), and writes
  *   <run>/ingest/part-IIIII-of-NNNNN.jsonl: one line per input, in input order, with its records
  *   and failures; the part carries a key of the ingest config and its inputs (path, size, time), so
  *   a rerun skips a part that is still current.
@@ -24,7 +25,9 @@ import { shardName, shardRange, type ShardSpec } from '../../runtime/shard.js';
 import { replaceStageFailures, type FailureRecord } from '../../run/failures.js';
 import { FAILURES_NAME } from '../../run/layout.js';
 import { writeManifest } from '../../run/manifest.js';
-import { discoverInputs, ingestOne, keepFirstById, type InputItem } from './ingest.js';
+import { discoverInputs, ingestOne, keepFirstById, TAR_RULES, type InputItem } from './ingest.js';
+import { indexTars, listTarPool } from './tar-pool.js';
+import { sourceFile } from '../../media/source.js';
 import { corpusDir } from './stage.js';
 import { manifestPath } from './read.js';
 import type { ClipRecord } from './types.js';
@@ -47,13 +50,18 @@ export function ingestPartPath(runDir: string, index: number, count: number): st
   return path.join(runDir, 'ingest', `${shardName(index, count, 'part')}.jsonl`);
 }
 
-async function partKey(config: Config, items: InputItem[], index: number, count: number): Promise<string> {
+async function partKey(config: Config, items: InputItem[], index: number, count: number, tars: readonly string[] = []): Promise<string> {
   const h = createHash('sha256');
   h.update(JSON.stringify({ v: 1, ingest: config.ingest, index, count }));
+  // A tar pool shard: its tars' stamps too (a tar whose samples were all refused has no item).
+  for (const tar of tars) {
+    const s = await fsp.stat(tar).catch(() => null);
+    h.update(`tar|${tar}|${s ? `${s.size}|${s.mtimeMs}` : 'missing'}\n`);
+  }
   for (const it of items) {
     let stamp = 'missing';
     try {
-      const s = await fsp.stat(it.file);
+      const s = await fsp.stat(sourceFile(it.file)); // a tar member: its tar
       stamp = `${s.size}|${s.mtimeMs}`;
     } catch {
       /* a missing input is refused by ingestOne with its reason */
@@ -75,11 +83,27 @@ async function readHeader(file: string): Promise<PartHeader | null> {
 /** Ingest shard `shard` of the inputs (contiguous range). */
 export async function runIngestShard(config: Config, shard: Pick<ShardSpec, 'index' | 'count'>, opts: { silent?: boolean } = {}): Promise<{ file: string; inputs: number; records: number; failures: number; skipped: boolean }> {
   const runDir = config.runDir!;
-  const { items, failures: listFailures } = await discoverInputs(corpusDir(config));
-  const [a, b] = shardRange(items.length, shard.index, shard.count);
-  const mine = items.slice(a, b);
+  const input = corpusDir(config);
+  const tarPool = await listTarPool(input, TAR_RULES);
+  let mine: InputItem[];
+  let listFailures: FailureRecord[];
+  let myTars: string[] = [];
+  if (tarPool) {
+    // Whole tars per shard: shard i indexes only its range of the tar list. The pool's listing
+    // failures go with shard 0, each tar's with its shard, so the merge keeps one-process order.
+    const [a, b] = shardRange(tarPool.tars.length, shard.index, shard.count);
+    myTars = tarPool.tars.slice(a, b);
+    const r = await indexTars(myTars, tarPool.root, TAR_RULES);
+    mine = r.items;
+    listFailures = [...(shard.index === 0 ? tarPool.failures : []), ...r.failures];
+  } else {
+    const listed = await discoverInputs(input);
+    const [a, b] = shardRange(listed.items.length, shard.index, shard.count);
+    mine = listed.items.slice(a, b);
+    listFailures = shard.index === 0 ? listed.failures : [];
+  }
   const file = ingestPartPath(runDir, shard.index, shard.count);
-  const key = await partKey(config, mine, shard.index, shard.count);
+  const key = await partKey(config, mine, shard.index, shard.count, myTars);
   const head = await readHeader(file);
   if (head && head.key === key) return { file, inputs: mine.length, records: -1, failures: -1, skipped: true };
   const cfg = IngestSchema.parse(config.ingest);
@@ -97,7 +121,7 @@ export async function runIngestShard(config: Config, shard: Pick<ShardSpec, 'ind
   const text =
     JSON.stringify(header) +
     '\n' +
-    (shard.index === 0 ? JSON.stringify({ records: [], failures: listFailures, listing: true }) + '\n' : '') +
+    (shard.index === 0 || listFailures.length > 0 ? JSON.stringify({ records: [], failures: listFailures, listing: true }) + '\n' : '') +
     lines.map((l) => JSON.stringify(l) + '\n').join('');
   await writeFileAtomic(file, text);
   return { file, inputs: mine.length, records: lines.reduce((s, l) => s + l.records.length, 0), failures: lines.reduce((s, l) => s + l.failures.length, 0), skipped: false };
