@@ -9,6 +9,8 @@ import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { log } from '../runtime/progress.js';
 import { corpusDir, runCorpus, runIngest } from './manifest/stage.js';
+import { TAR_RULES } from './manifest/ingest.js';
+import { listTarPool } from './manifest/tar-pool.js';
 import { StageLedger } from '../run/ledger.js';
 import { runLayout } from '../run/layout.js';
 import { canonicalJson } from '../run/hash.js';
@@ -179,5 +181,8 @@ export async function corpusFilesKey(config: Config): Promise<string> {
     }
   };
   await walk(root);
+  // A WebDataset pool named by a brace list or a text file: its tars are not under `root`.
+  const pool = await listTarPool(root, TAR_RULES).catch(() => null);
+  if (pool) for (const tar of pool.tars) await walk(tar);
   return h.digest('hex');
 }

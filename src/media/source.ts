@@ -60,8 +60,9 @@ export function sourceFile(source: string): string {
 /**
  * The input argument ffmpeg and ffprobe get for a source: `file:<path>` for a file (so names that
  * look like options or protocols are read as files), and the `subfile` protocol over the member's
- * byte range for a tar member. The bundled 2018 ffmpeg, its ffprobe, and Debian 12's ffmpeg 5.1
- * all have the subfile protocol (tested in test/media/source.test.ts with the tools in use).
+ * byte range for a tar member. The bundled 2018 ffmpeg, its ffprobe, and Debian 12's ffmpeg and
+ * ffprobe 5.1 all have the subfile protocol: test/media/source.test.ts checks every tool it finds,
+ * and it and the tar-pool tests pass with either (AVCURATE_FFMPEG / AVCURATE_FFPROBE pick one).
  */
 export function ffmpegInput(source: string): string {
   const m = parseTarMemberSource(source);

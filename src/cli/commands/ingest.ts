@@ -22,7 +22,7 @@ export const command: CommandModule<object, Args> = {
   describe: 'probe a folder / CSV / labels.jsonl and write manifest.jsonl (+ failures.jsonl)',
   builder: (y) =>
     y
-      .positional('input', { type: 'string', describe: 'folder of videos, CSV (path[,label,start,end,video_id,fold]) or labels.jsonl (default with --config: the config\'s corpus)' })
+      .positional('input', { type: 'string', describe: 'folder of videos, CSV (path[,label,start,end,video_id,fold]), labels.jsonl, or a WebDataset tar pool read in place (folder of .tar, \'pool-{000000..000099}.tar\', a .tar, or a .txt of tar paths) (default with --config: the config\'s corpus)' })
       .option('out', { type: 'string', describe: 'manifest.jsonl to write, failures.jsonl goes beside it (default with --config: <runDir>/manifest.jsonl)' })
       .option('config', { alias: 'c', type: 'string', describe: 'take the ingest section, the corpus and the run folder from this config' })
       .option('set', { type: 'string', array: true, describe: 'override a config key, e.g. --set ingest.clipSeconds=4' })

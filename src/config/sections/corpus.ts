@@ -38,7 +38,8 @@ export const CORPUS_KINDS = ['synth', 'source', 'realPairs'] as const;
 /**
  * Where the clips come from: exactly one of
  *   synth      generate a synthetic corpus into <runDir>/corpus;
- *   source     a folder of videos, a CSV (path[,label,...]) or a labels.jsonl (relative to the config's folder);
+ *   source     a folder of videos, a CSV (path[,label,...]), a labels.jsonl, or a WebDataset tar pool read in
+ *              place (folder of .tar, brace list, .tar, .txt of tar paths) (relative to the config's folder);
  *   realPairs  build the qabcs-data corpus into <runDir>/corpus.
  * An empty section is allowed for stages that do not read the corpus (extract, cluster, select);
  * the stages that do (synth, ingest, curate, experiment) say so when none is set.

@@ -346,7 +346,9 @@ export async function indexTar(tar: string, root: string, rules: TarIndexRules):
       fail(id, (err as Error).message, source);
       continue;
     }
-    const extra: Record<string, unknown> = { tar_member: { tar, member: media.entry.name, offset: media.entry.dataOffset, size: media.entry.size } };
+    // The member's place, spelled out (the tar is the source's; not repeated, so an export without
+    // absolute paths carries no path of this machine).
+    const extra: Record<string, unknown> = { tar_member: { member: media.entry.name, offset: media.entry.dataOffset, size: media.entry.size } };
     if (json) extra.meta = scalarMeta(json);
     items.push({ ...item, file: source, rel: `${rel}#${media.entry.name}`, id: item.id ?? id, extra });
   }
