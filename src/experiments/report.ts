@@ -221,6 +221,8 @@ export async function renderReport(results: ExperimentResults, opts: ReportOptio
   if (results.runDir) {
     const { explainSection } = await import('./explain-section.js');
     parts.push(await explainSection(runLayout(results.runDir).explain, { images: opts.images, concurrency: opts.concurrency, imageWidth: opts.imageWidth, baseDir }));
+    // Precision per round of bootstrapped features (curate.bootstrap), when the run has them.
+    parts.push((await import('./bootstrap-section.js')).bootstrapSection(results.runDir));
   }
 
   parts.push('<h2>Plots</h2>');

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/schema.js';
 import { runCuration } from '../../curation/pipeline.js';
-import { registerSslEncoders, usesEncoders } from '../encoders.js';
+import { registerSslEncoders, runSslBootstrap, usesEncoders } from '../encoders.js';
 import { readManifest } from '../../run/manifest.js';
 import type { ClipRecord } from '../../run/manifest.js';
 import { readSelectionCsv } from '../../run/selection.js';
@@ -31,7 +31,15 @@ export interface Curation {
 async function defaultCurate(config: Config, opts: { silent?: boolean }): Promise<Array<{ stage: string; seconds: number }>> {
   if (usesEncoders(config)) registerSslEncoders();
   const r = await runCuration(config, { silent: opts.silent });
-  return r.stages.map((s) => ({ stage: s.stage, seconds: s.seconds }));
+  const stages = r.stages.map((s) => ({ stage: s.stage as string, seconds: s.seconds }));
+  // Bootstrapped features (curate.bootstrap): their rounds live in bootstrap/ of the run folder and
+  // appear in the report; the curated arm trains on the configured curation (round 0).
+  if (config.curate.bootstrap.rounds > 0) {
+    const t0 = performance.now();
+    await runSslBootstrap(config, { silent: opts.silent });
+    stages.push({ stage: 'bootstrap', seconds: (performance.now() - t0) / 1000 });
+  }
+  return stages;
 }
 
 /** Stage "curate". */
@@ -41,7 +49,7 @@ export async function curateStage(ctx: ExperimentContext, split: SplitSummary, c
   const curateStage = await ledger.run<{ stages?: Array<{ stage: string; seconds: number }> }>(
     'curate',
     {
-      config: { ingest: config.ingest, features: config.features, clustering: config.clustering, selection: config.selection, seed: config.seed },
+      config: { ingest: config.ingest, features: config.features, clustering: config.clustering, selection: config.selection, seed: config.seed, ...(config.curate.bootstrap.rounds > 0 ? { curate: config.curate, ssl: config.ssl } : {}) },
       inputs: { pool: statSync(split.poolFile).isFile() ? stableKey(readFileSync(split.poolFile, 'utf8')) : path.resolve(split.poolFile) },
     },
     async () => {

@@ -3,7 +3,10 @@
  * checkpoint embeds clips deterministically, its digest is part of the features fingerprint, and a
  * one-round bootstrap on a tiny corpus runs end to end and is skipped when run again.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import YAML from 'yaml';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +16,7 @@ import { readSelectionCsv } from '../../../src/curation/selection/index.js';
 import { buildExtractors, featuresConfigHash, readAllFeatures } from '../../../src/curation/features/index.js';
 import { windowFrameIndices } from '../../../src/curation/features/encoder.js';
 import { runSslBootstrap, registerSslEncoders } from '../../../src/experiments/encoders.js';
+import { bootstrapSection } from '../../../src/experiments/bootstrap-section.js';
 import { decodeClip } from '../../../src/media/decode.js';
 import { readManifest } from '../../../src/run/manifest.js';
 import { pretrain, syntheticPairs, syntheticSource, sslTrainingBatches } from '../../../src/ssl/index.js';
@@ -141,5 +145,16 @@ describe('curate.bootstrap', () => {
     expect(resumed.skipped).toEqual([]);
     expect(resumed.rounds[1].precision).toEqual(round1.precision);
     expect(readFileSync(path.join(dir, 'selection.csv'), 'utf8')).toBe(csv);
+
+    // The report section and `avcurate curate` (which runs the rounds after the stages) print the rounds.
+    const html = bootstrapSection(raw.runDir);
+    expect(html).toContain('<table id="bootstrap">');
+    expect(html).toContain(`<td>${round1.precision!.atPositives.toFixed(3)}</td>`);
+    expect(bootstrapSection(path.join(root, 'clips'))).toBe('');
+    const cfgFile = path.join(root, 'bootstrap.yaml');
+    writeFileSync(cfgFile, YAML.stringify(raw));
+    const cli = await promisify(execFile)(process.execPath, [path.resolve('bin/avcurate.js'), 'curate', '--config', cfgFile, '--quiet'], { cwd: path.resolve('.') });
+    expect(cli.stdout).toMatch(/bootstrap: 1 round\(s\) after the first curation \(1 finished earlier, skipped\)/);
+    expect(cli.stdout).toMatch(new RegExp(`\\n\\s+1\\s+4\\s+${round1.precision!.atPositives.toFixed(3)}`));
   }, 240_000);
 });
