@@ -26,7 +26,8 @@ import { probe } from '../src/media/probe.js';
 import { decodeArgs } from '../src/media/decode.js';
 import { ffmpegPath } from '../src/media/ffmpeg.js';
 import { Pool, defaultConcurrency } from '../src/runtime/pool.js';
-import { fromShards, parseSample, ShardWriter, encodeNpy, type NdArray, type ParsedSample, type DecodeSpec } from '../src/loaders/index.js';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+import { fromShards, parseSample, ShardWriter, encodeNpy, type NdArray, type ParsedSample, type DecodeSpec, type Dataset, type Collated, type ShardInfo } from '../src/loaders/index.js';
 import { exportShards } from '../src/loaders/export/export.js';
 import { Rng } from '../src/runtime/random.js';
 import { fromArray, writeTensorCache, augmentItem, framesToFloat32 } from '../src/loaders/index.js';
@@ -50,6 +51,8 @@ const npySamples = arg('npy-samples', 192);
 const epochs = arg('epochs', 4);
 const cacheRows = arg('cache-rows', 560);
 const keep = process.argv.includes('--keep');
+/** Which cases to run (letters a-d; default all). */
+const cases = strArg('cases') ?? 'abcd';
 const work = strArg('dir') ?? mkdtempSync(path.join(os.tmpdir(), 'avcurate-bench-loader-'));
 const spec: DecodeSpec = { fps: 8, size: 112, seconds: 2, sampleRate: 16000, sampling: 'center', fit: 'cover', audio: 'optional' };
 
@@ -70,7 +73,21 @@ function plainFfmpeg(args: string[]): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  console.log(`bench-loader: ${clips} clips of ${seconds} s, decode ${spec.size}x${spec.size} @ ${spec.fps} fps, ${spec.seconds} s windows, concurrency ${c}, work folder ${work}`);
+  console.log(`bench-loader: ${clips} clips of ${seconds} s, decode ${spec.size}x${spec.size} @ ${spec.fps} fps, ${spec.seconds} s windows, concurrency ${c}, cases ${cases}, work folder ${work}`);
+  const shards = cases.includes('a') || cases.includes('c') ? await clipShards() : '';
+  if (cases.includes('a')) await caseA(shards);
+  const npy = cases.includes('b') || cases.includes('c') ? await npyShards() : null;
+  if (cases.includes('b')) await caseB(npy!);
+  if (cases.includes('c')) await caseC(npy!, shards);
+  if (cases.includes('d')) await caseD();
+  if (!keep && !strArg('dir')) await fsp.rm(work, { recursive: true, force: true });
+}
+
+const median = (x: number[]) => [...x].sort((p, q) => p - q)[Math.floor(x.length / 2)];
+const size = spec.size as number;
+
+/** Corpus → manifest → selection → shards (setup, not timed); the shard folder. */
+async function clipShards(): Promise<string> {
   // Corpus → manifest → selection → shards (setup, not timed).
   const media = path.join(work, 'media');
   const synth = await synthesize({ out: media, clips, classes: 4, mismatch: 0, seconds, seed: 1, silent: true });
@@ -88,7 +105,11 @@ async function main(): Promise<void> {
   const shards = path.join(work, 'shards');
   await exportShards({ selection: path.join(work, 'selection.csv'), out: shards, maxCount: 8, cut: { mode: 'copy' }, silent: true });
 
-  // (a) Loader decode vs plain ffmpeg on the same clips (the mp4 members written out as files).
+  return shards;
+}
+
+/** (a) Loader decode vs plain ffmpeg on the same clips (the mp4 members written out as files). */
+async function caseA(shards: string): Promise<void> {
   const samples = await (await fromShards(shards)).toArray();
   const files: Array<{ file: string; duration: number }> = [];
   const plainDir = path.join(work, 'plain');
@@ -98,7 +119,6 @@ async function main(): Promise<void> {
     await fsp.writeFile(file, s.mp4 as Buffer);
     files.push({ file, duration: JSON.parse((s.json as Buffer).toString()).duration });
   }
-  const size = spec.size as number;
   const runPlain = async () => {
     const pool = new Pool(c);
     const t0 = now();
@@ -121,10 +141,37 @@ async function main(): Promise<void> {
     plain.push(await runPlain());
     loader.push(await runLoader());
   }
-  const median = (x: number[]) => [...x].sort((p, q) => p - q)[Math.floor(x.length / 2)];
   console.log(`(a) decode from shards: loader ${median(loader).toFixed(1)} clips/s, plain ffmpeg ${median(plain).toFixed(1)} clips/s at concurrency ${c}: ratio ${(median(loader) / median(plain)).toFixed(2)} (target >= 0.9; median of 3 interleaved runs each; runs: loader ${loader.map((x) => x.toFixed(1)).join(' ')}, plain ${plain.map((x) => x.toFixed(1)).join(' ')})`);
+}
 
-  // (b) Pre-decoded .npy shards through shuffle and batch.
+/** Major (mark-compact) and minor GCs and their time while `fn` runs. */
+async function withGc<R>(fn: () => Promise<R>): Promise<{ result: R; major: number; minor: number; gcMs: number; cpuS: number }> {
+  const counts = { major: 0, minor: 0, gcMs: 0 };
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) counts.major++;
+      else if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) counts.minor++;
+      counts.gcMs += e.duration;
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  const c0 = process.cpuUsage();
+  const result = await fn();
+  const cpu = process.cpuUsage(c0);
+  await new Promise((r) => setTimeout(r, 20)); // gc entries are delivered asynchronously
+  obs.disconnect();
+  return { result, ...counts, cpuS: (cpu.user + cpu.system) / 1e6 };
+}
+
+interface NpyShards {
+  urls: ShardInfo[];
+  tarBytes: number;
+  pipeline: () => Promise<Dataset<Collated<{ key: string; frames: NdArray; audio: NdArray }>>>;
+}
+
+/** Pre-decoded .npy shards (setup, not timed) and the (b) pipeline over them. */
+async function npyShards(): Promise<NpyShards> {
   const npyDir = path.join(work, 'npy');
   const T = Math.round(spec.fps * spec.seconds);
   const S = spec.seconds * spec.sampleRate;
@@ -141,18 +188,57 @@ async function main(): Promise<void> {
     });
   }
   const written = await w.finish();
-  const shardUrls = written.map((s) => ({ url: path.join(npyDir, s.name), count: s.count }));
-  const pipeline = async () => (await fromShards(shardUrls)).shuffle(64, 1).map(parseSample).map((s: ParsedSample) => ({ key: s.__key__, frames: s['frames.npy'] as NdArray, audio: s['audio.npy'] as NdArray })).batch(16, { dropRemainder: true });
-  for (let w = 0; w < 2; w++) for await (const b of await pipeline()) if (b.frames.data.length === 0) throw new Error('empty batch'); // warm-up passes (JIT, page cache)
-  let bytes = 0;
-  const tb = now();
-  for await (const b of (await pipeline()).repeat(epochs)) bytes += b.frames.data.byteLength + b.audio.data.byteLength;
-  const secs = (now() - tb) / 1000;
-  const tarBytes = written.reduce((a, s) => a + s.bytes, 0) * epochs;
-  console.log(`(b) .npy shards → shuffle(64) → batch(16): ${(bytes / secs / 1e9).toFixed(2)} GB/s of array data (${(bytes / 1e6).toFixed(0)} MB in ${secs.toFixed(2)} s, ${(tarBytes / secs / 1e9).toFixed(2)} GB/s of tar) (target >= 1 GB/s)`);
+  const urls = written.map((s) => ({ url: path.join(npyDir, s.name), count: s.count }));
+  const pipeline = async () => (await fromShards(urls)).shuffle(64, 1).map(parseSample).map((s: ParsedSample) => ({ key: s.__key__, frames: s['frames.npy'] as NdArray, audio: s['audio.npy'] as NdArray })).batch(16, { dropRemainder: true });
+  return { urls, tarBytes: written.reduce((a, s) => a + s.bytes, 0), pipeline };
+}
 
-  // (c) Restore a mid-epoch state.
-  const ds = await pipeline();
+/** The I/O floor for (b): the same files read front to back with plain positional reads into one reused 4 MiB buffer; bytes read. */
+async function rawRead(files: readonly string[]): Promise<number> {
+  const buf = Buffer.allocUnsafeSlow(4 << 20);
+  let total = 0;
+  for (const f of files) {
+    const fh = await fsp.open(f, 'r');
+    try {
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) break;
+        total += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  return total;
+}
+
+/** (b) Pre-decoded .npy shards through shuffle and batch, against plain reads of the same files. */
+async function caseB(npy: NpyShards): Promise<void> {
+  for (let w = 0; w < 2; w++) for await (const b of await npy.pipeline()) if (b.frames.data.length === 0) throw new Error('empty batch'); // warm-up passes (JIT, page cache)
+  const files = npy.urls.map((u) => u.url);
+  const runs: Array<{ arr: number; tar: number; raw: number; major: number; minor: number; gcMs: number; cpuPerGb: number }> = [];
+  for (let r = 0; r < 3; r++) {
+    const t0 = now();
+    const g = await withGc(async () => {
+      let bytes = 0;
+      for await (const b of (await npy.pipeline()).repeat(epochs)) bytes += b.frames.data.byteLength + b.audio.data.byteLength;
+      return bytes;
+    });
+    const secs = (now() - t0) / 1000;
+    const t1 = now();
+    let rawBytes = 0;
+    for (let e = 0; e < epochs; e++) rawBytes += await rawRead(files);
+    const rawSecs = (now() - t1) / 1000;
+    runs.push({ arr: g.result / secs / 1e9, tar: (npy.tarBytes * epochs) / secs / 1e9, raw: rawBytes / rawSecs / 1e9, major: g.major, minor: g.minor, gcMs: g.gcMs, cpuPerGb: g.cpuS / (g.result / 1e9) });
+  }
+  const m = (f: (x: (typeof runs)[number]) => number) => median(runs.map(f));
+  const list = (f: (x: (typeof runs)[number]) => number, d = 2) => runs.map((x) => f(x).toFixed(d)).join(' ');
+  console.log(`(b) .npy shards → shuffle(64) → batch(16): ${m((x) => x.arr).toFixed(2)} GB/s of array data (${m((x) => x.tar).toFixed(2)} GB/s of tar; plain reads of the same files ${m((x) => x.raw).toFixed(2)} GB/s: ratio ${m((x) => x.tar / x.raw).toFixed(2)}) (target >= 1 GB/s; median of 3 interleaved runs of ${epochs} epochs of ${npySamples} samples; runs: ${list((x) => x.arr)} GB/s, ratio ${list((x) => x.tar / x.raw)}; ${list((x) => x.cpuPerGb)} CPU-s per GB; GC per run: ${runs.map((x) => `${x.major} major + ${x.minor} minor, ${x.gcMs.toFixed(0)} ms`).join('; ')})`);
+}
+
+/** (c) Restore a mid-epoch state, of the (b) pipeline and of a decode pipeline. */
+async function caseC(npy: NpyShards, shards: string): Promise<void> {
+  const ds = await npy.pipeline();
   const it = ds.iterator();
   const half = Math.floor(npySamples / 16 / 2);
   for (let i = 0; i < half; i++) await it.next();
@@ -185,7 +271,10 @@ async function main(): Promise<void> {
   await rd.close();
   console.log(`(c) restore a decode pipeline (shards → shuffle(8) → decode → batch(4)) after 1 batch: ${restoreDecodeMs.toFixed(0)} ms to the next batch (includes decoding its 4 clips); state ${stated.length} bytes`);
 
-  // (d) The experiment's cache path, with the demo's model shapes and batch size.
+}
+
+/** (d) The experiment's cache path against the same batches from in-memory arrays. */
+async function caseD(): Promise<void> {
   const ssl = SslSchema.parse({ batchSize: 32, model: { audio: { frames: 96, mels: 64 }, visual: { frames: 4, height: 32, width: 32 } } });
   const loaderCfg = LoaderSchema.parse({});
   const [A, M, TT, H, W] = [96, 64, 4, 32, 32];
@@ -245,7 +334,6 @@ async function main(): Promise<void> {
   const mc = median(cacheRates);
   const mm = median(memRates);
   console.log(`(d) tensor cache → arm rows → shuffle → SpecAugment → batch(32) → model inputs (the demo's arms): ${mc.toFixed(0)} batches/s (${((mc * 32 * (perS * 4 + perF)) / 1e9).toFixed(2)} GB/s read), in-memory arrays with the same work ${mm.toFixed(0)} batches/s: ratio ${(mc / mm).toFixed(2)} (${cacheRows} cached clips, ${armKeys.length} in the arm, median of 3 interleaved runs of ${steps} batches; the demo trains 100 steps per arm and seed)`);
-  if (!keep && !strArg('dir')) await fsp.rm(work, { recursive: true, force: true });
 }
 
 /** n distinct cache keys drawn with a seed (an arm's training set). */

@@ -122,7 +122,7 @@ function checkCache(dir: string, idx: TensorCacheIndex, opts: ClipItemsOptions):
 }
 
 /** Open a source: the dataset and whether its items are already decoded. */
-export async function openClipSource(source: ClipSource, loader: LoaderConfig, opts: ClipItemsOptions): Promise<{ ds: Dataset<unknown>; decoded: boolean; splitDone?: boolean }> {
+export async function openClipSource(source: ClipSource, loader: LoaderConfig, opts: ClipItemsOptions, views = false): Promise<{ ds: Dataset<unknown>; decoded: boolean; splitDone?: boolean }> {
   if (typeof source === 'object' && !Array.isArray(source) && 'dataset' in source) {
     const s = source as DatasetSource;
     if (opts.keys) throw new Error('clip pipeline: `keys` selects rows of a tensor cache; filter a Dataset source yourself');
@@ -133,7 +133,7 @@ export async function openClipSource(source: ClipSource, loader: LoaderConfig, o
   if (one !== null && existsSync(path.join(one, 'index.json'))) {
     const idx = await readTensorCacheIndex(one);
     checkCache(one, idx, opts);
-    return { ds: (await fromTensorCache(one, { keys: opts.keys })) as Dataset<unknown>, decoded: true };
+    return { ds: (await fromTensorCache(one, { keys: opts.keys, views })) as Dataset<unknown>, decoded: true };
   }
   if (opts.keys) throw new Error(`clip pipeline: \`keys\` needs a tensor cache source, got ${String(one ?? list)}`);
   if (one?.endsWith('.csv')) return { ds: (await fromSelection(one)) as Dataset<unknown>, decoded: false };
@@ -149,10 +149,15 @@ export async function openClipSource(source: ClipSource, loader: LoaderConfig, o
 
 /** The unbatched half: source → [split] → [shuffle] → decode → [spectrogram] → [augment]. */
 export async function clipItems(source: ClipSource, loader: LoaderConfig, opts: ClipItemsOptions): Promise<Dataset<Record<string, unknown>>> {
+  return itemsOf(source, loader, opts, false);
+}
+
+/** clipItems; `views`: tensor-cache rows may view the cache's memory (only for a caller that copies every item, as batch does). */
+async function itemsOf(source: ClipSource, loader: LoaderConfig, opts: ClipItemsOptions, views: boolean): Promise<Dataset<Record<string, unknown>>> {
   const training = opts.training ?? true;
   const world = opts.world ?? 1;
   const workers = opts.workers ?? 1;
-  const { ds: src, decoded, splitDone } = await openClipSource(source, loader, opts);
+  const { ds: src, decoded, splitDone } = await openClipSource(source, loader, opts, views);
   let ds = src;
   if (!splitDone && world > 1) ds = ds.splitByRank(opts.rank ?? 0, world, { policy: loader.splitPolicy });
   if (!splitDone && workers > 1) ds = ds.splitByWorker(opts.worker ?? 0, workers, { policy: loader.splitPolicy });
@@ -174,8 +179,10 @@ export async function clipItems(source: ClipSource, loader: LoaderConfig, opts: 
  */
 export async function clipPipeline(source: ClipSource, loader: LoaderConfig, opts: ClipPipelineOptions): Promise<Dataset<Collated<Record<string, unknown>>>> {
   const training = opts.training ?? true;
-  const items = await clipItems(source, loader, opts);
-  let batches = items.batch(opts.batchSize, { dropRemainder: training && loader.dropRemainder });
+  // Tensor-cache rows are views of the cache (no copy per row): batch copies every item, and
+  // augment writes only to new arrays, so nothing here writes to them.
+  const its = await itemsOf(source, loader, opts, true);
+  let batches = its.batch(opts.batchSize, { dropRemainder: training && loader.dropRemainder });
   if (loader.prefetch > 0) batches = batches.prefetch(loader.prefetch);
   const epochs = opts.epochs ?? 1;
   return epochs === 1 ? batches : batches.repeat(epochs);

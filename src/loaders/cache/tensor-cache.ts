@@ -190,6 +190,13 @@ export interface TensorCacheOptions {
    * data is at most this many bytes, else read each row from disk (default 256 MiB).
    */
   memoryBytes?: number;
+  /**
+   * Rows of a cache read into memory come back as views of that memory instead of copies (no copy
+   * and no allocation per row). An item must then never be written to: it would change the cache
+   * for every later read. Default false; clipPipeline sets it, since it batches (copies) every
+   * item and its augment stage writes only to new arrays.
+   */
+  views?: boolean;
 }
 
 /** One row of a cache: its key and one NdArray per field. */
@@ -208,7 +215,7 @@ interface OpenField {
 class TensorCacheNode implements Node<CachedItem> {
   private index = 0;
   private handles: Map<string, FileHandle> | null = null;
-  constructor(private readonly dir: string, private readonly fields: OpenField[], private readonly rows: Int32Array, private readonly keys: readonly string[]) {}
+  constructor(private readonly dir: string, private readonly fields: OpenField[], private readonly rows: Int32Array, private readonly keys: readonly string[], private readonly views: boolean) {}
 
   private async open(): Promise<Map<string, FileHandle>> {
     if (!this.handles) {
@@ -232,8 +239,17 @@ class TensorCacheNode implements Node<CachedItem> {
     const row = this.rows[this.index];
     const out: Record<string, NdArray | string> = { key: this.keys[row] };
     for (const f of this.fields) {
-      const data = new DTYPE_ARRAY[f.field.dtype](sizeOf(f.field.shape));
-      const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      const Ctor = DTYPE_ARRAY[f.field.dtype];
+      const n = sizeOf(f.field.shape);
+      if (f.data && this.views && f.data.byteOffset % DTYPE_BYTES[f.field.dtype] === 0) {
+        // Row offsets are multiples of the element size, so an aligned data section gives aligned rows.
+        out[f.name] = { dtype: f.field.dtype, shape: [...f.field.shape], data: new Ctor(f.data.buffer, f.data.byteOffset + row * f.rowBytes, n) };
+        continue;
+      }
+      // Every byte is written below: no zero fill.
+      const raw = Buffer.allocUnsafeSlow(f.rowBytes);
+      const data = new Ctor(raw.buffer, raw.byteOffset, n);
+      const view = new Uint8Array(raw.buffer, raw.byteOffset, f.rowBytes);
       if (f.data) view.set(f.data.subarray(row * f.rowBytes, (row + 1) * f.rowBytes));
       else {
         const handles = await this.open();
@@ -321,5 +337,6 @@ export async function fromTensorCache(dir: string, opts: TensorCacheOptions = {}
     rows = Int32Array.from(opts.keys, (k) => pos.get(k)!);
   } else rows = Int32Array.from({ length: idx.count }, (_, i) => i);
   const keys = idx.keys;
-  return new Dataset<CachedItem>(() => new TensorCacheNode(dir, fields, rows, keys), rows.length);
+  const views = opts.views ?? false;
+  return new Dataset<CachedItem>(() => new TensorCacheNode(dir, fields, rows, keys, views), rows.length);
 }

@@ -64,7 +64,11 @@ export function stack(arrays: readonly NdArray[], what = 'array'): NdArray {
   if (arrays.length === 0) throw new RangeError(`stack ${what}: nothing to stack`);
   const first = arrays[0];
   const n = first.data.length;
-  const out = new DTYPE_ARRAY[first.dtype](n * arrays.length);
+  // Every element is written below, so the batch skips the zero fill a typed-array constructor
+  // does (a memset as large as the copy): its own uninitialised ArrayBuffer, viewed as the dtype.
+  const Ctor = DTYPE_ARRAY[first.dtype];
+  const raw = Buffer.allocUnsafeSlow(n * arrays.length * DTYPE_BYTES[first.dtype]);
+  const out = new Ctor(raw.buffer, raw.byteOffset, n * arrays.length);
   arrays.forEach((a, i) => {
     if (a.dtype !== first.dtype || a.shape.length !== first.shape.length || a.shape.some((d, k) => d !== first.shape[k])) {
       throw new RangeError(`cannot batch ${what}: item ${i} is ${a.dtype}[${a.shape.join(', ')}], item 0 is ${first.dtype}[${first.shape.join(', ')}]`);

@@ -12,6 +12,11 @@ export interface ByteReader {
   readonly position: number;
   /** Read up to n bytes into a fresh Buffer (short only at the end of the data). */
   read(n: number): Promise<Buffer>;
+  /**
+   * Up to n bytes like read(), but the result may view the reader's own buffers instead of a copy
+   * (zero-copy; the viewed buffer is then never reused, so the bytes stay valid).
+   */
+  view?(n: number): Promise<Buffer>;
   /** Skip up to n bytes; returns how many were skipped. */
   skip(n: number): Promise<number>;
   close(): Promise<void>;
@@ -64,8 +69,10 @@ export class FileByteReader implements ByteReader {
     return this.pos;
   }
 
-  /** Consumed chunk buffers, reused for the next reads (they are never handed out). */
+  /** Consumed chunk buffers, reused for the next reads (only those never handed out by view()). */
   private spare: Buffer[] = [];
+  /** Chunks view() handed out a part of: never reused. */
+  private lent = new WeakSet<Buffer>();
 
   private async fetch(at: number, n: number): Promise<Buffer> {
     const buf = n === CHUNK && this.spare.length > 0 ? this.spare.pop()! : Buffer.allocUnsafeSlow(n);
@@ -93,7 +100,7 @@ export class FileByteReader implements ByteReader {
   private async pull(): Promise<boolean> {
     while (this.ready.length > 0 && this.readyPos >= this.ready[0].length) {
       const done = this.ready.shift()!;
-      if (done.length === CHUNK && this.spare.length < AHEAD + 1) this.spare.push(done);
+      if (done.length === CHUNK && this.spare.length < AHEAD + 1 && !this.lent.has(done)) this.spare.push(done);
       this.readyPos = 0;
     }
     if (this.ready.length > 0) return true;
@@ -121,6 +128,22 @@ export class FileByteReader implements ByteReader {
       this.pos += k;
     }
     return done === n ? out : out.subarray(0, done);
+  }
+
+  async view(n: number): Promise<Buffer> {
+    n = Math.max(0, Math.min(n, this.size - this.pos));
+    if (n > 0 && (await this.pull())) {
+      const c = this.ready[0];
+      if (c.length - this.readyPos >= n) {
+        // Wholly inside the current chunk: hand out a view and retire the chunk from reuse.
+        const out = c.subarray(this.readyPos, this.readyPos + n);
+        this.lent.add(c);
+        this.readyPos += n;
+        this.pos += n;
+        return out;
+      }
+    }
+    return this.read(n);
   }
 
   async skip(n: number): Promise<number> {
