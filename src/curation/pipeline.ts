@@ -11,7 +11,7 @@ import { log } from '../runtime/progress.js';
 import { corpusDir, runCorpus, runIngest } from './manifest/stage.js';
 import { TAR_RULES } from './manifest/ingest.js';
 import { listTarPool } from './manifest/tar-pool.js';
-import { StageLedger } from '../run/ledger.js';
+import { markDone, redoNote, restampStage, stageDone } from '../run/ledger.js';
 import { runLayout } from '../run/layout.js';
 import { canonicalJson } from '../run/hash.js';
 import { addClips, clusterWithDrift, continueSelect, extractAll, reapplyAdditions, type IncrementalSelectReport } from './incremental/stage.js';
@@ -79,21 +79,26 @@ export async function runCuration(config: Config, opts: CurationOptions = {}): P
   await step('ingest', async () => {
     // ingest rebuilds a finished manifest from scratch; the stage ledger skips it when the manifest
     // was made from the same corpus files and ingest config, and is untouched since (stamped).
-    const ledger = new StageLedger(runDir, { silent: true });
     const manifest = runLayout(runDir).manifest;
-    const done = await ledger.runWithStatus<{ note: string }>(INGEST_STAGE, { config: { ingest: config.ingest, corpus: config.corpus }, inputs: { corpus: await corpusFilesKey(config) } }, async () => {
+    const fp = { config: { ingest: config.ingest, corpus: config.corpus }, inputs: { corpus: await corpusFilesKey(config) } };
+    const check = await stageDone<{ note: string }>(runDir, INGEST_STAGE, fp);
+    let note: string;
+    if (check.done) note = `manifest.jsonl is up to date (${check.record!.summary.note})`;
+    else {
+      const why = redoNote(check, runDir);
+      if (why && !silent) log(`   ${why}`);
+      const t = performance.now();
       const r = await runIngest(config, { silent });
       // Clips added to this run (curate --add) stay in it when the base is re-ingested.
       const re = await reapplyAdditions(config);
-      const made = `${r.clips} clips in the manifest${re ? ` (+ ${re} added earlier)` : ''}, ${r.failures.length} refused` + (r.resumed ? `, ${r.resumed} inputs resumed` : '');
-      return { summary: { note: made }, outputs: [manifest], stampOutputs: true };
-    });
-    let note = done.skipped ? `manifest.jsonl is up to date (${done.summary.note})` : done.summary.note;
+      note = `${r.clips} clips in the manifest${re ? ` (+ ${re} added earlier)` : ''}, ${r.failures.length} refused` + (r.resumed ? `, ${r.resumed} inputs resumed` : '');
+      await markDone(runDir, INGEST_STAGE, fp, { outputs: [manifest], stamp: true, summary: { note }, seconds: (performance.now() - t) / 1000 });
+    }
     if (opts.add) {
       const a = await addClips(config, opts.add, { silent });
       note += a.already ? `; ${opts.add} was added already (${a.batch.name})` : `; added ${a.batch.clips} clips as ${a.batch.name} (${a.total} in all)`;
       // The manifest now holds the added clips: that is this pipeline's own change, not an edit.
-      await ledger.restamp(INGEST_STAGE);
+      await restampStage(runDir, INGEST_STAGE);
     }
     return note;
   });
@@ -139,8 +144,8 @@ export async function runCuration(config: Config, opts: CurationOptions = {}): P
   return result;
 }
 
-/** The ledger record of curate's ingest step (stages/curate-ingest.json). */
-const INGEST_STAGE = 'curate-ingest';
+/** The ledger record of curate's ingest step (stages/ingest.json; before the fingerprinted ledger, stages/curate-ingest.json). */
+export const INGEST_STAGE = 'ingest';
 
 /** What the manifest depends on: the ingest config and every file of the corpus (name, size, and time or contents). */
 export async function ingestKey(config: Config): Promise<string> {

@@ -7,6 +7,11 @@ import { buildRealPairs } from '../../media/real-pairs.js';
 import { runLayout } from '../../run/layout.js';
 import { ConfigError } from '../../config/errors.js';
 import { ingest, type IngestResult } from './ingest.js';
+import { markDone, redoNote, stageDone } from '../../run/ledger.js';
+import { log } from '../../runtime/progress.js';
+
+/** The ledger's stage of a corpus.synth corpus (stages/synth.json). */
+export const SYNTH_STAGE = 'synth';
 
 /** Where the corpus of a run lives: corpus.source, else <runDir>/corpus (built by corpus.synth or corpus.realPairs). */
 export function corpusDir(config: Config): string {
@@ -40,7 +45,25 @@ export interface CorpusStageResult {
 export async function runCorpus(config: Config, opts: { silent?: boolean } = {}): Promise<CorpusStageResult> {
   const c = config.corpus;
   if (c.synth) {
+    // The stage ledger (stages/synth.json) says whether this corpus is complete: the synth
+    // settings and seed, every clip, labels.jsonl and synth.json present. Otherwise synthesize
+    // resumes (keeps the clips already rendered for these settings) and the record is written.
+    const runDir = config.runDir!;
+    const fp = { config: { synth: c.synth, seed: config.seed } };
+    const check = await stageDone<{ clips: number; labelsFile: string }>(runDir, SYNTH_STAGE, fp);
+    if (check.done) {
+      const s = check.record!.summary;
+      return { kind: 'synth', input: corpusDir(config), labelsFile: s.labelsFile, clips: s.clips, generated: 0, note: `${s.clips} clips (0 generated, ${s.clips} already there)` };
+    }
+    const note = redoNote(check, runDir);
+    if (note && !opts.silent) log(note);
     const r = (await runSynth(config, opts))!;
+    const dir = corpusDir(config);
+    await markDone(runDir, SYNTH_STAGE, fp, {
+      outputs: [r.labelsFile, path.join(dir, 'synth.json'), ...r.labels.map((l) => path.join(dir, l.file))],
+      summary: { clips: r.labels.length, labelsFile: r.labelsFile },
+      seconds: r.seconds,
+    });
     return { kind: 'synth', input: corpusDir(config), labelsFile: r.labelsFile, clips: r.labels.length, generated: r.generated, note: `${r.labels.length} clips (${r.generated} generated, ${r.skipped} already there)` };
   }
   if (c.realPairs) {
