@@ -155,7 +155,11 @@ const LINE_PATTERNS = [
   String.raw`(?:^|[({,])\s*(?:readonly\s+)?(?=(${ID})\??\s*(?::\s*[^=;(){}]+?)?\s*=\s*(${LIT})\s*(?:[,)}]|$))`,
   // const DEFAULT_KEY = v, const keyDefault: number = v
   String.raw`\b(?:const|let|var)\s+(?=(${ID})\s*(?::\s*[^=;]+?)?\s*=\s*(${LIT})\s*;)`,
+  // a CLI option's default: .option('sample-rate', { type: 'number', default: 16000 })
+  String.raw`\.(?:option|positional)\(\s*['"]([\w-]+)['"]\s*,\s*\{[^{}]*?\bdefault:\s*(${LIT})`,
 ].map((p) => new RegExp(p, 'g'));
+/** `sample-rate` → `sampleRate` (CLI options are the config keys in kebab case). */
+const camel = (name: string) => name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
 const scanned = new WeakMap<SourceFile, Candidate[]>();
 
@@ -169,7 +173,7 @@ function candidates(f: SourceFile): Candidate[] {
     for (const p of LINE_PATTERNS) {
       for (const m of line.matchAll(p)) {
         const value = literalValue(m[2]);
-        if (value !== undefined) out!.push({ line: i + 1, name: m[1], value });
+        if (value !== undefined) out!.push({ line: i + 1, name: camel(m[1]), value });
       }
     }
   });
@@ -185,7 +189,8 @@ function candidates(f: SourceFile): Candidate[] {
 /**
  * Places that restate `key`'s default `value`: "file:line: text". Caught: a fallback
  * `<x>.key ?? v`, `key || v`, `pick(o.key, p) ?? v`; a default parameter or destructuring default
- * `(key = v)`, `{ key = v }`, `key: Type = v`; a constant `const DEFAULT_KEY = v`; and an entry
+ * `(key = v)`, `{ key = v }`, `key: Type = v`; a CLI option's `default: v` (`--sample-rate` is
+ * `sampleRate`); a constant `const DEFAULT_KEY = v`; and an entry
  * `key: v` of an object literal of defaults (one with a spread, or a `DEFAULT...` constant).
  * Numbers match however they are written (`1e-4` is `0.0001`, `1 << 30` is `2 ** 30`).
  */
@@ -258,6 +263,8 @@ describe('defaults live in the config schema only', () => {
     expect(more("function f(\n  estimator: Estimator = 'miller-madow',\n) {}", 'estimator', 'miller-madow')).toBe(1);
     expect(more('constructor(seed: number | string = 0) {}', 'seed', 0)).toBe(1);
     expect(more('const { batchSize = 20, ...rest } = opts;', 'batchSize', 20)).toBe(1);
+    expect(more(".option('sample-rate', { type: 'number', default: 16000 })", 'sampleRate', 16000)).toBe(1);
+    expect(more(".option('clips', { type: 'number', default: 200, describe: 'number of clips' })", 'clips', 200)).toBe(1);
     // Constants and objects of defaults.
     expect(more('const DEFAULT_MAX_ROWS = 20_000;', 'maxRows', 20000)).toBe(1);
     expect(more('export const DEFAULT_MAX_MEMBER_BYTES = 1 << 30;', 'maxMemberBytes', 2 ** 30)).toBe(1);

@@ -7,7 +7,7 @@ interface Args extends StageArgs {
   id?: string;
   json: boolean;
   html: boolean;
-  images: boolean;
+  images?: boolean;
   selection?: string;
   out?: string;
 }
@@ -20,7 +20,7 @@ export const command: CommandModule<object, Args> = {
       .option('id', { type: 'string', describe: 'explain this clip (selected or not): its contribution split by pair and the cells it sits in' })
       .option('json', { type: 'boolean', default: false, describe: 'print JSON (the whole explain.json, or the clip with --id) instead of text' })
       .option('html', { type: 'boolean', default: true, describe: 'also write explain.html (plots, cells with frames and spectrograms); --no-html to skip' })
-      .option('images', { type: 'boolean', default: true, describe: 'draw clip frames and spectrograms in explain.html with ffmpeg; --no-images to skip' })
+      .option('images', { type: 'boolean', describe: 'draw clip frames and spectrograms in explain.html with ffmpeg (default: experiment.report.images); --no-images to skip' })
       .option('selection', { type: 'string', describe: 'ranking to explain (default <runDir>/selection.csv)' })
       .option('out', { type: 'string', describe: 'output JSON (default <runDir>/explain.json)' }) as never,
   handler: async (a) => {
@@ -39,7 +39,7 @@ export const command: CommandModule<object, Args> = {
     if (a.html) {
       const { writeExplainPage } = await import('../../experiments/explain-section.js');
       const page = r.file.replace(/\.json$/i, '') + '.html';
-      await writeExplainPage(r.file, page, { images: a.images });
+      await writeExplainPage(r.file, page, { images: a.images ?? config.experiment.report.images });
       if (!a.json) out.write(`  → ${path.relative(process.cwd(), r.file) || r.file}, ${path.relative(process.cwd(), page) || page}\n`);
     } else if (!a.json) out.write(`  → ${path.relative(process.cwd(), r.file) || r.file}\n`);
   },

@@ -13,7 +13,7 @@ interface Args {
   'min-seconds'?: number;
   jobs?: number;
   'timeout-seconds'?: number;
-  'content-filters': boolean;
+  'content-filters'?: boolean;
   quiet: boolean;
 }
 
@@ -31,7 +31,7 @@ export const command: CommandModule<object, Args> = {
       .option('min-seconds', { type: 'number', describe: 'refuse clips shorter than this (default: ingest.minSeconds)' })
       .option('jobs', { type: 'number', describe: 'concurrent probes (default: ingest.concurrency, else the cores)' })
       .option('timeout-seconds', { type: 'number', describe: 'per-file ffprobe/ffmpeg timeout (default: ingest.timeoutSeconds)' })
-      .option('content-filters', { type: 'boolean', default: true, describe: 'decode-based silent/frozen checks (--no-content-filters to skip)' })
+      .option('content-filters', { type: 'boolean', describe: 'decode-based silent/frozen checks (default: ingest.prefilter.content; --no-content-filters to skip)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false }) as never,
   handler: async (a) => {
     const [{ ingest }, { loadConfig }, { IngestSchema }, { ConfigError, formatIssues }, { corpusDir }, { runLayout }] = await Promise.all([
@@ -69,7 +69,7 @@ export const command: CommandModule<object, Args> = {
     const parsed = IngestSchema.safeParse(base, { reportInput: true });
     if (!parsed.success) throw new ConfigError('ingest options', formatIssues(parsed.error.issues));
     const cfg: IngestConfig = parsed.data;
-    if (!a['content-filters']) cfg.prefilter.content = false;
+    if (a['content-filters'] === false) cfg.prefilter.content = false;
     const r = await ingest({ ...cfg, input, out, silent: a.quiet });
     const reasons = new Map<string, number>();
     for (const f of r.failures) reasons.set(f.reason.replace(/\(.*\)/, '').trim(), (reasons.get(f.reason.replace(/\(.*\)/, '').trim()) ?? 0) + 1);
