@@ -3,11 +3,14 @@
  * → wasm (SIMD) → cpu, unless a backend is named. Every candidate that is skipped carries the
  * reason (not installed, failed to load, failed to initialise), so `avcurate doctor` can say why.
  *
- * Code that brings its own kernels for a backend registers them with `onBackendReady` (the
- * ssl engine's wasm training kernels: src/ssl/wasm-kernels.ts); they are installed when that
- * backend is set up (at once when it is the current one).
+ * Setting up the wasm backend installs our wasm kernels (./tfjs-wasm-kernels.ts: the conv2d
+ * gradients tfjs lacks, faster transpose/matmul/identity/reductions), so every tfjs user that
+ * chooses its backend here gets them, whichever part of avcurate it belongs to. Other code that
+ * brings its own kernels for a backend registers them with `onBackendReady`; they are installed
+ * when that backend is set up (at once when it is the current one).
  */
 import * as tf from '@tensorflow/tfjs';
+import { installWasmKernels } from './tfjs-wasm-kernels.js';
 
 // Keep tfjs's console advice off our users' terminals from the moment tfjs is loaded through us,
 // before any tensor exists: "Hi, looks like you are running TensorFlow.js in Node.js..." (printed
@@ -174,6 +177,7 @@ export async function initTfjs(choice: BackendChoice): Promise<TfjsRuntime> {
           cand.reason = err;
           continue;
         }
+        installWasmKernels();
         runBackendSetups('wasm');
         cand.reason = await wasmNotes();
       } else {

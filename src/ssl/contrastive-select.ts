@@ -9,7 +9,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../runtime/random.js';
 import { initTfjs, type BackendChoice } from '../runtime/tfjs.js';
-import './wasm-kernels.js';
 import { range } from '../loaders/sources/array.js';
 import type { ContrastiveSelectConfig } from '../config/sections/selection.js';
 import { infoNce, l2Normalize } from './loss.js';

@@ -9,10 +9,9 @@
  * from the batch moments): its gradient is reductions and elementwise products, never `tile`.
  */
 import * as tf from '@tensorflow/tfjs';
-// Loaded for their effects: tfjs quiet (no Node.js banner) even when a model is built before
-// initTfjs, and our wasm training kernels registered with the backend choice.
+// Loaded for its effect: tfjs quiet (no Node.js banner) even when a model is built before
+// initTfjs. Our wasm kernels come with the backend choice itself (initTfjs).
 import '../runtime/tfjs.js';
-import './wasm-kernels.js';
 import { Rng } from '../runtime/random.js';
 import type { SslModelConfig, StageConfig } from '../config/sections/ssl.js';
 import { CONFIG_DEFAULTS } from '../config/defaults.js';

@@ -16,7 +16,6 @@ import { withRunLock } from '../run/lock.js';
 import * as tf from '@tensorflow/tfjs';
 import { SslSchema, type SslConfig } from '../config/sections/ssl.js';
 import { initTfjs, type BackendChoice } from '../runtime/tfjs.js';
-import './wasm-kernels.js';
 import { Progress, log } from '../runtime/progress.js';
 import { writeJsonAtomic, writeFileAtomic } from '../runtime/atomic.js';
 import { AvModel, type BnUpdate } from './model.js';

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initTfjs } from '../../src/runtime/tfjs.js';
-import '../../src/ssl/wasm-kernels.js';
 import { Rng } from '../../src/runtime/random.js';
 
 function randn(rng: Rng, n: number): Float32Array {

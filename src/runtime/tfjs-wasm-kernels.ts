@@ -1,18 +1,18 @@
 /**
- * Our TensorFlow.js wasm kernels for training the ssl encoders, registered with the backend choice
- * (runtime/tfjs.ts onBackendReady) when this module is loaded: every ssl module that builds or
- * trains a model imports it. Kernels tfjs 4.22 lacks or runs slowly, composed from the backend's
- * own kernels:
+ * Our TensorFlow.js wasm kernels, installed by the backend choice (runtime/tfjs.ts initTfjs) when
+ * it sets up the wasm backend, so every tfjs user of the process gets them: the ssl encoders'
+ * training, and curation's tfjs models (features/pretrained.ts) alike, without curation importing
+ * ssl. Kernels tfjs 4.22 lacks or runs slowly, composed from the backend's own kernels:
  * - `Conv2DBackpropFilter` (absent: any conv2d model fails on its first backward pass): the filter
  *   gradient as one forward convolution over transposed tensors (batch ↔ channels swapped, the
  *   original stride becoming the dilation).
  * - `Conv2DBackpropInput` (stock kernel is a scalar loop): a forward convolution of the
  *   zero-dilated output gradient with the flipped, transposed filter (XNNPACK GEMM path).
+ * - `Transpose`, `BatchMatMul`, `Identity`, `Sum` and `Mean`: see each function below.
  * The ssl encoders compute BatchNorm from broadcasting ops, whose gradients are reductions, so
  * the slow `tile` in the stock FusedBatchNorm gradient is never used.
  */
 import * as tf from '@tensorflow/tfjs';
-import { onBackendReady } from '../runtime/tfjs.js';
 
 type Info = tf.TensorInfo;
 interface WasmBackendLike {
@@ -357,7 +357,7 @@ function replaceWasmKernel(name: string, impl: unknown): tf.KernelFunc | null {
 
 let kernelsInstalled = false;
 
-/** Register the composed kernels on the wasm backend (idempotent; after the backend is set up). */
+/** Register the composed kernels on the wasm backend (idempotent; initTfjs calls it once the wasm backend is set up). */
 export function installWasmKernels(): void {
   if (kernelsInstalled) return;
   if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
@@ -378,6 +378,3 @@ export function installWasmKernels(): void {
   }
   kernelsInstalled = true;
 }
-
-
-onBackendReady('wasm', installWasmKernels);
