@@ -6,7 +6,7 @@
  * one-process ingest at 1, 3 and 4 shards. Hostile tars are refused with the tar named, and every
  * way of naming a pool (folder, brace list, one tar, text file) gives the same manifest.
  */
-import { promises as fsp, readFileSync } from 'node:fs';
+import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ import { TarWriter } from '../../../src/loaders/formats/tar.js';
 import { exportShards } from '../../../src/loaders/export/export.js';
 import { fromShards } from '../../../src/loaders/sources/shards.js';
 import { rawTarHeader, buildTar } from '../../helpers/hostile-tar.js';
-import { expectSameCuration, tinyConfig } from '../../launch/helpers.js';
+import { avcurate, expectSameCuration, tinyConfig } from '../../launch/helpers.js';
 
 const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'avc-tarpool-'));
 afterAll(() => fsp.rm(root, { recursive: true, force: true }));
@@ -63,6 +63,13 @@ async function listAll(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await fsp.readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(path.relative(dir, path.join(e.parentPath, e.name)));
   return out.sort();
+}
+
+/** The pool ingested in one process with plain options (made once). */
+async function reference(): Promise<string> {
+  const f = path.join(root, 'reference', 'manifest.jsonl');
+  if (!existsSync(f)) await ingest({ input: pool, out: f, clipSeconds: 1, minSeconds: 0.5, silent: true });
+  return readFileSync(f, 'utf8');
 }
 
 let tars: string[];
@@ -136,7 +143,7 @@ describe('a WebDataset pool curated in place', () => {
   }
 
   it('takes the pool as a folder, a brace list, a text file of tars or one tar', async () => {
-    const ref = readFileSync(path.join(root, 'single-1', 'manifest.jsonl'), 'utf8');
+    const ref = await reference();
     const viaBraces = path.join(root, 'braces', 'manifest.jsonl');
     await ingest({ input: path.join(pool, 'pool-{000000..000003}.tar'), out: viaBraces, clipSeconds: 1, minSeconds: 0.5, silent: true });
     expect(readFileSync(viaBraces, 'utf8')).toBe(ref);
@@ -156,6 +163,32 @@ describe('a WebDataset pool curated in place', () => {
     await fsp.copyFile(path.join(files, 'corpus', 'clip-00000.mp4'), path.join(mixed, 'b.mp4'));
     await expect(ingest({ input: mixed, out: path.join(root, 'x', 'manifest.jsonl'), silent: true })).rejects.toThrow(/holds both \.tar shards \(a\.tar, \.\.\.\) and media files \(b\.mp4/);
   }, 120_000);
+});
+
+describe('the commands a user types', () => {
+  it('avcurate ingest with a brace list, and the launch ingest steps with the pool as corpus.source', async () => {
+    const ref = await reference();
+    const out = path.join(root, 'cli', 'manifest.jsonl');
+    const r = await avcurate(['ingest', path.join(pool, 'pool-{000000..000003}.tar'), '--out', out, '--clip-seconds', '1', '--min-seconds', '0.5', '-q']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/wrote 24 clips from 24 files/);
+    expect(readFileSync(out, 'utf8')).toBe(ref);
+    const cfgDir = path.join(root, 'cli-cfg');
+    await fsp.mkdir(cfgDir);
+    const cfgFile = path.join(cfgDir, 'pool.yaml');
+    await fsp.writeFile(cfgFile, JSON.stringify({ ...tinyConfig('run'), corpus: { source: '../pool/pool-{000000..000003}.tar' } }));
+    for (const i of [0, 1]) {
+      const t = await avcurate(['launch', 'ingest-shard', '--config', cfgFile, '--shard', `${i}/2`, '-q']);
+      expect(t.code, t.stderr).toBe(0);
+      expect(t.stdout).toContain(`ingest ${i}/2: ${i === 0 ? 14 : 10} inputs`); // whole tars: 7 + 7 | 7 + 3
+    }
+    const m = await avcurate(['launch', 'ingest-merge', '--config', cfgFile, '--shards', '2']);
+    expect(m.code, m.stderr).toBe(0);
+    expect(readFileSync(path.join(cfgDir, 'run', 'manifest.jsonl'), 'utf8')).toBe(ref);
+    const bad = await avcurate(['ingest', path.join(pool, 'nope-{0..1}.tar'), '--out', out, '-q']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/none of its 2 tar\(s\) exists \(first: .*nope-0\.tar\)/);
+  }, 180_000);
 });
 
 describe("curate's ingest key", () => {
