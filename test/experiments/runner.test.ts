@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { StageLedger } from '../../src/run/ledger.js';
+import { StageLedger, readStageRecord } from '../../src/run/ledger.js';
 import { validateResults } from '../../src/experiments/results.js';
 import { formatResultsTable, runExperiment } from '../../src/experiments/runner.js';
 import { holdOut, precisionCurve, sampleIds } from '../../src/experiments/arms.js';
@@ -138,6 +138,8 @@ describe('experiment runner', () => {
 
     // 4. Changing only probe settings re-probes every arm without retraining it.
     const metrics = readFileSync(path.join(runDir, 'ssl', 'curated-s0', 'metrics.jsonl'), 'utf8');
+    const owner = await readStageRecord(runDir, 'arm-checkpoints', 'curated-s0');
+    expect(owner?.outputs).toEqual(['ssl/curated-s0']);
     const cfg = tinyConfig(runDir);
     cfg.probe.lambdas = [0.1];
     const fourth = await runExperiment(cfg, { silent: true, curate: oracleCurate, inProcess: true });
@@ -146,6 +148,8 @@ describe('experiment runner', () => {
     expect(st4.tensors).toBe('skipped');
     expect(readFileSync(path.join(runDir, 'ssl', 'curated-s0', 'metrics.jsonl'), 'utf8')).toBe(metrics);
     expect(metrics.trim().split('\n')).toHaveLength(6);
+    // the checkpoint folder still belongs to the same training (its ledger record was not rewritten)
+    expect(await readStageRecord(runDir, 'arm-checkpoints', 'curated-s0')).toEqual(owner);
 
     // 5. The untrained diagnostic and a 1-shot task. The tiny held-out set has a class with one
     //    corresponding clip: the 1-shot task is skipped with a note, and nothing is retrained.

@@ -5,14 +5,14 @@
  * latest checkpoint; a change of the probe settings alone re-probes without retraining.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, promises as fsp, readFileSync } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ArmName } from '../../config/sections/experiment.js';
 import type { ProbeModality } from '../../ssl/probe/embeddings.js';
 import { Pool, defaultConcurrency } from '../../runtime/pool.js';
-import { writeFileAtomic, writeJsonAtomic } from '../../runtime/atomic.js';
+import { writeJsonAtomic } from '../../runtime/atomic.js';
 import { log } from '../../runtime/progress.js';
-import { stableKey } from '../../run/ledger.js';
+import { markDone, redoNote, stableKey, stageDone } from '../../run/ledger.js';
 import { runLayout } from '../../run/layout.js';
 import { ARM_WORKER_FILE, runArmJob, type ArmJob, type ArmResultFile } from '../arm-worker.js';
 import type { ExperimentContext } from '../context.js';
@@ -25,6 +25,9 @@ export interface TrainOptions {
   /** Run arms in this process instead of worker processes (tests, debugging). */
   inProcess?: boolean;
 }
+
+/** The ledger's record of whose a checkpoint folder ssl/<arm>-s<seed>/ is (the training inputs it was started for). */
+export const CHECKPOINTS_STAGE = 'arm-checkpoints';
 
 /** Stages "arm-<arm>-s<seed>": one per arm and seed. */
 export async function trainStage(ctx: ExperimentContext, armIds: Map<ArmName, string[]>, tasks: TaskPlan[], tensorsKey: string, run: TrainOptions): Promise<ArmResultFile[]> {
@@ -71,13 +74,18 @@ export async function trainStage(ctx: ExperimentContext, armIds: Map<ArmName, st
       const jobFile = path.join(expDir, 'jobs', `${job.arm}-s${job.seed}.json`);
       // A checkpoint folder left by training with other inputs (ssl config, training set) is not
       // resumed from: it is removed. The same training killed mid-way resumes from its latest
-      // checkpoint; a change of the probe settings alone re-probes without retraining.
-      const key = stableKey({ arm: job.arm, seed: job.seed, trainIds: job.trainIds, ssl: job.ssl, loader: job.loader, tensors: tensorsKey });
-      const keyFile = path.join(job.outDir, 'job.key');
-      const previous = existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : null;
-      if (previous !== key && existsSync(job.outDir)) await fsp.rm(job.outDir, { recursive: true, force: true });
+      // checkpoint; a change of the probe settings alone re-probes without retraining. Whose a
+      // checkpoint folder is, is the stage ledger's record stages/arm-checkpoints/<arm>-s<seed>.json,
+      // written when the folder is started for these training inputs.
+      const shard = `${job.arm}-s${job.seed}`;
+      const training = { config: { ssl: job.ssl, loader: job.loader }, inputs: { arm: job.arm, seed: job.seed, trainIds: stableKey(job.trainIds), tensors: tensorsKey } };
+      const owner = await stageDone(runDir, CHECKPOINTS_STAGE, training, { shard });
+      if (!owner.done && existsSync(job.outDir)) {
+        if (!silent) log(redoNote(owner, runDir, `removing ${path.relative(runDir, job.outDir)} and training from the start`) ?? `${CHECKPOINTS_STAGE} ${shard}: ${path.relative(runDir, job.outDir)} has no ledger record of the training it belongs to; removing it and training from the start`);
+        await fsp.rm(job.outDir, { recursive: true, force: true });
+      }
       await fsp.mkdir(job.outDir, { recursive: true });
-      await writeFileAtomic(keyFile, key + '\n');
+      if (!owner.done) await markDone(runDir, CHECKPOINTS_STAGE, training, { shard, outputs: [job.outDir] });
       await writeJsonAtomic(jobFile, job);
       const result = run.inProcess ? await runArmJob(job) : await runWorker(jobFile, `${job.arm}/s${job.seed}`, silent);
       return { summary: result, outputs: [job.resultFile] };
