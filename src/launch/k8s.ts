@@ -20,7 +20,7 @@ import YAML from 'yaml';
 import { applyOverride } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
-import { LaunchError, launchPaths, newPlan, readPlan, runFingerprint, stepsOf, taskCount, writePlan, type PlanFile, type Step, type UserStage } from './plan.js';
+import { LaunchError, checkShardable, launchPaths, newPlan, readPlan, runFingerprint, stepsOf, taskCount, writePlan, type PlanFile, type Step, type UserStage } from './plan.js';
 import { checkRunFolder } from './slurm.js';
 
 export const CONFIG_MOUNT = '/etc/avcurate';
@@ -182,7 +182,7 @@ export function renderManifests(config: Config, shards: number, stages: UserStag
 /** Write the manifests (see the file comment). The local run folder gets a copy under launch/k8s. */
 export async function launchK8s(config: Config, opts: K8sLaunchOptions): Promise<K8sLaunchResult> {
   const { runDir } = checkRunFolder(config, opts.shards, Boolean(opts.force));
-  if (config.selection.method === 'contrastive') throw new LaunchError('selection.method "contrastive" trains one model over the whole pool: run "avcurate select" in one process', 2);
+  checkShardable(config, opts.stages, opts.shards);
   podRunDir(config);
   const warnings: string[] = [];
   if (config.selection.partitions === 'auto' && config.selection.partitionSize === undefined && opts.shards > 1) {

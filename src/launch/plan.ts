@@ -17,7 +17,7 @@
  *              cluster-fit (single: merge the reservoirs, fit k-means once)
  *              cluster (array: assign), cluster-merge (single: streaming merge → clusters.h5)
  *   select   → select (array: the shard's partitions), select-merge (single: merge → selection.csv, evaluate)
- *   export   → export (single: WebDataset shards of the selection)
+ *   export   → export (array: rank blocks b with b mod n = i → tars), export-merge (single: shards.json)
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -28,7 +28,7 @@ import { writeJsonAtomic } from '../runtime/atomic.js';
 export const USER_STAGES = ['ingest', 'extract', 'cluster', 'select', 'export'] as const;
 export type UserStage = (typeof USER_STAGES)[number];
 
-export const STEP_NAMES = ['corpus', 'ingest', 'ingest-merge', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export'] as const;
+export const STEP_NAMES = ['corpus', 'ingest', 'ingest-merge', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export', 'export-merge'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
 export interface Step {
@@ -55,7 +55,10 @@ const EXPANSION: Record<UserStage, Step[]> = {
     { name: 'select', stage: 'select', array: true },
     { name: 'select-merge', stage: 'select', array: false },
   ],
-  export: [{ name: 'export', stage: 'export', array: false }],
+  export: [
+    { name: 'export', stage: 'export', array: true },
+    { name: 'export-merge', stage: 'export', array: false },
+  ],
 };
 
 /** A problem with the launch the user can act on; `exitCode` 2 = usage, 3 = run-folder state. */
@@ -66,6 +69,17 @@ export class LaunchError extends Error {
   ) {
     super(message);
     this.name = 'LaunchError';
+  }
+}
+
+/** Refuse (exit code 2) a config whose steps cannot run sharded. */
+export function checkShardable(config: Config, stages: readonly UserStage[], shards: number): void {
+  if (config.selection.method === 'contrastive') throw new LaunchError('selection.method "contrastive" trains one model over the whole pool: run "avcurate select" in one process', 2);
+  if (stages.includes('export') && shards > 1 && config.loader.export.maxBytes !== undefined) {
+    throw new LaunchError(
+      `loader.export.maxBytes is set: shards rolled over by size depend on every clip before them, so the export cannot be cut into ${shards} processes; set loader.export.maxCount (samples per shard) instead, or leave export out of --stages and run "avcurate export" in one process`,
+      2,
+    );
   }
 }
 

@@ -10,7 +10,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
-import { LaunchError, launchPaths, newPlan, readPlan, runFingerprint, stepsOf, taskCount, writePlan, type PlanFile, type Step, type UserStage } from './plan.js';
+import { LaunchError, checkShardable, launchPaths, newPlan, readPlan, runFingerprint, stepsOf, taskCount, writePlan, type PlanFile, type Step, type UserStage } from './plan.js';
 import { runStatus } from './status.js';
 import { defaultAvcurateCommand } from './task.js';
 
@@ -157,7 +157,7 @@ export async function launchSlurm(config: Config, opts: SlurmLaunchOptions): Pro
     throw new LaunchError('sbatch is not on PATH: run on a Slurm login node (or load the Slurm module); without --submit the scripts are written for you to submit', 4);
   }
   const { runDir, previous } = checkRunFolder(config, opts.shards, Boolean(opts.force));
-  if (config.selection.method === 'contrastive') throw new LaunchError('selection.method "contrastive" trains one model over the whole pool: run "avcurate select" in one process', 2);
+  checkShardable(config, opts.stages, opts.shards);
   if (config.selection.partitions === 'auto' && config.selection.partitionSize === undefined && opts.shards > 1) {
     warnings.push(
       `selection.partitions is "auto": the selection is cut into ${opts.shards} partitions, one per shard, so it equals a one-process run only with selection.partitions: ${opts.shards} (set it to keep results independent of the shard count)`,

@@ -80,7 +80,9 @@ export function stepCommands(step: StepName, index: number, count: number, shard
     case 'select-merge':
       return [['select']];
     case 'export':
-      return [['export']];
+      return [['export', '--no-merge', ...sh]]; // rank blocks b with b mod n = i, byte-identical to one process
+    case 'export-merge':
+      return [['export']]; // finds every block done: writes shards.json
   }
 }
 

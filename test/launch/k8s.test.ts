@@ -29,11 +29,11 @@ describe('launch k8s manifests', () => {
     const r = await avcurate(['launch', 'k8s', '--config', cfg, '--shards', '3']);
     expect(r.code, r.stderr).toBe(0);
     const docs = YAML.parseAllDocuments(readFileSync(path.join(root, 'local', 'tiny', 'launch', 'k8s', 'all.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
-    expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', ...Array(11).fill('Job')]);
+    expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', ...Array(12).fill('Job')]);
     for (const d of docs) validate(d);
     const jobs = docs.slice(1) as Array<{ metadata: { name: string }; spec: Record<string, any> }>;
     expect(jobs.map((j) => j.metadata.name)).toEqual(
-      ['corpus', 'ingest', 'ingest-merge', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export'].map((s) => `avc-tiny-${s}`),
+      ['corpus', 'ingest', 'ingest-merge', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export', 'export-merge'].map((s) => `avc-tiny-${s}`),
     );
     for (const j of jobs) {
       expect(j.spec.completionMode).toBe('Indexed');

@@ -102,6 +102,14 @@ describe('launch slurm', () => {
     expect(r2.stderr).toMatch(/not-mounted: no such folder.*storage every node mounts/);
     expect(existsSync(path.join(root, 'not-mounted'))).toBe(false);
 
+    // A size-rolled export cannot be cut into shard processes: refused before anything is written.
+    const bytes = await avcurate(['launch', 'slurm', '--config', file, '--shards', '4', '--set', 'loader.export.maxBytes=100000000']);
+    expect(bytes.code).toBe(2);
+    expect(bytes.stderr).toMatch(/loader\.export\.maxBytes is set.*set loader\.export\.maxCount/);
+    expect(existsSync(path.join(root, 'runs', 'refuse', 'launch'))).toBe(false);
+    expect((await avcurate(['launch', 'slurm', '--config', file, '--shards', '4', '--stages', 'extract', '--set', 'loader.export.maxBytes=100000000'])).code).toBe(0);
+    rmSync(path.join(root, 'runs', 'refuse', 'launch'), { recursive: true, force: true });
+
     expect((await avcurate(['launch', 'slurm', '--config', file, '--shards', '4'])).code).toBe(0);
     const plan = readFileSync(path.join(root, 'runs', 'refuse', 'launch', 'plan.json'), 'utf8');
     const other = await avcurate(['launch', 'slurm', '--config', file, '--shards', '3']);
@@ -111,7 +119,7 @@ describe('launch slurm', () => {
     expect(changed.code).toBe(3);
     expect(changed.stderr).toMatch(/launched with another config/);
     expect(readFileSync(path.join(root, 'runs', 'refuse', 'launch', 'plan.json'), 'utf8')).toBe(plan);
-    expect(readdirSync(path.join(root, 'runs', 'refuse', 'launch')).filter((f) => f.endsWith('.sbatch'))).toHaveLength(11);
+    expect(readdirSync(path.join(root, 'runs', 'refuse', 'launch')).filter((f) => f.endsWith('.sbatch'))).toHaveLength(12);
   });
 });
 

@@ -42,7 +42,8 @@ afterAll(() => {
 
 function writeConfig(name: string): string {
   const file = path.join(root, `${name}.yaml`);
-  writeFileSync(file, YAML.stringify({ ...tinyConfig(path.join(root, name)), launch: { slurm: { cpus: 1, memory: '1000M', time: '00:30:00' } } }));
+  // maxCount 5: the 24 selected clips are 5 rank blocks, so every export array task writes tars.
+  writeFileSync(file, YAML.stringify({ ...tinyConfig(path.join(root, name)), loader: { export: { maxCount: 5 } }, launch: { slurm: { cpus: 1, memory: '1000M', time: '00:30:00' } } }));
   return file;
 }
 
@@ -66,6 +67,8 @@ describe.skipIf(!available)('Slurm end to end (single-node cluster)', () => {
     const cfg = writeConfig('single');
     const r = await avcurate(['curate', '--config', cfg, '--quiet']);
     expect(r.code, r.stderr).toBe(0);
+    const e = await avcurate(['export', '--config', cfg, '--quiet']);
+    expect(e.code, e.stderr).toBe(0);
   });
 
   it('launches the whole curation with --shards 4 --submit and equals a one-process run', async () => {
@@ -79,12 +82,17 @@ describe.skipIf(!available)('Slurm end to end (single-node cluster)', () => {
     expect(w.code, w.stdout + w.stderr).toBe(0);
     const st = JSON.parse((await avcurate(['status', '--config', cfg, '--json'], env)).stdout);
     expect(st.complete).toBe(true);
-    expect(st.steps.map((s: { step: string }) => s.step)).toEqual(['corpus', 'ingest', 'ingest-merge', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export']);
+    expect(st.steps.map((s: { step: string }) => s.step)).toEqual(['corpus', 'ingest', 'ingest-merge', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export', 'export-merge']);
     await expectSameCuration(single, path.join(root, 'sharded'));
     // Logs per array task in the run folder.
     expect(readFileSync(path.join(root, 'sharded', 'launch', 'logs', 'extract-3.log'), 'utf8')).toMatch(/extract 3\/4: done/);
-    const shards = JSON.parse(readFileSync(path.join(root, 'sharded', 'shards', 'shards.json'), 'utf8'));
-    expect(JSON.stringify(shards)).toMatch(/\.tar/);
+    // The export array's tars and the merge's shards.json equal the one-process export byte for byte.
+    const shardsJson = readFileSync(path.join(root, 'sharded', 'shards', 'shards.json'), 'utf8');
+    expect(shardsJson).toBe(readFileSync(path.join(single, 'shards', 'shards.json'), 'utf8'));
+    const names = (JSON.parse(shardsJson) as { shards: Array<{ name: string }> }).shards.map((s) => s.name);
+    expect(names.length).toBeGreaterThanOrEqual(4);
+    for (const n of names) expect(readFileSync(path.join(root, 'sharded', 'shards', n)).equals(readFileSync(path.join(single, 'shards', n))), n).toBe(true);
+    for (let i = 0; i < 4; i++) expect(readFileSync(path.join(root, 'sharded', 'launch', 'logs', `export-${i}.log`), 'utf8')).toMatch(new RegExp(`export ${i}/4: done`));
   });
 
   it('after scancel of one array index, status --missing names it and --resubmit-missing completes the same result', async () => {

@@ -20,6 +20,8 @@ interface Args {
   concurrency?: number;
   'on-error'?: 'skip' | 'raise';
   dump?: string;
+  shard?: string;
+  merge: boolean;
   quiet: boolean;
 }
 
@@ -50,6 +52,8 @@ export const command: CommandModule<object, Args> = {
       .option('dump', { type: 'string', describe: 'afterwards, write what the loader reads from the shards to this JSON (for scripts/check_shards_interop.py)' })
       .option('config', { alias: 'c', type: 'string', describe: 'YAML config (optional): loader.export and loader.decode defaults, runDir' })
       .option('set', { type: 'string', array: true, describe: 'override a config key, e.g. --set loader.export.npy=true' })
+      .option('shard', { type: 'string', describe: 'i/n: write only the rank blocks b with b mod n = i (max-count shards; default from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX); the tars equal a one-process export byte for byte' })
+      .option('merge', { type: 'boolean', default: true, describe: 'with --shard: write shards.json when every block is done (--no-merge: leave it to a run without --shard)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress output' })
       .check((a) => {
         if (a['max-count'] !== undefined && a['max-bytes'] !== undefined) throw new UserError('give --max-count or --max-bytes, not both', 2);
@@ -58,7 +62,7 @@ export const command: CommandModule<object, Args> = {
       }) as never,
   handler: async (a) => {
     if (a.quiet) process.env.AVCURATE_QUIET = '1';
-    const [{ loadConfig, snapshotConfig }, { LoaderSchema }, { SslSchema }, { decodeSpecOf }, { exportShards }, { dumpShards }, { log }] = await Promise.all([
+    const [{ loadConfig, snapshotConfig }, { LoaderSchema }, { SslSchema }, { decodeSpecOf }, { exportShards, ExportShardError }, { dumpShards }, { log }, { resolveShard }] = await Promise.all([
       import('../../config/load.js'),
       import('../../config/sections/loader.js'),
       import('../../config/sections/ssl.js'),
@@ -66,7 +70,14 @@ export const command: CommandModule<object, Args> = {
       import('../../loaders/export/export.js'),
       import('../../loaders/export/interop.js'),
       import('../../runtime/progress.js'),
+      import('../../runtime/shard.js'),
     ]);
+    let shard;
+    try {
+      shard = resolveShard(a.shard);
+    } catch (err) {
+      throw new UserError((err as Error).message, 2);
+    }
     let config: Config | null = null;
     if (a.config) {
       config = loadConfig(a.config, a.set ?? []);
@@ -103,13 +114,25 @@ export const command: CommandModule<object, Args> = {
         concurrency: a.concurrency ?? (loader.concurrency || undefined),
         onError: a['on-error'] ?? loader.onError,
         silent: a.quiet,
+        shard,
+        merge: a.merge,
       });
     } catch (err) {
+      if (err instanceof ExportShardError) throw new UserError(err.message, 2);
       const msg = (err as Error).message;
       if (/selection|manifest|not found|cannot read/i.test(msg) && !/^export: clip/.test(msg)) throw new UserError(msg);
       throw err;
     }
     const { index } = result;
+    if (!index) {
+      log(
+        `export: shard ${shard.index}/${shard.count}: ${result.written} samples written${result.reusedShards ? `, ${result.reusedShards} shard(s) kept from an earlier run` : ''}` +
+          (result.skipped.length ? `; ${result.skipped.length} clip(s) skipped (see failures.jsonl)` : '') +
+          (result.missing.length ? `; ${result.missing.length} block(s) left for other shards` : '; every block is done') +
+          ' (a run without --shard writes shards.json)',
+      );
+      return;
+    }
     log(`export: ${index.total.count} samples in ${index.shards.length} shard(s), ${(index.total.bytes / 1e6).toFixed(1)} MB → ${displayPath(path.join(result.out, 'shards.json'))}` +
       (result.reusedShards ? ` (${result.reusedShards} shard(s) kept from an earlier run)` : '') +
       (result.skipped.length ? `; ${result.skipped.length} clip(s) skipped (see failures.jsonl)` : ''));

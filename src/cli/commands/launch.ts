@@ -8,7 +8,7 @@ import { UserError } from '../errors.js';
 import type { StepName } from '../../launch/plan.js';
 
 /** launch/plan.ts's STEP_NAMES, spelled here so that `--help` does not load the launch code. */
-const STEP_NAMES = ['corpus', 'ingest', 'ingest-merge', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export'] as const satisfies readonly StepName[];
+const STEP_NAMES = ['corpus', 'ingest', 'ingest-merge', 'extract', 'cluster-sample', 'cluster-fit', 'cluster', 'cluster-merge', 'select', 'select-merge', 'export', 'export-merge'] as const satisfies readonly StepName[];
 /** Fails to type-check when the plan gains a step this list lacks. */
 const everyStep: Exclude<StepName, (typeof STEP_NAMES)[number]> extends never ? true : false = true;
 void everyStep;

@@ -32,6 +32,7 @@ import { FailureLog } from '../../run/failures.js';
 import { FAILURES_NAME, SHARD_INDEX_NAME } from '../../run/layout.js';
 import { parseShardIndex } from '../../run/shards-index.js';
 import { CONFIG_DEFAULTS } from '../../config/defaults.js';
+import { unitsOfShard } from '../../runtime/shard.js';
 
 export interface ExportOptions {
   selection: string;
@@ -58,6 +59,13 @@ export interface ExportOptions {
    */
   absolutePaths?: boolean;
   silent?: boolean;
+  /**
+   * This process's part of a count-rolled export (`export --shard i/n`): rank blocks b with
+   * b mod n = i. Default: every block.
+   */
+  shard?: { index: number; count: number };
+  /** Write shards.json when every block is done (default true; false leaves it to a run without --shard). */
+  merge?: boolean;
 }
 
 /** The deepest folder that holds every file (the corpus root of a selection). */
@@ -75,7 +83,10 @@ export function corpusRoot(files: readonly string[]): string {
 
 export interface ExportResult {
   out: string;
-  index: ShardIndex;
+  /** shards.json as written; null when blocks of other shard processes are not done yet. */
+  index: ShardIndex | null;
+  /** Rank blocks not done yet (count-rolled exports; empty when shards.json was written). */
+  missing: number[];
   /** Samples written in this run (not counting reused shards). */
   written: number;
   reusedShards: number;
@@ -141,13 +152,42 @@ async function makeMembers(p: Prepared, opts: ExportOptions, tmpDir: string, roo
   return members;
 }
 
-/** Export the selection to shards (holding the output folder's lock: src/run/lock.ts). */
+/**
+ * Export the selection to shards (holding the output folder's lock: src/run/lock.ts; a shard
+ * process of a count-rolled export holds its own, so the n processes run side by side).
+ */
 export async function exportShards(opts: ExportOptions): Promise<ExportResult> {
-  return withRunLock(path.resolve(opts.out), 'export', () => exportShardsLocked(opts));
+  if (opts.maxCount === undefined && opts.maxBytes === undefined) opts = { ...opts, maxCount: CONFIG_DEFAULTS.loader.export.maxCount };
+  const shard = opts.shard ?? { index: 0, count: 1 };
+  if (!(Number.isInteger(shard.count) && shard.count >= 1 && Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) {
+    throw new RangeError(`export: shard ${shard.index}/${shard.count} is not an index below a positive count`);
+  }
+  if (opts.maxBytes !== undefined) {
+    if (shard.count > 1) {
+      throw new ExportShardError(
+        `export --shard ${shard.index}/${shard.count}: shards rolled over by size (maxBytes) depend on every clip before them, so they cannot be cut in separate processes; use maxCount (samples per shard) for a sharded export`,
+      );
+    }
+    return withRunLock(path.resolve(opts.out), 'export', () => exportBySizeLocked(opts));
+  }
+  const lockName = shard.count > 1 ? `export-${shard.index}-of-${shard.count}` : 'export';
+  return withRunLock(path.resolve(opts.out), lockName, () => exportBlocksLocked(opts, shard));
 }
 
-async function exportShardsLocked(opts: ExportOptions): Promise<ExportResult> {
-  if (opts.maxCount === undefined && opts.maxBytes === undefined) opts = { ...opts, maxCount: CONFIG_DEFAULTS.loader.export.maxCount };
+/** A sharded export that cannot run as asked (exit code 2 in the CLI). */
+export class ExportShardError extends Error {
+  override name = 'ExportShardError';
+}
+
+interface ExportInputs {
+  out: string;
+  prefix: string;
+  prepared: Prepared[];
+  root: string;
+  settings: Record<string, unknown>;
+}
+
+async function exportInputs(opts: ExportOptions): Promise<ExportInputs> {
   const out = path.resolve(opts.out);
   const prefix = opts.prefix ?? 'shard';
   const clips = await loadSelection(opts.selection, { manifest: opts.manifest, limit: opts.limit });
@@ -172,6 +212,188 @@ async function exportShardsLocked(opts: ExportOptions): Promise<ExportResult> {
     cut: opts.cut ?? {},
     prefix,
   };
+  return { out, prefix, prepared, root, settings };
+}
+
+/**
+ * A skipped clip's reason as shards.json keeps it: paths relative to the corpus root (unless
+ * absolutePaths), and without the addresses ffmpeg prints in its log prefixes ("[mov,mp4 @
+ * 0x55d0c8]"), so that the same failure gives the same shards.json in every process.
+ */
+function skipReason(message: string, root: string, opts: Pick<ExportOptions, 'absolutePaths'>): string {
+  const m = opts.absolutePaths ? message : message.split(root + path.sep).join('');
+  return m.replace(/ @ 0x[0-9a-f]+\]/g, ']');
+}
+
+/** The record of one finished rank block (`.blocks/<b>.json` in the output folder). */
+interface BlockRecord {
+  format: 'avcurate.export-block';
+  version: 1;
+  /** Hash of the export settings (selection, limit, maxCount, cut, npy, prefix, sources). */
+  settings: string;
+  block: number;
+  /** The block's tar; null when every clip of the block was skipped. */
+  shard: WrittenShard | null;
+  skipped: Array<{ id: string; reason: string }>;
+}
+
+const BLOCKS_DIR = '.blocks';
+const blockRecordPath = (out: string, b: number) => path.join(out, BLOCKS_DIR, `${String(b).padStart(6, '0')}.json`);
+
+/** The record of block b when it is current (these settings, its tar in place at the recorded size). */
+async function readBlockRecord(out: string, b: number, settingsKey: string): Promise<BlockRecord | null> {
+  let rec: BlockRecord;
+  try {
+    rec = JSON.parse(await fsp.readFile(blockRecordPath(out, b), 'utf8')) as BlockRecord;
+  } catch {
+    return null;
+  }
+  if (rec?.format !== 'avcurate.export-block' || rec.settings !== settingsKey || rec.block !== b || !Array.isArray(rec.skipped)) return null;
+  if (rec.shard) {
+    const st = await fsp.stat(path.join(out, rec.shard.name)).catch(() => null);
+    if (!st || st.size !== rec.shard.bytes) return null;
+  }
+  return rec;
+}
+
+/**
+ * A count-rolled export: the ranks are cut into blocks of maxCount, block b is the tar
+ * `<prefix>-<b>.tar` holding the block's clips that could be cut (a block whose clips were all
+ * skipped has no tar). A block depends only on its own clips and the settings, so any number of
+ * processes (`shard`: blocks b with b mod n = i) write byte-identical tars, and each finished block
+ * leaves a record (`.blocks/<b>.json`: its shards.json entry and skipped clips) that reruns and the
+ * merge trust instead of re-reading the tar. shards.json is written once every block has a record.
+ */
+async function exportBlocksLocked(opts: ExportOptions, shard: { index: number; count: number }): Promise<ExportResult> {
+  const { out, prefix, prepared, root, settings } = await exportInputs(opts);
+  const maxCount = opts.maxCount!;
+  const settingsKey = createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 32);
+  const blocks = Math.ceil(prepared.length / maxCount);
+  const mine = unitsOfShard(blocks, shard);
+  await fsp.mkdir(path.join(out, BLOCKS_DIR), { recursive: true });
+  await cleanStaleTemps(out);
+  await cleanStaleTemps(path.join(out, BLOCKS_DIR));
+  const settingsFile = path.join(out, '.export.json');
+  const indexFile = path.join(out, SHARD_INDEX_NAME);
+  await fsp.rm(indexFile, { force: true });
+  await writeJsonAtomic(settingsFile, settings);
+
+  const records = new Map<number, BlockRecord>();
+  const todo: number[] = [];
+  for (const b of mine) {
+    const rec = await readBlockRecord(out, b, settingsKey);
+    if (rec) records.set(b, rec);
+    else {
+      await fsp.rm(path.join(out, shardFileName(prefix, b)), { force: true });
+      todo.push(b);
+    }
+  }
+  const keptShards = [...records.values()].filter((r) => r.shard).length;
+  if (records.size > 0) log(`export: keeping ${records.size} finished block(s) (${keptShards} shard(s)) from an earlier run`);
+
+  const failures = new FailureLog(opts.failures ?? path.join(path.dirname(path.resolve(opts.selection)), FAILURES_NAME));
+  const skipped: ExportResult['skipped'] = [];
+  const items = todo.flatMap((b) => prepared.slice(b * maxCount, Math.min(prepared.length, (b + 1) * maxCount)).map((p) => ({ p, b })));
+  const progress = new Progress('export', { total: items.length, unit: 'clips', silent: opts.silent });
+  const scratch = await fsp.mkdtemp(path.join(out, '.cut-'));
+  let written = 0;
+  let writer: ShardWriter | null = null;
+  let block = -1;
+  let blockSkipped: BlockRecord['skipped'] = [];
+  const closeBlock = async () => {
+    if (block < 0) return;
+    const shards = await writer!.finish();
+    const rec: BlockRecord = { format: 'avcurate.export-block', version: 1, settings: settingsKey, block, shard: shards[0] ?? null, skipped: blockSkipped };
+    await writeJsonAtomic(blockRecordPath(out, block), rec);
+    records.set(block, rec);
+    writer = null;
+    block = -1;
+  };
+  try {
+    const results = mapOrdered(items, async ({ p, b }) => {
+      try {
+        return { p, b, members: await makeMembers(p, opts, scratch, root) };
+      } catch (err) {
+        return { p, b, error: err as Error };
+      }
+    }, opts.concurrency ?? defaultConcurrency());
+    for await (const r of results) {
+      if (r.b !== block) {
+        await closeBlock();
+        block = r.b;
+        blockSkipped = [];
+        writer = new ShardWriter(out, { maxCount, prefix, startIndex: r.b });
+      }
+      if ('error' in r && r.error) {
+        if ((opts.onError ?? CONFIG_DEFAULTS.loader.onError) === 'raise') throw new Error(`export: clip ${r.p.clip.id} (rank ${r.p.clip.rank}): ${r.error.message}`, { cause: r.error });
+        // shards.json travels with the shards: paths in the reason relative to the corpus root too.
+        const entry = { id: r.p.clip.id, reason: skipReason(r.error.message, root, opts) };
+        skipped.push(entry);
+        blockSkipped.push(entry);
+        failures.record({ id: r.p.clip.id, stage: 'export', file: r.p.clip.source, reason: r.error.message.split('\n')[0] });
+        progress.tick(1, `${skipped.length} skipped`);
+        continue;
+      }
+      await writer!.write(r.p.key, (r as { members: Record<string, Uint8Array> }).members);
+      written++;
+      progress.tick(1, skipped.length ? `${skipped.length} skipped` : undefined);
+    }
+    await closeBlock();
+  } catch (err) {
+    await (writer as ShardWriter | null)?.abort();
+    throw err;
+  } finally {
+    await fsp.rm(scratch, { recursive: true, force: true });
+  }
+  progress.finish(skipped.length ? `${skipped.length} skipped` : undefined);
+
+  const base = { out, written, reusedShards: keptShards };
+  // The other processes' blocks, looked up only now (the process that finishes last sees them all).
+  const missing: number[] = [];
+  for (let b = 0; b < blocks; b++) {
+    if (records.has(b)) continue;
+    const rec = await readBlockRecord(out, b, settingsKey);
+    if (rec) records.set(b, rec);
+    else missing.push(b);
+  }
+  const mySkipped = mine.flatMap((b) => records.get(b)!.skipped);
+  if (missing.length > 0 || opts.merge === false) {
+    if (missing.length > 0) log(`export: ${blocks - missing.length}/${blocks} blocks done; ${missing.length} left for other shards (the last one to finish writes shards.json, or rerun without --shard)`);
+    return { ...base, index: null, missing, skipped: mySkipped };
+  }
+  const ordered = Array.from({ length: blocks }, (_, b) => records.get(b)!);
+  const shards = ordered.flatMap((r) => (r.shard ? [r.shard] : []));
+  const allSkipped = ordered.flatMap((r) => r.skipped);
+  // Tars and records of another export into this folder (more blocks, other settings) go.
+  const names = new Set(shards.map((s) => s.name));
+  for (const n of await fsp.readdir(out)) {
+    if (n.startsWith(`${prefix}-`) && n.endsWith('.tar') && !names.has(n)) await fsp.rm(path.join(out, n), { force: true });
+  }
+  for (const n of await fsp.readdir(path.join(out, BLOCKS_DIR))) {
+    const b = /^(\d{6})\.json$/.exec(n);
+    if (b && Number(b[1]) >= blocks) await fsp.rm(path.join(out, BLOCKS_DIR, n), { force: true });
+  }
+  const index = shardIndexOf(shards, opts, settings, allSkipped);
+  await writeJsonAtomic(indexFile, index);
+  return { ...base, index, missing: [], skipped: shard.count > 1 ? mySkipped : allSkipped };
+}
+
+function shardIndexOf(shards: WrittenShard[], opts: ExportOptions, settings: Record<string, unknown>, skipped: ExportResult['skipped']): ShardIndex {
+  const members = ['json', 'mp4', ...(opts.npy ? ['audio.npy', 'frames.npy'] : [])].sort();
+  return {
+    format: 'avcurate-shards',
+    version: 1,
+    shards,
+    total: { count: shards.reduce((a, s) => a + s.count, 0), bytes: shards.reduce((a, s) => a + s.bytes, 0) },
+    members,
+    settings: settings as ShardIndex['settings'],
+    skipped,
+  };
+}
+
+/** An export rolled over by size (maxBytes): one process, shards in order. */
+async function exportBySizeLocked(opts: ExportOptions): Promise<ExportResult> {
+  const { out, prefix, prepared, root, settings } = await exportInputs(opts);
   await fsp.mkdir(out, { recursive: true });
   await cleanStaleTemps(out);
   const settingsFile = path.join(out, '.export.json');
@@ -233,7 +455,7 @@ async function exportShardsLocked(opts: ExportOptions): Promise<ExportResult> {
       if ('error' in r && r.error) {
         if ((opts.onError ?? CONFIG_DEFAULTS.loader.onError) === 'raise') throw new Error(`export: clip ${r.p.clip.id} (rank ${r.p.clip.rank}): ${r.error.message}`, { cause: r.error });
         // shards.json travels with the shards: paths in the reason relative to the corpus root too.
-        skipped.push({ id: r.p.clip.id, reason: opts.absolutePaths ? r.error.message : r.error.message.split(root + path.sep).join('') });
+        skipped.push({ id: r.p.clip.id, reason: skipReason(r.error.message, root, opts) });
         failures.record({ id: r.p.clip.id, stage: 'export', file: r.p.clip.source, reason: r.error.message.split('\n')[0] });
         progress.tick(1, `${skipped.length} skipped`);
         continue;
@@ -251,18 +473,9 @@ async function exportShardsLocked(opts: ExportOptions): Promise<ExportResult> {
   }
   progress.finish(skipped.length ? `${skipped.length} skipped` : undefined);
   const shards = [...kept, ...writer.written];
-  const members = ['json', 'mp4', ...(opts.npy ? ['audio.npy', 'frames.npy'] : [])].sort();
-  const index: ShardIndex = {
-    format: 'avcurate-shards',
-    version: 1,
-    shards,
-    total: { count: shards.reduce((a, s) => a + s.count, 0), bytes: shards.reduce((a, s) => a + s.bytes, 0) },
-    members,
-    settings,
-    skipped,
-  };
+  const index = shardIndexOf(shards, opts, settings, skipped);
   await writeJsonAtomic(indexFile, index);
-  return { out, index, written, reusedShards: kept.length, skipped };
+  return { out, index, missing: [], written, reusedShards: kept.length, skipped };
 }
 
 /** Check every shard in shards.json against its listed size and sha256. */
