@@ -5,7 +5,7 @@
  * submits only the failed or missing indices of the first incomplete step and the steps after it.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../runtime/atomic.js';
 import { LaunchError, checkShardable, launchPaths, newPlan, readPlan, runFingerprint, stepsOf, taskCount, writePlan, type PlanFile, type Step, type UserStage } from './plan.js';
 import { runStatus } from './status.js';
 import { defaultAvcurateCommand } from './task.js';
+import { which } from './which.js';
 
 export interface SlurmLaunchOptions {
   shards: number;
@@ -36,19 +37,7 @@ export interface SlurmLaunchResult {
 }
 
 /** A program on PATH (absolute path) or null. */
-export function which(cmd: string, env: NodeJS.ProcessEnv = process.env): string | null {
-  if (cmd.includes('/')) return existsSync(cmd) ? cmd : null;
-  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    const p = path.join(dir, cmd);
-    try {
-      accessSync(p, constants.X_OK);
-      if (statSync(p).isFile()) return p;
-    } catch {
-      /* not here */
-    }
-  }
-  return null;
-}
+export { which };
 
 /** Quote one word for bash. */
 export function shq(s: string): string {

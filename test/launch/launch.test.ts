@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
-import { arraySyntax, launchPaths, parseArraySyntax, parseStages, stepsOf } from '../../src/launch/plan.js';
+import { arraySyntax, launchPaths, parseArraySyntax, parseStages, readPlan, stepsOf, writePlan } from '../../src/launch/plan.js';
 import { launchSlurm, renderSbatch } from '../../src/launch/slurm.js';
 import { runStatus, formatStatus, resolveStepName } from '../../src/launch/status.js';
 import { avcurate, tinyConfig } from './helpers.js';
@@ -168,11 +168,69 @@ describe('status', () => {
     expect(ex.detail[2].reason).toMatch(/no heartbeat for \d+ s/);
     expect(ex.detail[3].logTail).toContain('ENOSPC: no space left on device');
     const text = formatStatus(st);
-    expect(text).toMatch(/extract\s+4\s+1\s+1\s+2\s+0\s+2-3/);
+    expect(text).toMatch(/extract\s+4\s+1\s+1\s+0\s+2\s+0\s+2-3/);
     expect(text).toMatch(/extract 3 \(node7\): FAILED: "avcurate extract" exited with code 1: disk full\n\s+\| line a/);
     rec(3, 'done', { fingerprint: 'another' });
     expect(runStatus(config).steps[0].detail[3]).toMatchObject({ state: 'missing', reason: expect.stringMatching(/another config/) });
     const cli = await avcurate(['status', '--config', path.join(root, 'st.yaml'), '--missing', 'extract']);
     expect(cli.stdout).toBe('2-3\n');
+  });
+
+  it('asks squeue: tasks waiting in the queue are pending (with the reason), started ones running; not to resubmit', async () => {
+    const { raw, file } = cfgFile('sq');
+    const config = parseConfig(raw);
+    await launchSlurm(config, { shards: 4, stages: ['extract', 'cluster'], configFile: file, overrides: [] });
+    const paths = launchPaths(config.runDir!);
+    const plan = readPlan(config.runDir!)!;
+    const at = new Date().toISOString();
+    // What launch --submit records; 600 is a resubmission of extract index 3.
+    plan.jobs = [
+      { step: 'extract', jobId: '501', array: '0-3', submittedAt: at },
+      { step: 'cluster-sample', jobId: '502', array: '0-3', submittedAt: at },
+      { step: 'cluster-fit', jobId: '503', array: null, submittedAt: at },
+      { step: 'extract', jobId: '600', array: '3', submittedAt: at },
+    ];
+    await writePlan(config.runDir!, plan);
+    const fp = runStatus(config).fingerprint;
+    mkdirSync(path.dirname(paths.state('extract', 0)), { recursive: true });
+    writeFileSync(paths.state('extract', 0), JSON.stringify({ format: 'avcurate.launch-task', step: 'extract', index: 0, count: 4, state: 'done', fingerprint: fp, host: 'n1', pid: 1, startedAt: at, heartbeatAt: at }));
+    writeFileSync(paths.state('extract', 3), JSON.stringify({ format: 'avcurate.launch-task', step: 'extract', index: 3, count: 4, state: 'failed', reason: 'killed', fingerprint: fp, host: 'n1', pid: 1, startedAt: at, heartbeatAt: at }));
+    // A fake squeue: records its arguments, prints the queue (-h -r -o '%F|%K|%T|%r').
+    const bin = path.join(root, 'sq-bin');
+    mkdirSync(bin, { recursive: true });
+    const argsFile = path.join(root, 'sq-args');
+    const queue = ['501|1|RUNNING|None', '501|2|PENDING|Resources', '600|3|PENDING|Priority', '502|0|PENDING|Dependency', '502|1|PENDING|Dependency', '502|2|PENDING|Dependency', '502|3|PENDING|Dependency', '503|N/A|PENDING|Dependency', '999|0|RUNNING|None'];
+    writeFileSync(path.join(bin, 'squeue'), `#!/bin/sh\necho "$@" >> ${argsFile}\nprintf '%s\\n' ${queue.map((l) => `'${l}'`).join(' ')}\n`);
+    chmodSync(path.join(bin, 'squeue'), 0o755);
+    const env = { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}` };
+    const st = runStatus(config, Date.now(), { scheduler: true, env });
+    expect(st.scheduler).toBe('squeue');
+    expect(readFileSync(argsFile, 'utf8').trim()).toBe('-h -r -o %F|%K|%T|%r -j 501,502,503,600');
+    const ex = st.steps.find((s) => s.step === 'extract')!;
+    expect(ex.detail.map((t) => t.state)).toEqual(['complete', 'running', 'pending', 'pending']);
+    expect(ex.detail[1].job).toBe('501_1');
+    expect(ex.detail[2]).toMatchObject({ job: '501_2', reason: 'PENDING (Resources)' });
+    expect(ex.detail[3]).toMatchObject({ job: '600_3', reason: 'PENDING (Priority)' }); // the resubmitted task, no longer failed
+    expect([ex.complete, ex.running, ex.pending, ex.failed, ex.missing, ex.resubmit]).toEqual([1, 1, 2, 0, 0, '']);
+    expect(st.steps.find((s) => s.step === 'cluster-sample')!.pending).toBe(4);
+    expect(st.steps.find((s) => s.step === 'cluster-fit')!.detail[0]).toMatchObject({ state: 'pending', job: '503', reason: 'PENDING (Dependency)' });
+    expect(st.steps.find((s) => s.step === 'cluster')!.missing).toBe(4); // not submitted: missing
+    const text = formatStatus(st);
+    expect(text).toMatch(/extract\s+4\s+1\s+1\s+2\s+0\s+0\s+-/);
+    expect(text).toMatch(/pending extract 2-3: PENDING \(Resources\), PENDING \(Priority\)/);
+    expect(text).toMatch(/pending cluster-fit 0: PENDING \(Dependency\)/);
+    // The CLI asks squeue; without it on PATH the records alone speak, and the status says so.
+    const cli = await avcurate(['status', '--config', file, '--json'], env);
+    expect(JSON.parse(cli.stdout).steps[0]).toMatchObject({ step: 'extract', pending: 2, running: 1 });
+    expect((await avcurate(['status', '--config', file, '--missing', 'extract'], env)).stdout).toBe('\n');
+    const none = { ...process.env, PATH: path.join(root, 'empty-path') };
+    const bare = runStatus(config, Date.now(), { scheduler: true, env: none });
+    expect(bare.scheduler).toBeNull();
+    expect(bare.schedulerNote).toMatch(/squeue is not on PATH/);
+    expect(bare.steps[0].detail.map((t) => t.state)).toEqual(['complete', 'missing', 'missing', 'failed']);
+    // A Slurm that refuses a list holding a job that left the queue: asked job by job.
+    writeFileSync(path.join(bin, 'squeue'), `#!/bin/sh\ncase "$*" in *,*) echo 'squeue: error: Invalid job id specified' >&2; exit 1;; *"-j 501") echo '501|2|PENDING|Resources';; esac\nexit 0\n`);
+    const per = runStatus(config, Date.now(), { scheduler: true, env });
+    expect(per.steps[0].detail.map((t) => t.state)).toEqual(['complete', 'missing', 'pending', 'failed']);
   });
 });

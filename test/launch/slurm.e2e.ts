@@ -78,6 +78,13 @@ describe.skipIf(!available)('Slurm end to end (single-node cluster)', () => {
     submitted.push(...[...r.stdout.matchAll(/job (\d+)/g)].map((m) => m[1]));
     expect(r.stdout).toMatch(/extract\s+job \d+ array 0-3/);
     expect(r.stdout).toMatch(/cluster-fit\s+job \d+\n/);
+    // Right after the submission the end of the chain waits in the queue: status asks squeue and says pending, not missing.
+    const q = JSON.parse((await avcurate(['status', '--config', cfg, '--json'], env)).stdout);
+    expect(q.scheduler).toBe('squeue');
+    const tail = q.steps[q.steps.length - 1];
+    expect(tail).toMatchObject({ step: 'export-merge', pending: 1, missing: 0 });
+    expect(tail.detail[0].reason).toMatch(/PENDING \(Dependency\)/);
+    expect(q.steps.find((s: { step: string }) => s.step === 'select').pending).toBe(4);
     const w = await avcurate(['status', '--config', cfg, '--wait', 'export', '--timeout', '800', '--interval', '2', '--fail-fast'], env);
     expect(w.code, w.stdout + w.stderr).toBe(0);
     const st = JSON.parse((await avcurate(['status', '--config', cfg, '--json'], env)).stdout);

@@ -15,13 +15,13 @@ interface Args {
 
 export const command: CommandModule<object, Args> = {
   command: 'status',
-  describe: 'what each step of a launched run has done: complete, running, failed (reason, log tail), missing',
+  describe: 'what each step of a launched run has done: complete, running, pending in the Slurm queue (squeue), failed (reason, log tail), missing',
   builder: (y) =>
     y
       .option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'YAML config file of the run' })
       .option('set', { type: 'string', array: true, describe: 'override a config key (as given to launch)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the status as JSON' })
-      .option('missing', { type: 'string', describe: 'print the failed + missing indices of STEP in sbatch --array syntax (empty line when none)' })
+      .option('missing', { type: 'string', describe: 'print the failed + missing indices of STEP in sbatch --array syntax (empty line when none; tasks pending in the Slurm queue are neither)' })
       .option('wait', { type: 'string', describe: 'wait until STEP (or the last step of a stage) is complete; exit 0 then' })
       .option('timeout', { type: 'number', default: 0, describe: 'with --wait: give up after this many seconds (exit 5); 0 = never' })
       .option('interval', { type: 'number', default: 5, describe: 'with --wait: seconds between looks' })
@@ -33,7 +33,7 @@ export const command: CommandModule<object, Args> = {
       const config = loadConfig(a.config, a.set ?? []);
       const { runStatus, formatStatus, resolveStepName } = await import('../../launch/status.js');
       if (a.missing !== undefined || a.wait !== undefined) {
-        const st0 = runStatus(config);
+        const st0 = runStatus(config, Date.now(), { scheduler: true });
         const plan = readPlan(config.runDir!)!;
         const name = resolveStepName(plan, (a.missing ?? a.wait)!, a.wait !== undefined ? 'wait' : 'missing');
         if (a.missing !== undefined) {
@@ -45,14 +45,14 @@ export const command: CommandModule<object, Args> = {
         const t0 = Date.now();
         let last = '';
         for (;;) {
-          const st = runStatus(config);
+          const st = runStatus(config, Date.now(), { scheduler: true });
           const relevant = st.steps.slice(0, upTo + 1);
           const target = relevant[relevant.length - 1];
           if (target.complete === target.tasks) {
             process.stdout.write(`${name}: complete (${target.tasks} task(s))\n`);
             return;
           }
-          const line = relevant.map((s) => `${s.step} ${s.complete}/${s.tasks}${s.failed ? ` (${s.failed} failed)` : ''}`).join(', ');
+          const line = relevant.map((s) => `${s.step} ${s.complete}/${s.tasks}${s.pending ? ` (${s.pending} pending)` : ''}${s.failed ? ` (${s.failed} failed)` : ''}`).join(', ');
           if (line !== last) {
             process.stderr.write(`status: waiting for ${name}: ${line}\n`);
             last = line;
@@ -65,7 +65,7 @@ export const command: CommandModule<object, Args> = {
           await new Promise((r) => setTimeout(r, Math.max(0.2, a.interval) * 1000));
         }
       }
-      const st = runStatus(config);
+      const st = runStatus(config, Date.now(), { scheduler: true });
       process.stdout.write(a.json ? JSON.stringify(st, null, 2) + '\n' : formatStatus(st));
     } catch (err) {
       if (err instanceof LaunchError) throw new UserError(err.message, err.exitCode);
