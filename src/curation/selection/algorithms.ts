@@ -12,6 +12,7 @@
  * docs/selection.md "Ranking"), or by leave-one-out contribution F(S) − F(S − x).
  */
 import type { Rng } from '../../runtime/random.js';
+import { argsortDescending } from './sort.js';
 import { MIObjective, SelectionInputError, type Estimator, type LabelMatrix } from './objective.js';
 import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 
@@ -364,8 +365,8 @@ export function orderByLeaveOneOut(obj: MIObjective, members: Int32Array, contri
   const value = obj.value();
   const contrib = new Float64Array(S);
   for (let s = 0; s < S; s++) contrib[s] = value - obj.valueAfterRemove(members[s]);
-  const positions = Array.from({ length: S }, (_, s) => s);
-  positions.sort((a, b) => contrib[b] - contrib[a]);
+  // A stable radix sort on the float bits, not a comparator sort (sort.ts).
+  const positions = argsortDescending(contrib);
   const order = new Int32Array(S);
   for (let r = 0; r < S; r++) {
     order[r] = members[positions[r]];
