@@ -9,6 +9,7 @@ import { probe as probeFile } from './probe.js';
 import { ffmpegInput } from './source.js';
 import { MediaError, reasonFromStderr, runTool } from './process.js';
 import type { DecodedClip, DecodeOptions, ProbeInfo } from './types.js';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
 
 function fmt(x: number): string {
   return Number(x.toFixed(6)).toString();
@@ -67,7 +68,7 @@ function toFloat32(buf: Buffer): Float32Array {
  */
 export async function decodeClip(file: string, start: number, seconds: number, opts: DecodeOptions): Promise<DecodedClip> {
   checkOptions(file, start, seconds, opts);
-  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const timeoutMs = opts.timeoutMs ?? CONFIG_DEFAULTS.features.timeoutSeconds * 1000;
   const audioMode = opts.audio ?? 'require';
   const videoMode = opts.video ?? 'require';
   const info: ProbeInfo = opts.probe ?? (await probeFile(file, { timeoutMs, signal: opts.signal }));

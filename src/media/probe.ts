@@ -4,6 +4,7 @@ import { ffprobePath } from './ffmpeg.js';
 import { ffmpegInput, parseTarMemberSource } from './source.js';
 import { MediaError, reasonFromStderr, runTool } from './process.js';
 import type { AudioStreamInfo, ProbeInfo, VideoStreamInfo } from './types.js';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
 
 function parseRate(text: string | undefined): number {
   if (!text) return 0;
@@ -67,8 +68,9 @@ export async function probe(file: string, opts: ProbeOptions = {}): Promise<Prob
   // URL form ("file:", or "subfile" for a tar member) so names that look like options or
   // protocols ("-x.mp4", "http:...") are never misparsed.
   const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ffmpegInput(file)];
-  const r = await runTool(ffprobePath(), args, { timeoutMs: opts.timeoutMs ?? 30_000, signal: opts.signal });
-  if (r.timedOut) throw new MediaError(file, `ffprobe timed out after ${((opts.timeoutMs ?? 30_000) / 1000).toFixed(0)} s`, r.stderrTail);
+  const timeoutMs = opts.timeoutMs ?? CONFIG_DEFAULTS.ingest.timeoutSeconds * 1000;
+  const r = await runTool(ffprobePath(), args, { timeoutMs, signal: opts.signal });
+  if (r.timedOut) throw new MediaError(file, `ffprobe timed out after ${(timeoutMs / 1000).toFixed(0)} s`, r.stderrTail);
   if (r.aborted) throw new MediaError(file, 'probe aborted');
   if (r.code !== 0) {
     const head = await readHead(onDisk, Math.min(512, size), member?.offset ?? 0);

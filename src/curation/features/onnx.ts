@@ -269,7 +269,8 @@ export class OnnxExtractor implements Extractor<OnnxPrepared> {
   private ort: Ort | null = null;
   private inputName = '';
   private outs: ResolvedOutput[] = [];
-  private maxItems = 32;
+  /** Items per session.run: maxBatchItems for the provider init() chose. */
+  private maxItems!: number;
   private notes: string[] = [];
 
   private constructor(options: OnnxExtractorOptions) {
