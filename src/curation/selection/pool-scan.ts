@@ -13,6 +13,7 @@ import type { SelectionConfig } from '../../config/sections/selection.js';
 import { SelectionInputError, validateLabels, type Estimator, type LabelMatrix } from './objective.js';
 import { clusteringName, resolvePairs, type ClusteringMeta } from './pairs.js';
 import type { SelectionParams } from './partitions.js';
+import { IdTable } from './id-table.js';
 import { DEFAULT_AUTO, poolPairs, strideSample, type AutoPairing, type AutoPairingOptions, type PairingConfig } from './evidence.js';
 
 /** Rows per block read from the file. */
@@ -57,6 +58,8 @@ export interface PoolScan {
    * use, row i = pool row rows[i] (validated); one pass in blocks from the first of them.
    */
   rowsAt(rows: Int32Array): Promise<LabelMatrix>;
+  /** The ids of the given pool rows (strictly ascending) in a compact table, position i = rows[i]. */
+  idTable(rows: Int32Array): Promise<IdTable>;
 }
 
 /** Scan clusters.h5 once (labels in blocks): pool size, columns in use, excluded rows. */
@@ -162,6 +165,27 @@ export async function scanPool(
     return lo < excludedRows.length && excludedRows[lo] === row;
   };
 
+  /** Visit the ids of the given pool rows (strictly ascending), in order: a walk in step with the file, no per-row map. */
+  const eachIdAt = (rows: ArrayLike<number>, visit: (id: string) => void): void => {
+    if (rows.length === 0) return;
+    for (let i = 0; i < rows.length; i++) {
+      if (!(rows[i] >= 0 && rows[i] < n) || (i > 0 && rows[i] <= rows[i - 1])) throw new Error(`pool rows must be strictly ascending within 0..${n - 1} (row ${rows[i]} at ${i})`);
+    }
+    let p = rows[0];
+    let w = 0;
+    blocks(fileRowOf(rows[0]), fileRows, true, (row0, _labels, ids) => {
+      for (let r = 0; r < ids!.length && w < rows.length; r++) {
+        if (excludedRows.length && isExcluded(row0 + r)) continue;
+        if (p === rows[w]) {
+          visit(ids![r]);
+          w++;
+        }
+        p++;
+      }
+      return w < rows.length;
+    });
+  };
+
   const scan: PoolScan = {
     file,
     n,
@@ -198,24 +222,17 @@ export async function scanPool(
       }
       return h.digest('hex').slice(0, 32);
     },
+    async idTable(rows) {
+      const table = new IdTable(rows.length);
+      eachIdAt(rows, (id) => table.push(id));
+      return table;
+    },
     async idsOf(rows) {
       let ascending = true;
       for (let i = 1; i < rows.length && ascending; i++) ascending = rows[i] > rows[i - 1];
       if (ascending) {
-        // A walk in step with the file: no per-row map.
-        const out = new Array<string>(rows.length);
-        if (rows.length === 0) return out;
-        if (!(rows[0] >= 0 && rows[rows.length - 1] < n)) throw new Error(`pool rows outside 0..${n - 1}`);
-        let p = rows[0];
-        let w = 0;
-        blocks(fileRowOf(rows[0]), fileRows, true, (row0, _labels, ids) => {
-          for (let r = 0; r < ids!.length && w < rows.length; r++) {
-            if (excludedRows.length && isExcluded(row0 + r)) continue;
-            if (p === rows[w]) out[w++] = ids![r];
-            p++;
-          }
-          return w < rows.length;
-        });
+        const out: string[] = [];
+        eachIdAt(rows, (id) => out.push(id));
         return out;
       }
       const want = new Uint8Array(n);

@@ -568,28 +568,25 @@ async function mergeSelectedStreaming(
   if (!(await exists(files.manifest))) throw new SelectionInputError(`${files.manifest}: manifest not found (run "avcurate ingest" first)`);
   const merged = await mergePartitionsSelected(params, parts, (rows) => scan.rowsAt(rows));
   const { rows, at } = merged;
-  // ids[i] is the id of pool row rows[i].
-  const ids = await scan.idsOf(rows);
-  const position = new Map<string, number>();
-  for (let i = 0; i < ids.length; i++) position.set(ids[i], i);
-  const start = new Float64Array(ids.length);
-  const duration = new Float64Array(ids.length);
-  const found = new Uint8Array(ids.length);
+  // ids.get(i) is the id of pool row rows[i].
+  const ids = await scan.idTable(rows);
+  const start = new Float64Array(ids.size);
+  const duration = new Float64Array(ids.size);
+  const found = new Uint8Array(ids.size);
   /** The video id where it is not the clip id (the common case stores nothing). */
   const videoIds = new Map<number, string>();
-  for await (const rec of iterManifest(files.manifest, { only: position })) {
-    const i = position.get(rec.id)!;
+  for await (const rec of iterManifest(files.manifest, { only: ids })) {
+    const i = ids.indexOf(rec.id);
     start[i] = rec.start;
     duration[i] = rec.duration;
     found[i] = 1;
     if (rec.video_id !== undefined && rec.video_id !== rec.id) videoIds.set(i, rec.video_id);
     else videoIds.delete(i);
   }
-  position.clear();
-  for (let i = 0; i < ids.length; i++) {
+  for (let i = 0; i < ids.size; i++) {
     if (!found[i]) {
       throw new SelectionInputError(
-        `${files.clusters}: clip id "${ids[i]}" is not in ${files.manifest} (the run folder mixes files of different runs, or the manifest changed: rerun the stages after ingest)`,
+        `${files.clusters}: clip id "${ids.get(i)}" is not in ${files.manifest} (the run folder mixes files of different runs, or the manifest changed: rerun the stages after ingest)`,
       );
     }
   }
@@ -601,7 +598,8 @@ async function mergeSelectedStreaming(
         const chunk: SelectionRow[] = [];
         for (let r = r0; r < Math.min(at.length, r0 + CSV_CHUNK); r++) {
           const i = at[r];
-          chunk.push({ rank: r + 1, id: ids[i], video_id: videoIds.get(i) ?? ids[i], start: start[i], end: start[i] + duration[i], gain: merged.gains[r], objective: merged.objectives[r] });
+          const id = ids.get(i);
+          chunk.push({ rank: r + 1, id, video_id: videoIds.get(i) ?? id, start: start[i], end: start[i] + duration[i], gain: merged.gains[r], objective: merged.objectives[r] });
         }
         // formatSelectionCsv's bytes exactly: its header once, then its rows chunk by chunk.
         const text = formatSelectionCsv(chunk);

@@ -27,6 +27,7 @@ import {
 } from '../../../src/curation/selection/index.js';
 import { poolFromClusters, selectionParams } from '../../../src/curation/selection/stage.js';
 import { ManifestIndex } from '../../../src/run/manifest.js';
+import { IdTable } from '../../../src/curation/selection/id-table.js';
 import { Rng } from '../../../src/runtime/random.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'avc-select-merge-'));
@@ -52,6 +53,25 @@ describe('mergeByRelativeRank', () => {
       expect(Array.from(mergeByRelativeRank(lists))).toEqual(sortMerge(lists));
     }
     expect(Array.from(mergeByRelativeRank([]))).toEqual([]);
+  });
+});
+
+describe('IdTable', () => {
+  it('holds ids compactly and finds them: growth past its estimate, non-ASCII ids, absent ids', () => {
+    const t = new IdTable(4);
+    const ids = Array.from({ length: 5000 }, (_, i) => (i % 7 === 0 ? `clip-é${i}-视频` : `c${String(i).padStart(9, '0')}`));
+    for (const id of ids) t.push(id);
+    expect(t.size).toBe(5000);
+    ids.forEach((id, i) => {
+      expect(t.get(i)).toBe(id);
+      expect(t.indexOf(id)).toBe(i);
+    });
+    expect(t.indexOf('c999999999')).toBe(-1);
+    expect(t.has('clip-é7-视频')).toBe(true);
+    expect(t.has('clip-é8-视频')).toBe(false);
+    t.push('late');
+    expect(t.indexOf('late')).toBe(5000); // the index is rebuilt after a push
+    expect(() => t.get(5001)).toThrow(RangeError);
   });
 });
 
