@@ -34,7 +34,7 @@ function randomBytes(n: number, seed: number): Buffer {
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 describe('FileByteReader.view', () => {
-  it('hands out views that stay valid across later reads (a viewed chunk is never reused), copies across chunk boundaries', async () => {
+  it('hands out views that stay valid across later reads (a viewed chunk is never reused), copies across chunk boundaries; readInto and skip interleaved', async () => {
     const file = path.join(tmp, 'bytes.bin');
     const data = randomBytes(25 * (1 << 20) + 12345, 1); // six whole 4 MiB chunks and a part: the reader would reuse early chunks
     await fsp.writeFile(file, data);
@@ -45,9 +45,17 @@ describe('FileByteReader.view', () => {
     while (r.position < data.length) {
       const at = r.position;
       const n = 1 + rng.int(900_000);
-      const op = rng.int(3);
+      const op = rng.int(4);
       if (op === 2) {
         expect(await r.skip(n)).toBe(Math.min(n, data.length - at));
+        continue;
+      }
+      if (op === 3) {
+        // readInto: into the caller's buffer, no allocation
+        const scratch = Buffer.alloc(Math.min(n, 4096));
+        const k = await r.readInto(scratch);
+        expect(k).toBe(Math.min(scratch.length, data.length - at));
+        expect(scratch.subarray(0, k).equals(data.subarray(at, at + k))).toBe(true);
         continue;
       }
       const buf = op === 0 ? await r.view(n) : await r.read(n);

@@ -190,9 +190,15 @@ export class TarReader {
     return this.bytes.url;
   }
 
+  /** The header block read last (reused: valid until the next readBlock). */
+  private readonly block = Buffer.allocUnsafeSlow(BLOCK);
+
+  /** The next 512-byte block, in a buffer that the next call overwrites (headers are parsed at once). */
   private async readBlock(what: string): Promise<Buffer | null> {
     const at = this.bytes.position;
-    const b = await this.bytes.read(BLOCK);
+    let b: Buffer;
+    if (this.bytes.readInto) b = this.block.subarray(0, await this.bytes.readInto(this.block));
+    else b = await this.bytes.read(BLOCK);
     if (b.length === 0) return null;
     if (b.length < BLOCK) throw new TarError(this.url, at, 'truncated', `truncated tar: ${what} cut short after ${b.length} bytes`);
     return b;

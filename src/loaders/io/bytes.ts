@@ -17,6 +17,8 @@ export interface ByteReader {
    * (zero-copy; the viewed buffer is then never reused, so the bytes stay valid).
    */
   view?(n: number): Promise<Buffer>;
+  /** Up to `into.length` bytes copied into `into` (no allocation); returns how many (short only at the end). */
+  readInto?(into: Buffer): Promise<number>;
   /** Skip up to n bytes; returns how many were skipped. */
   skip(n: number): Promise<number>;
   close(): Promise<void>;
@@ -118,6 +120,12 @@ export class FileByteReader implements ByteReader {
   async read(n: number): Promise<Buffer> {
     n = Math.max(0, Math.min(n, this.size - this.pos));
     const out = Buffer.allocUnsafe(n);
+    const done = await this.readInto(out);
+    return done === n ? out : out.subarray(0, done);
+  }
+
+  async readInto(out: Buffer): Promise<number> {
+    const n = Math.max(0, Math.min(out.length, this.size - this.pos));
     let done = 0;
     while (done < n && (await this.pull())) {
       const c = this.ready[0];
@@ -127,7 +135,7 @@ export class FileByteReader implements ByteReader {
       done += k;
       this.pos += k;
     }
-    return done === n ? out : out.subarray(0, done);
+    return done;
   }
 
   async view(n: number): Promise<Buffer> {
