@@ -37,7 +37,7 @@ import { kmeans, KMeansInputError } from './kmeans.js';
 import { NearestCentroid, type KernelOptions } from './kernel.js';
 import { fitTransform, applyTransform, transformedDim } from './preprocess.js';
 import { readClusterModel, writeClusterModel, type ClusterModel, type FittedClustering } from './model.js';
-import { ClustersWriter, readClusters, writeClusters, type ClusterFile, type Modality } from './store.js';
+import { ClustersWriter, readClusters, readClustersRows, writeClusters, type ClusterFile, type Modality } from './store.js';
 import { fitShards, partNameOf } from '../incremental/ledger.js';
 
 /** A problem with the data or config the user can act on (bad values, k too large, missing layers). */
@@ -530,22 +530,35 @@ export async function mergePartsStreaming(runDir: string, parts: string[], model
   let n = 0;
   let idBytes = 1;
   const inertia = new Array<number>(D).fill(0);
-  for (const p of parts) {
-    const c = await readClusters(p);
-    if (c.d !== D) throw new ClusterStageError(`${p}: has ${c.d} clusterings, the model has ${D}; delete it and rerun`);
-    for (const id of c.ids) {
-      if (!/^[\x20-\x7e]*$/.test(id)) return null;
-      idBytes = Math.max(idBytes, id.length);
-      if (manifest) {
-        let m: string | null;
-        do m = await nextManifestId();
-        while (m !== null && m !== id);
-        if (m === null) return null; // not in the manifest after the previous clip
-      }
+  // Pass 1, ids only, in row blocks: the order against the manifest, the widest id, the sizes.
+  const inOrder = async (): Promise<boolean> => {
+    for (const p of parts) {
+      let ok = true;
+      const c = await readClustersRows(
+        p,
+        async (ids) => {
+          for (const id of ids) {
+            if (!ok) return;
+            if (!/^[\x20-\x7e]*$/.test(id)) ok = false;
+            idBytes = Math.max(idBytes, id.length);
+            if (manifest && ok) {
+              let m: string | null;
+              do m = await nextManifestId();
+              while (m !== null && m !== id);
+              if (m === null) ok = false; // not in the manifest after the previous clip
+            }
+          }
+        },
+        { idsOnly: true },
+      );
+      if (c.d !== D) throw new ClusterStageError(`${p}: has ${c.d} clusterings, the model has ${D}; delete it and rerun`);
+      if (!ok) return false;
+      c.inertia.forEach((x, d) => (inertia[d] += x));
+      n += c.n;
     }
-    c.clusterings.forEach((cl, d) => (inertia[d] += cl.inertia));
-    n += c.n;
-  }
+    return true;
+  };
+  if (!(await inOrder())) return null;
   if (n === 0) return null;
   if (manifest) {
     while ((await nextManifestId()) !== null) {
@@ -559,10 +572,8 @@ export async function mergePartsStreaming(runDir: string, parts: string[], model
     idBytes,
   );
   try {
-    for (const p of parts) {
-      const c = await readClusters(p);
-      writer.append(c.ids, c.labels);
-    }
+    // Pass 2: each part in row blocks, appended in order.
+    for (const p of parts) await readClustersRows(p, (ids, labels) => writer.append(ids, labels!));
     await writer.finish();
   } catch (err) {
     await writer.abort();

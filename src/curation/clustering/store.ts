@@ -170,6 +170,61 @@ function attrString(obj: { attrs: Record<string, { value: unknown }> }, name: st
   throw new Error(`${where}: attribute '${name}' is not a string`);
 }
 
+/**
+ * A clusters file read in row blocks (for the streaming merge: memory follows the block, not the
+ * file): `visit` gets each block's ids and, unless `idsOnly`, its labels [m, d]. Returns n, d and
+ * each clustering's inertia.
+ */
+export async function readClustersRows(
+  path: string,
+  visit: (ids: string[], labels: Int32Array | null) => void | Promise<void>,
+  opts: { idsOnly?: boolean; block?: number } = {},
+): Promise<{ n: number; d: number; inertia: number[] }> {
+  const h5 = await loadH5();
+  if (!existsSync(path)) throw new Error(`${path}: no such clusters file`);
+  if (!hasHdf5Signature(path)) throw new Error(`${path}: not an HDF5 file (no HDF5 signature)`);
+  let f: InstanceType<typeof h5.File>;
+  try {
+    f = new h5.File(path, 'r');
+  } catch (err) {
+    throw new Error(`${path}: not a readable HDF5 file (${(err as Error).message})`);
+  }
+  try {
+    const fmt = f.attrs['format'] ? attrString(f, 'format', path) : '';
+    if (fmt !== CLUSTERS_FORMAT) throw new Error(`${path}: not a clusters file (format attribute '${fmt}')`);
+    const n = attrNumber(f, 'n', path);
+    const d = attrNumber(f, 'd', path);
+    const inertia: number[] = [];
+    for (let j = 0; j < d; j++) {
+      const where = `${path}: clusterings/${j}`;
+      const g = f.get(`clusterings/${j}`) as InstanceType<typeof h5.Group> | null;
+      if (!g) throw new Error(`${where}: missing group`);
+      inertia.push(attrNumber(g, 'inertia', where));
+    }
+    const idsDs = f.get('ids') as InstanceType<typeof h5.Dataset> | null;
+    if (!idsDs) throw new Error(`${path}: missing dataset 'ids'`);
+    const labDs = f.get('labels') as InstanceType<typeof h5.Dataset> | null;
+    if (!labDs) throw new Error(`${path}: missing dataset 'labels'`);
+    const block = opts.block ?? 1 << 16;
+    for (let a = 0; a < n; a += block) {
+      const b = Math.min(n, a + block);
+      const v = idsDs.slice([[a, b]]);
+      const ids = Array.isArray(v) ? (v as unknown[]).map(String) : b - a === 1 && typeof v === 'string' ? [v] : null;
+      if (!ids || ids.length !== b - a) throw new Error(`${path}: dataset 'ids' does not hold ${n} strings`);
+      let labels: Int32Array | null = null;
+      if (!opts.idsOnly && d > 0) {
+        const l = labDs.slice([[a, b], [0, d]]);
+        if (!(l instanceof Int32Array) || l.length !== (b - a) * d) throw new Error(`${path}: dataset 'labels' is not int32 [${n}, ${d}]`);
+        labels = new Int32Array(l);
+      }
+      await visit(ids, labels ?? (opts.idsOnly ? null : new Int32Array(0)));
+    }
+    return { n, d, inertia };
+  } finally {
+    f.close();
+  }
+}
+
 /** Read clusters.h5 written by writeClusters. Errors name the file and what is wrong. */
 export async function readClusters(path: string): Promise<ClusterFile> {
   const h5 = await loadH5();
