@@ -4,13 +4,14 @@
  * deleted output redoes the stage that made it, a features config change is refused (never mixed)
  * unless asked to overwrite. Asserted through the ledger's records, not through timing.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { runCuration } from '../../src/curation/pipeline.js';
-import { listStageRecords, readStageRecord } from '../../src/run/ledger.js';
+import { listStageRecords, readStageRecord, redoNote, stageDone } from '../../src/run/ledger.js';
+import { runIngestShard } from '../../src/curation/manifest/sharded.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'avc-ledger-curate-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -111,4 +112,23 @@ describe('the stage ledger over the curation stages', () => {
     const poolAfter = (await readStageRecord(runDir, 'select', 'selection'))!.inputs.pool;
     expect(ran.includes('select/selection')).toBe(poolAfter !== poolBefore);
   }, 240_000);
+
+  it('sharded ingest parts: a finished part is skipped, a part whose input changed is redone with the message', async () => {
+    const config = parseConfig(base);
+    const a = await runIngestShard(config, { index: 0, count: 2 }, { silent: true });
+    expect(a.skipped).toBe(false);
+    const rec = await readStageRecord(runDir, 'ingest-part', 'part-00000-of-00002');
+    expect(rec?.outputs).toEqual(['ingest/part-00000-of-00002.jsonl']);
+    expect((await runIngestShard(config, { index: 0, count: 2 }, { silent: true })).skipped).toBe(true);
+    // another shard of the same count is not finished by shard 0's record
+    expect((await runIngestShard(config, { index: 1, count: 2 }, { silent: true })).skipped).toBe(false);
+    // an input of shard 0 touched: its part is redone, and the ledger says which input changed
+    const first = readdirSync(path.join(runDir, 'corpus')).filter((n) => n.endsWith('.mp4')).sort()[0];
+    utimesSync(path.join(runDir, 'corpus', first), new Date(2001, 1, 1), new Date(2001, 1, 1));
+    const check = await stageDone(runDir, 'ingest-part', { config: { ingest: config.ingest }, inputs: { items: 'x' } }, { shard: 'part-00000-of-00002' });
+    expect(redoNote(check, runDir)).toMatch(/^ingest-part part-00000-of-00002: stages\/ingest-part\/part-00000-of-00002\.json: input items changed .*; running it again$/);
+    expect((await runIngestShard(config, { index: 0, count: 2 }, { silent: true })).skipped).toBe(false);
+    expect((await runIngestShard(config, { index: 1, count: 2 }, { silent: true })).skipped).toBe(true);
+  }, 120_000);
 });
+

@@ -5,8 +5,9 @@
  *   range i of them (of a WebDataset tar pool: the contiguous range i of its tars, whole tars per
  *   shard, indexed by this shard alone; ./tar-pool.ts), probes and cuts them with the same function (ingestOne), and writes
  *   <run>/ingest/part-IIIII-of-NNNNN.jsonl: one line per input, in input order, with its records
- *   and failures; the part carries a key of the ingest config and its inputs (path, size, time), so
- *   a rerun skips a part that is still current.
+ *   and failures; the stage ledger records each finished part with the ingest config and a key of
+ *   its inputs (path, size, time): stages/ingest-part/<part>.json, so a rerun skips a part that
+ *   is still current.
  *
  *   the merge reads the parts in order, drops duplicate ids exactly as one-process ingest does,
  *   and writes manifest.jsonl and the ingest lines of failures.jsonl: the same manifest as
@@ -20,7 +21,8 @@ import { IngestSchema } from '../../config/sections/ingest.js';
 import { writeFileAtomic } from '../../runtime/atomic.js';
 import { exists, iterJsonl } from '../../runtime/jsonl.js';
 import { Pool, defaultConcurrency } from '../../runtime/pool.js';
-import { Progress } from '../../runtime/progress.js';
+import { Progress, log } from '../../runtime/progress.js';
+import { markDone, redoNote, stageDone } from '../../run/ledger.js';
 import { shardName, shardRange, type ShardSpec } from '../../runtime/shard.js';
 import { replaceStageFailures, type FailureRecord } from '../../run/failures.js';
 import { FAILURES_NAME } from '../../run/layout.js';
@@ -33,6 +35,8 @@ import { manifestPath } from './read.js';
 import type { ClipRecord } from './types.js';
 
 export const INGEST_PART_FORMAT = 'avcurate.ingest-part';
+/** The ledger's stage of one ingest part (stages/ingest-part/part-IIIII-of-NNNNN.json). */
+export const INGEST_PART_STAGE = 'ingest-part';
 
 interface PartHeader {
   format: typeof INGEST_PART_FORMAT;
@@ -71,15 +75,6 @@ async function partKey(config: Config, items: InputItem[], index: number, count:
   return h.digest('hex').slice(0, 32);
 }
 
-async function readHeader(file: string): Promise<PartHeader | null> {
-  try {
-    for await (const first of iterJsonl<PartHeader>(file)) return first.format === INGEST_PART_FORMAT ? first : null;
-  } catch {
-    /* unreadable: redo */
-  }
-  return null;
-}
-
 /** Ingest shard `shard` of the inputs (contiguous range). */
 export async function runIngestShard(config: Config, shard: Pick<ShardSpec, 'index' | 'count'>, opts: { silent?: boolean } = {}): Promise<{ file: string; inputs: number; records: number; failures: number; skipped: boolean }> {
   const runDir = config.runDir!;
@@ -104,8 +99,14 @@ export async function runIngestShard(config: Config, shard: Pick<ShardSpec, 'ind
   }
   const file = ingestPartPath(runDir, shard.index, shard.count);
   const key = await partKey(config, mine, shard.index, shard.count, myTars);
-  const head = await readHeader(file);
-  if (head && head.key === key) return { file, inputs: mine.length, records: -1, failures: -1, skipped: true };
+  // Finished or not is the stage ledger's call (stages/ingest-part/<part>.json: the ingest config
+  // and this shard's inputs with their sizes and times).
+  const partName = path.basename(file, '.jsonl');
+  const fp = { config: { ingest: config.ingest }, inputs: { items: key } };
+  const check = await stageDone(runDir, INGEST_PART_STAGE, fp, { shard: partName });
+  if (check.done) return { file, inputs: mine.length, records: -1, failures: -1, skipped: true };
+  const note = redoNote(check, runDir);
+  if (note && !opts.silent) log(note);
   const cfg = IngestSchema.parse(config.ingest);
   const progress = new Progress(`ingest ${shard.index}/${shard.count}`, { total: mine.length, unit: 'files', silent: opts.silent });
   const pool = new Pool(cfg.concurrency ?? defaultConcurrency());
@@ -124,6 +125,7 @@ export async function runIngestShard(config: Config, shard: Pick<ShardSpec, 'ind
     (shard.index === 0 || listFailures.length > 0 ? JSON.stringify({ records: [], failures: listFailures, listing: true }) + '\n' : '') +
     lines.map((l) => JSON.stringify(l) + '\n').join('');
   await writeFileAtomic(file, text);
+  await markDone(runDir, INGEST_PART_STAGE, fp, { shard: partName, outputs: [file] });
   return { file, inputs: mine.length, records: lines.reduce((s, l) => s + l.records.length, 0), failures: lines.reduce((s, l) => s + l.failures.length, 0), skipped: false };
 }
 
