@@ -28,8 +28,9 @@ export interface ExplainSectionOptions {
   tablePairs?: number;
 }
 
-const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
-const fz = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : String(x));
+// A figure absent from the file (no null: `selection.explain.null: none`, NaN written as null) prints as –.
+const f3 = (x: number | null) => (typeof x === 'number' ? (Number.isFinite(x) ? x.toFixed(3) : String(x)) : '–');
+const fz = (x: number | null) => (typeof x === 'number' ? (Number.isFinite(x) ? x.toFixed(1) : String(x)) : '–');
 
 /** The vega-lite spec of the pair evidence: z on the pool and on the selection, per pair. */
 export function pairEvidenceSpec(e: ExplainFile, maxPairs = 30): TopLevelSpec {
@@ -88,7 +89,7 @@ export async function explainSection(explainFile: string, opts: ExplainSectionOp
   parts.push('<h2 id="explain">Why this selection</h2>');
   const used = e.pairsInUse.length;
   parts.push(
-    `<p>${e.selected} of ${e.pool} clips selected; objective F = ${f3(e.objective)} (mean MI over ${used} clustering pair(s)). Each pair's mutual information is compared with a permutation null (${e.permutations} shuffles of one clustering's labels, seed ${e.seed}): z = (MI − null mean) / null sd.</p>`,
+    `<p>${e.selected} of ${e.pool} clips selected; objective F = ${f3(e.objective)} (mean MI over ${used} clustering pair(s)). ${e.permutations > 0 ? `Each pair's mutual information is compared with a permutation null (${e.permutations} shuffles of one clustering's labels, seed ${e.seed}): z = (MI − null mean) / null sd.` : 'No null was computed (selection.explain.null: none): pairs are ordered by their MI on the selection.'}</p>`,
   );
   parts.push(headTable(path.join(dir, 'selection.eval.json')));
   const svg = await renderSvg(pairEvidenceSpec(e, opts.plotPairs ?? 30));

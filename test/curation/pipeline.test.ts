@@ -28,9 +28,19 @@ describe('curation pipeline', () => {
   it('runs synth → ingest → extract → cluster → select → eval, finds the corresponding clips, and a rerun skips finished work', async () => {
     const config = parseConfig(raw);
     const first = await runCuration(config, { silent: true });
-    expect(first.stages.map((s) => s.stage)).toEqual(['synth', 'ingest', 'extract', 'cluster', 'select', 'eval']);
+    expect(first.stages.map((s) => s.stage)).toEqual(['synth', 'ingest', 'extract', 'cluster', 'select', 'explain', 'eval']);
     const rows = readSelectionCsv(path.join(raw.runDir, 'selection.csv'));
     expect(rows.length).toBe(24);
+    // curate writes explain.json itself: the pairs with their permutation null, per-clip rows for
+    // the selection in rank order, and the objective of the selection.csv it explains.
+    const explain = JSON.parse(readFileSync(path.join(raw.runDir, 'explain.json'), 'utf8'));
+    expect(explain.format).toBe('avcurate.explain');
+    expect(explain.selected).toBe(24);
+    expect(explain.permutations).toBeGreaterThan(0);
+    expect(explain.pairs.length).toBeGreaterThan(0);
+    expect(Number.isFinite(explain.pairs[0].selection.z)).toBe(true);
+    expect(explain.clips.map((c: { id: string }) => c.id)).toEqual(rows.map((r) => r.id));
+    expect(explain.objective).toBeCloseTo(rows[rows.length - 1].objective, 6);
     const ev = first.evaluation!.summary;
     expect(ev.pool).toBe(48);
     expect(ev.positives).toBe(24);
@@ -45,6 +55,15 @@ describe('curation pipeline', () => {
     expect(again.stages.find((s) => s.stage === 'ingest')!.note).toMatch(/manifest\.jsonl is up to date \(48 clips/);
     expect(again.stages.find((s) => s.stage === 'extract')!.note).toMatch(/0 shard\(s\) written, 2 already complete/);
     expect(readFileSync(path.join(raw.runDir, 'selection.csv'), 'utf8')).toBe(csvText);
+    expect(again.stages.find((s) => s.stage === 'explain')!.note).toMatch(/explain\.json is up to date/);
+    // Without the null: explain.json is redone (its config changed), with MI but no z or p.
+    const noNull = await runCuration(parseConfig({ ...raw, selection: { ...raw.selection, explain: { null: 'none' } } }), { silent: true });
+    expect(noNull.stages.find((s) => s.stage === 'explain')!.note).toMatch(/no null/);
+    const bare = JSON.parse(readFileSync(path.join(raw.runDir, 'explain.json'), 'utf8'));
+    expect(bare.permutations).toBe(0);
+    expect(bare.pairs[0].selection.z).toBeNull();
+    expect(bare.pairs[0].selection.mi).toBeGreaterThan(0);
+    expect(bare.clips.length).toBe(24);
 
     // The contrastive baseline (scores from src/ssl) writes its own selection.contrastive.csv in
     // the same format; the configured method's selection.csv stays as it was.

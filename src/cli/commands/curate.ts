@@ -4,7 +4,7 @@ import { UserError } from '../errors.js';
 import type { CurationStage } from '../../curation/pipeline.js';
 
 /** The stages of curation/pipeline.ts in order, spelled here so that `--help` does not load the pipeline. */
-const STAGES = ['synth', 'ingest', 'extract', 'cluster', 'select', 'eval'] as const satisfies readonly CurationStage[];
+const STAGES = ['synth', 'ingest', 'extract', 'cluster', 'select', 'explain', 'eval'] as const satisfies readonly CurationStage[];
 /** Fails to type-check when the pipeline gains a stage this list lacks. */
 const everyStage: Exclude<CurationStage, (typeof STAGES)[number]> extends never ? true : false = true;
 void everyStage;

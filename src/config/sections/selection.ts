@@ -55,6 +55,20 @@ export const AutoPairingSchema = z
     }
   });
 
+/** explain.json after every selection (curate, experiment), as `avcurate explain` writes it. */
+export const ExplainConfigSchema = z
+  .object({
+    /** Write explain.json (and the report's "Why this selection" section) after the selection. */
+    enabled: z.boolean().default(true),
+    /**
+     * The null each pair's MI is compared with: `permutation` (z and p against `auto.permutations`
+     * shuffles on at most `auto.maxRows` clips, the `pairing: auto` test) or `none` (MI, cells and
+     * clip contributions only, no z or p).
+     */
+    null: z.enum(['permutation', 'none']).default('permutation'),
+  })
+  .strict();
+
 /** The `selection` section: MI subset selection over the clusterings in clusters.h5. */
 export const SelectionSchema = z
   .object({
@@ -103,6 +117,7 @@ export const SelectionSchema = z
     /** Partitions of this many clips (overrides `partitions`). */
     partitionSize: z.number().int().min(2).optional(),
     contrastive: ContrastiveSelectSchema.default(ContrastiveSelectSchema.parse({})),
+    explain: ExplainConfigSchema.default(ExplainConfigSchema.parse({})),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -115,3 +130,4 @@ export type SelectionConfig = z.infer<typeof SelectionSchema>;
 export type RefineConfig = z.infer<typeof RefineSchema>;
 export type AutoPairingConfig = z.infer<typeof AutoPairingSchema>;
 export type ContrastiveSelectConfig = z.infer<typeof ContrastiveSelectSchema>;
+export type ExplainConfig = z.infer<typeof ExplainConfigSchema>;

@@ -138,6 +138,8 @@ export function permutationTests(
       if (m >= st.mi - 1e-12) st.above++;
     }
   }
+  // No permutations (explain with `null: none`): the MI alone, no null.
+  if (R === 0) return state.map((st) => ({ mi: st.mi, nullMean: NaN, nullSd: NaN, z: NaN, p: NaN, clips: n }));
   return state.map((st) => {
     const nullMean = R > 0 ? st.sum / R : NaN;
     const nullSd = R > 1 ? Math.sqrt(Math.max(0, (st.sum2 - R * nullMean * nullMean) / (R - 1))) : NaN;

@@ -227,7 +227,9 @@ export function explainSelection(pool: SelectionPool, ranked: ArrayLike<number>,
   for (let p = 0; p < inUse.length; p += 2) useKeys.set(key(inUse[p], inUse[p + 1]), p / 2);
   const strip = (e: PairEvidence): NullTest => ({ mi: e.mi, nullMean: e.nullMean, nullSd: e.nullSd, z: e.z, p: e.p, clips: e.clips });
   const all = poolEv.map((e, t) => ({ i: e.i, j: e.j, pair: { a: e.a, b: e.b, inUse: useKeys.has(key(e.i, e.j)), pool: strip(e), selection: strip(selEv[t]) } }));
-  all.sort((x, y) => y.pair.selection.z - x.pair.selection.z || y.pair.pool.z - x.pair.pool.z);
+  // Highest selection z first; without a null (permutations 0) highest selection MI first.
+  if (evOpts.permutations > 0) all.sort((x, y) => y.pair.selection.z - x.pair.selection.z || y.pair.pool.z - x.pair.pool.z);
+  else all.sort((x, y) => y.pair.selection.mi - x.pair.selection.mi || y.pair.pool.mi - x.pair.pool.mi);
   const pairs = all.map((x) => x.pair);
   const indexOfPair = new Map(all.map((x, t) => [key(x.i, x.j), t]));
   const pairsInUse: number[] = [];
@@ -392,7 +394,7 @@ export async function runExplain(config: Config, opts: ExplainStageOptions = {})
   const ex = explainSelection(pool, ranked, {
     seed: config.seed,
     estimator: config.selection.estimator,
-    permutations: auto.permutations,
+    permutations: config.selection.explain.null === 'none' ? 0 : auto.permutations,
     maxRows: auto.maxRows,
     clipRef: (x) => clipRefOf(manifest?.find(pool.ids[x]), pool.ids[x]),
   });
@@ -408,16 +410,18 @@ export async function runExplain(config: Config, opts: ExplainStageOptions = {})
   return { file: out, explain: ex.file, clip };
 }
 
-const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
+// NaN (no null) is written to JSON as null; both print as –.
+const f3 = (x: number | null) => (typeof x === 'number' ? (Number.isFinite(x) ? x.toFixed(3) : String(x)) : '–');
+const f1 = (x: number | null) => (typeof x === 'number' ? (Number.isFinite(x) ? x.toFixed(1) : String(x)) : '–');
 
 /** The printed summary of an explanation. */
 export function formatExplain(e: ExplainFile, maxPairs = 12): string {
   const lines: string[] = [];
-  lines.push(`explain: ${e.selected} of ${e.pool} clips selected, F = ${f3(e.objective)} over ${e.pairsInUse.length} pair(s); MI against ${e.permutations} permutations (seed ${e.seed})`);
+  lines.push(`explain: ${e.selected} of ${e.pool} clips selected, F = ${f3(e.objective)} over ${e.pairsInUse.length} pair(s); ${e.permutations > 0 ? `MI against ${e.permutations} permutations (seed ${e.seed})` : 'no null computed (selection.explain.null: none)'}`);
   lines.push(`  pair                                          in use   pool MI (null)   z       p       selection MI (null)  z`);
   for (const p of e.pairs.slice(0, maxPairs)) {
     lines.push(
-      `  ${`${p.a} × ${p.b}`.padEnd(46)}${(p.inUse ? 'yes' : 'no').padEnd(7)}${`${f3(p.pool.mi)} (${f3(p.pool.nullMean)})`.padEnd(17)}${p.pool.z.toFixed(1).padEnd(8)}${p.pool.p.toFixed(3).padEnd(8)}${`${f3(p.selection.mi)} (${f3(p.selection.nullMean)})`.padEnd(21)}${p.selection.z.toFixed(1)}`,
+      `  ${`${p.a} × ${p.b}`.padEnd(46)}${(p.inUse ? 'yes' : 'no').padEnd(7)}${`${f3(p.pool.mi)} (${f3(p.pool.nullMean)})`.padEnd(17)}${f1(p.pool.z).padEnd(8)}${f3(p.pool.p).padEnd(8)}${`${f3(p.selection.mi)} (${f3(p.selection.nullMean)})`.padEnd(21)}${f1(p.selection.z)}`,
     );
   }
   if (e.pairs.length > maxPairs) lines.push(`  ... ${e.pairs.length - maxPairs} more pair(s) in the JSON`);
