@@ -4,17 +4,20 @@
  *      parallel pool) against the plain ffmpeg command decoding the same clips from files at the
  *      same concurrency (the exact argument list decodeClip uses, outputs piped and discarded);
  *  (b) GB/s reading pre-decoded .npy shards through shuffle and batch (bytes of array data in the
- *      batches per second);
+ *      batches per second), against plain positional reads of the same files (the I/O floor), with
+ *      CPU-seconds per GB and the GCs of each run (docs/loaders.md "Performance": GC is what moves
+ *      this figure);
  *  (c) time to restore a mid-epoch state (iterator(state) to the first batch), against the time to
  *      the first batch of a fresh iterator, and the state's size;
  *  (d) the path the experiment's arms train on: a decoded-tensor cache (frames.npy + spec.npy) →
  *      the arm's rows → shuffle → SpecAugment → batch → normalised model inputs (ssl/data.ts
  *      sslTrainingBatches, as arm-worker.ts runs it), in batches/s, against the same batches
  *      gathered from arrays held in memory (a seeded permutation, row copies, the same masking
- *      and normalisation: what the arms did before the cache became a loaders source).
+ *      and normalisation: what the arms did before the cache became a loaders source). The ratio
+ *      is cache-path batches/s over in-memory batches/s for the same batches.
  * Options: --clips N (default 24), --concurrency C (default: cores), --seconds S (clip length, 4),
  * --npy-samples N (default 192), --epochs E (for b, default 4, after 2 warm-up passes), --cache-rows N (for d,
- * default 560, the demo's pool), --dir DIR (work folder, default a
+ * default 560, the demo's pool), --cases LETTERS (which of a-d to run, default abcd), --dir DIR (work folder, default a
  * temp folder, removed at the end unless --keep).
  */
 import { promises as fsp, mkdtempSync } from 'node:fs';
@@ -225,9 +228,10 @@ async function caseB(npy: NpyShards): Promise<void> {
       return bytes;
     });
     const secs = (now() - t0) / 1000;
+    // 4x the pipeline's passes, so that this short loop is timed over a useful interval.
     const t1 = now();
     let rawBytes = 0;
-    for (let e = 0; e < epochs; e++) rawBytes += await rawRead(files);
+    for (let e = 0; e < 4 * epochs; e++) rawBytes += await rawRead(files);
     const rawSecs = (now() - t1) / 1000;
     runs.push({ arr: g.result / secs / 1e9, tar: (npy.tarBytes * epochs) / secs / 1e9, raw: rawBytes / rawSecs / 1e9, major: g.major, minor: g.minor, gcMs: g.gcMs, cpuPerGb: g.cpuS / (g.result / 1e9) });
   }
