@@ -19,7 +19,10 @@ import { runSslBootstrap, registerSslEncoders } from '../../../src/experiments/e
 import { bootstrapSection } from '../../../src/experiments/bootstrap-section.js';
 import { decodeClip } from '../../../src/media/decode.js';
 import { readManifest } from '../../../src/run/manifest.js';
-import { pretrain, syntheticPairs, syntheticSource, sslTrainingBatches } from '../../../src/ssl/index.js';
+import { AvModel, pretrain, syntheticPairs, syntheticSource, sslTrainingBatches } from '../../../src/ssl/index.js';
+import { SslSchema } from '../../../src/config/sections/ssl.js';
+import { initTfjs } from '../../../src/runtime/tfjs.js';
+import * as tf from '@tensorflow/tfjs';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'avc-bootstrap-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -59,6 +62,25 @@ describe('encoder extractor', () => {
     expect(windowFrameIndices(6, 6, 1, 2, 2, 'center')).toEqual([0, 3]);
     // uniform: spread over the whole clip (times 0, 0.5, 1.0, 1.5 s).
     expect(windowFrameIndices(16, 8, 2, 1, 4, 'uniform')).toEqual([0, 4, 8, 12]);
+  });
+
+  it("AvModel.towerLayers gives forward's features and projection, and one pooled vector per earlier stage", async () => {
+    await initTfjs('cpu');
+    for (const temporalKernel of [1, 2]) {
+      const spec = SslSchema.parse({ ...ssl, model: { ...ssl.model, visual: { ...ssl.model.visual, temporalKernel } } }).model;
+      const model = new AvModel(spec, { seed: 3 });
+      const pairs = syntheticPairs(3, { audioFrames: 96, mels: 64, frames: 2, height: 32, width: 32 }, { seed: 1 });
+      const a = tf.tensor3d(pairs.audio, [3, 96, 64]);
+      const f = tf.tensor5d(pairs.frames, [3, 2, 32, 32, 3]);
+      const out = model.forward(a, f, false);
+      for (const [tower, input, ref] of [['audio', a, out.audio], ['visual', f, out.visual]] as const) {
+        const l = model.towerLayers(input, tower);
+        expect(l.stages.map((t) => t.shape)).toEqual([[3, 8]]);
+        expect(Array.from(await l.features.data())).toEqual(Array.from(await ref.features.data()));
+        expect(Array.from(await l.projection.data())).toEqual(Array.from(await ref.projection.data()));
+      }
+      model.dispose();
+    }
   });
 
   it('refuses type: encoder with a clear message when the ssl provider is not registered, and a missing checkpoint by path', async () => {
