@@ -37,7 +37,7 @@ export const ExperimentSchema = z
     /** The class the built-in task predicts. */
     taskLabel: z.enum(['visual', 'audio']).default('visual'),
     /** Protocol of the built-in task. */
-    taskProtocol: ProbeProtocolSchema.default({ kind: 'folds', k: 5 }),
+    taskProtocol: ProbeProtocolSchema.prefault({ kind: 'folds' }),
     /**
      * Also probe the built-in task with few labelled clips: one more task per entry of `shots`
      * (`heldout-<label>-<n>shot`), each `episodes` episodes of n training clips per class with
@@ -57,7 +57,7 @@ export const ExperimentSchema = z
     report: z
       .object({ images: z.boolean().default(true), clips: z.number().int().nonnegative().default(8) })
       .strict()
-      .default({ images: true, clips: 8 }),
+      .prefault({}),
     /**
      * Targets checked and reported (issue 8's expected result); they never fail the run. The probe
      * targets are checked for each modality in `modalities` that was probed.
@@ -70,7 +70,7 @@ export const ExperimentSchema = z
         modalities: z.array(z.enum(['audio', 'visual', 'both', 'cross'])).min(1).default(['both', 'cross']),
       })
       .strict()
-      .default({ selectionPrecision: 0.9, curatedOverRandom: 0.05, curatedWithinClean: 0.03, modalities: ['both', 'cross'] }),
+      .prefault({}),
   })
   .strict();
 

@@ -18,7 +18,7 @@ export const IncrementalSchema = z
      * clusterings is compared with this threshold.
      */
     driftThreshold: z.number().gt(1).default(1.5),
-    /** Refinement of the continued selection (defaults: see src/curation/incremental/continue.ts). */
+    /** Refinement of the continued selection. */
     refine: z
       .object({
         enabled: z.boolean().default(true),
@@ -29,7 +29,7 @@ export const IncrementalSchema = z
         seconds: z.number().positive().default(60),
       })
       .strict()
-      .default({ enabled: true, weakShare: 0.25, seconds: 60 }),
+      .prefault({}),
   })
   .strict();
 

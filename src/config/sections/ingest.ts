@@ -23,7 +23,7 @@ export const IngestSchema = z
         content: z.boolean().default(true),
       })
       .strict()
-      .default({ requireAudio: true, requireVideo: true, silenceDb: -60, frozenThreshold: 0.5, content: true }),
+      .prefault({}),
   })
   .strict();
 

@@ -49,7 +49,7 @@ export const LaunchSchema = z
         maxRunning: z.number().int().min(0).default(0),
       })
       .strict()
-      .default({ cpus: 2, memory: '4G', time: '04:00:00', gpus: 0, extra: [], stages: {}, maxRunning: 0 }),
+      .prefault({}),
     k8s: z
       .object({
         /** Container image with avcurate installed (its entry point is not used: commands are explicit). */
@@ -76,20 +76,7 @@ export const LaunchSchema = z
         nodeSelector: z.record(z.string(), z.string()).default({}),
       })
       .strict()
-      .default({
-        image: 'avcurate:latest',
-        imagePullPolicy: 'IfNotPresent',
-        namespace: 'default',
-        command: ['avcurate'],
-        pvc: 'avcurate-runs',
-        mountPath: '/data',
-        cpu: '2',
-        memory: '4Gi',
-        gpus: 0,
-        retriesPerIndex: 2,
-        parallelism: 0,
-        nodeSelector: {},
-      }),
+      .prefault({}),
   })
   .strict();
 

@@ -42,7 +42,7 @@ export const ProbeSchema = z
   .object({
     /** The dataset `avcurate probe` evaluates (the experiment runner builds its own task). */
     dataset: ProbeDatasetSchema.optional(),
-    protocol: ProbeProtocolSchema.default({ kind: 'folds', k: 5 }),
+    protocol: ProbeProtocolSchema.prefault({ kind: 'folds' }),
     /**
      * Embeddings to probe: audio, visual, both concatenated, and cross (a classifier trained on
      * one modality's projection-head embeddings and tested on the other's, both ways).

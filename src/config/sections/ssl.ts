@@ -48,7 +48,7 @@ export const SslModelSchema = z
         stages: z.array(StageSchema).min(1).default(defaultAudioStages),
       })
       .strict()
-      .default({ frames: 96, mels: 64, stages: defaultAudioStages }),
+      .prefault({}),
     visual: z
       .object({
         /** Frames per clip (T), and their height and width. */
@@ -63,12 +63,12 @@ export const SslModelSchema = z
         temporalKernel: z.number().int().positive().default(2),
       })
       .strict()
-      .default({ frames: 4, height: 64, width: 64, stages: defaultVisualStages, temporalKernel: 2 }),
+      .prefault({}),
     /** 2-layer MLP projection head with BatchNorm: hidden width, embedding size. */
     head: z
       .object({ hidden: z.number().int().positive().default(256), dim: z.number().int().positive().default(128) })
       .strict()
-      .default({ hidden: 256, dim: 128 }),
+      .prefault({}),
     /** BatchNorm running-average momentum (weight of the old value) and epsilon. */
     bnMomentum: z.number().min(0).max(1).default(0.9),
     bnEpsilon: z.number().positive().default(1e-5),
