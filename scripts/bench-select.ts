@@ -18,7 +18,10 @@
  * 5. Ranking: precision and concept coverage of the top 5 / 10 / 20 % of the pool, and F at the
  *    head, for the greedy (default), leave-one-out and pick orders of the same selected set.
  *
- * Options: --quick (smaller sizes, for a smoke run), --only scale|dense|estimators|pairing|ranking, --seeds N.
+ * 6. (only with --run DIR) The pairs of a curated run folder with ground truth: per-pair MI, null,
+ *    z, MI among corresponding and mismatched clips, and precision for several pair sets.
+ *
+ * Options: --quick (smaller sizes, for a smoke run), --only scale|dense|estimators|pairing|ranking, --seeds N, --run DIR.
  */
 import { Rng } from '../src/runtime/random.js';
 import {
@@ -356,7 +359,86 @@ function benchRanking(): void {
   }
 }
 
+// ------------------------------------------------------------------------------------------------
+// 6. The pairs of a curated run (--run DIR): which pairs carry the audio-visual correspondence?
+
+/**
+ * For a run folder with clusters.h5 and a manifest with ground truth (`corresponds`): every
+ * bipartite pair's pool MI against the permutation null of `pairing: auto` (z), the analytic
+ * standard deviation of the plug-in MI under independence (2n·MI ~ χ² with (ka−1)(kb−1) degrees of
+ * freedom) beside the permutation one, and the pair's MI among the corresponding and among the
+ * mismatched clips alone (what the pool test cannot see). Then precision at the number of
+ * positives (batch greedy + refinement, mean over seeds) for: every pair, the 25 highest z (what
+ * `auto` keeps at its defaults), the 25 highest MI, the 25 highest MI − null mean, and the 25
+ * pairs with the smallest mismatched/corresponding MI ratio (an oracle: it reads the ground truth).
+ */
+async function benchRunPairs(dir: string): Promise<void> {
+  const { readFileSync } = await import('node:fs');
+  const { readClusters } = await import('../src/curation/clustering/store.js');
+  const { poolFromClusters } = await import('../src/curation/selection/stage.js');
+  const { pairEvidence, labelMI } = await import('../src/curation/selection/evidence.js');
+  const { CONFIG_DEFAULTS } = await import('../src/config/defaults.js');
+  const auto = CONFIG_DEFAULTS.selection.auto;
+  const c = await readClusters(`${dir}/clusters.h5`);
+  const pool = poolFromClusters(c, { pairing: 'bipartite' }, `${dir}/clusters.h5`);
+  const truthOf = new Map<string, boolean>();
+  for (const l of readFileSync(`${dir}/manifest.jsonl`, 'utf8').split('\n')) {
+    if (!l.trim()) continue;
+    const r = JSON.parse(l) as { id: string; corresponds?: boolean };
+    if (r.corresponds !== undefined) truthOf.set(r.id, r.corresponds);
+  }
+  const truth = Uint8Array.from(pool.ids, (id) => (truthOf.get(id) ? 1 : 0));
+  const { n, d, ks, labels } = pool.matrix;
+  const positives = truth.reduce((a, b) => a + b, 0);
+  line(`== pairs of ${dir}: ${n} clips (${positives} corresponding), ${d} clusterings, ${pool.pairs.length / 2} bipartite pairs; null: ${auto.permutations} permutations (Miller–Madow)`);
+  const t0 = performance.now();
+  const ev = pairEvidence(pool.matrix, pool.pairs, pool.clusterings, { seed: 1, estimator: 'miller-madow', permutations: auto.permutations, maxRows: auto.maxRows, stream: 'pool' });
+  const testSeconds = (performance.now() - t0) / 1000;
+  const rowsOf = (want: number) => [...Array(n).keys()].filter((x) => truth[x] === want);
+  const col = (j: number, rows: number[]) => Int32Array.from(rows, (x) => labels[x * d + j]);
+  const pos = rowsOf(1);
+  const neg = rowsOf(0);
+  const rows = ev.map((e) => {
+    const df = (ks[e.i] - 1) * (ks[e.j] - 1);
+    return {
+      e,
+      k: `${ks[e.i]}×${ks[e.j]}`,
+      chiSd: Math.sqrt(2 * df) / (2 * n),
+      miPos: labelMI(col(e.i, pos), col(e.j, pos), ks[e.i], ks[e.j], 'miller-madow'),
+      miNeg: labelMI(col(e.i, neg), col(e.j, neg), ks[e.i], ks[e.j], 'miller-madow'),
+    };
+  });
+  rows.sort((a, b) => b.e.z - a.e.z);
+  line(`  pair tests: ${fmt(testSeconds, 2)} s. Columns: pool MI, permutation null mean and sd, χ² sd, z, MI among corresponding / mismatched clips`);
+  for (const r of rows) {
+    line(`  ${`${r.e.a} × ${r.e.b}`.padEnd(48)} ${r.k.padEnd(6)} ${fmt(r.e.mi)}  ${fmt(r.e.nullMean, 4)} ${fmt(r.e.nullSd, 4)} ${fmt(r.chiSd, 4)}  z ${fmt(r.e.z, 1).padStart(5)}   ${fmt(r.miPos)} / ${fmt(r.miNeg)}`);
+  }
+  const seeds = Math.max(1, Math.min(SEEDS, 3));
+  const precision = (set: typeof rows) => {
+    const pairs = set.flatMap((r) => [r.e.i, r.e.j]);
+    let acc = 0;
+    for (let seed = 0; seed < seeds; seed++) {
+      const r = searchSubset(new MIObjective(pool.matrix, pairs), { target: positives, rng: new Rng(seed), refine: true, order: 'pick' });
+      acc += precisionOf(r.order, truth) / seeds;
+    }
+    return fmt(acc);
+  };
+  const top = (key: (r: (typeof rows)[number]) => number) => [...rows].sort((a, b) => key(b) - key(a)).slice(0, auto.maxPairs);
+  line(`  precision at |S| = positives (mean of ${seeds} seeds):`);
+  line(`    every pair (${rows.length})                 ${precision(rows)}`);
+  line(`    ${auto.maxPairs} highest z (auto's default)       ${precision(top((r) => r.e.z))}`);
+  line(`    ${auto.maxPairs} highest MI                      ${precision(top((r) => r.e.mi))}`);
+  line(`    ${auto.maxPairs} highest MI − null mean          ${precision(top((r) => r.e.mi - r.e.nullMean))}`);
+  line(`    ${auto.maxPairs} highest z by the χ² sd          ${precision(top((r) => (r.e.mi - r.e.nullMean) / r.chiSd))}`);
+  line(`    oracle: ${auto.maxPairs} lowest mismatched/corresponding MI ${precision(top((r) => -r.miNeg / Math.max(1e-12, r.miPos)))}`);
+}
+
 line(`bench:select  node ${process.version}, one thread${quick ? ', --quick' : ''}`);
+const runIdx = args.indexOf('--run');
+if (runIdx >= 0) {
+  await benchRunPairs(args[runIdx + 1]);
+  process.exit(0);
+}
 if (!only || only === 'scale') benchScale();
 if (!only || only === 'dense') benchDense();
 if (!only || only === 'estimators') benchEstimators();
