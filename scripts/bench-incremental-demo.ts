@@ -11,7 +11,10 @@ import YAML from 'yaml';
 import { parseConfig } from '../src/config/load.js';
 import { synthesize } from '../src/media/synth.js';
 import { runCuration, type CurationResult } from '../src/curation/pipeline.js';
-import { runEvalSelection, runSelect } from '../src/curation/selection/stage.js';
+import { poolFromClusters, runEvalSelection, runSelect } from '../src/curation/selection/stage.js';
+import { readSelectionCsv } from '../src/curation/selection/index.js';
+import { MIObjective } from '../src/curation/selection/objective.js';
+import { readClusters } from '../src/curation/clustering/store.js';
 
 /**
  * CPU seconds of this process and of its finished child processes (ffmpeg): the machine these
@@ -95,6 +98,32 @@ export async function benchDemo(o: DemoBenchOptions): Promise<void> {
     report.previous,
   );
   line(`  (precision at the number of true positives of each pool; F of each run on its own clusterings: the full rerun refits k-means on every clip)`);
+  // Like for like across the two clusterings: each run's selection scored on each run's clusters
+  // (the F of a set depends on the labels it is measured with).
+  {
+    const fullDir = path.join(o.tmp, 'full');
+    const scoreOn = async (clustersDir: string, csvDir: string) => {
+      const cfgC = configFor(base, clustersDir);
+      const pool = poolFromClusters(await readClusters(path.join(clustersDir, 'clusters.h5')), cfgC.selection, 'clusters.h5');
+      const index = new Map(pool.ids.map((id, i) => [id, i]));
+      const obj = new MIObjective(pool.matrix, pool.pairs, { estimator: cfgC.selection.estimator });
+      for (const r of readSelectionCsv(path.join(csvDir, 'selection.csv'))) {
+        const x = index.get(r.id);
+        if (x !== undefined) obj.add(x);
+      }
+      obj.resync();
+      return obj.value();
+    };
+    const incOnFull = await scoreOn(fullDir, incDir);
+    const fullOnFull = await scoreOn(fullDir, fullDir);
+    const incOnInc = await scoreOn(incDir, incDir);
+    const fullOnInc = await scoreOn(incDir, fullDir);
+    const pct = (a: number, b: number) => `${a >= b ? '+' : ''}${(((a - b) / Math.abs(b)) * 100).toFixed(2)} %`;
+    line(
+      `  both selections on the full rerun's clusters: full F ${fullOnFull.toFixed(4)}, incremental F ${incOnFull.toFixed(4)} (${pct(incOnFull, fullOnFull)}); ` +
+        `on the incremental run's clusters: full F ${fullOnInc.toFixed(4)}, incremental F ${incOnInc.toFixed(4)} (${pct(incOnInc, fullOnInc)})`,
+    );
+  }
   // The selection alone, on the same clusters: a selection from scratch on the incremental run's
   // clusters.h5 (what the continued selection replaces), against the continued one.
   const cfg = configFor(base, incDir);

@@ -29,8 +29,8 @@ export interface ExplainSectionOptions {
 }
 
 // A figure absent from the file (no null: `selection.explain.null: none`, NaN written as null) prints as –.
-const f3 = (x: number | null) => (typeof x === 'number' ? (Number.isFinite(x) ? x.toFixed(3) : String(x)) : '–');
-const fz = (x: number | null) => (typeof x === 'number' ? (Number.isFinite(x) ? x.toFixed(1) : String(x)) : '–');
+const f3 = (x: number | null) => (typeof x !== 'number' || Number.isNaN(x) ? '–' : Number.isFinite(x) ? x.toFixed(3) : String(x));
+const fz = (x: number | null) => (typeof x !== 'number' || Number.isNaN(x) ? '–' : Number.isFinite(x) ? x.toFixed(1) : String(x));
 
 /** The vega-lite spec of the pair evidence: z on the pool and on the selection, per pair. */
 export function pairEvidenceSpec(e: ExplainFile, maxPairs = 30): TopLevelSpec {

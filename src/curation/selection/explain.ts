@@ -411,8 +411,8 @@ export async function runExplain(config: Config, opts: ExplainStageOptions = {})
 }
 
 // NaN (no null) is written to JSON as null; both print as –.
-const f3 = (x: number | null) => (typeof x === 'number' ? (Number.isFinite(x) ? x.toFixed(3) : String(x)) : '–');
-const f1 = (x: number | null) => (typeof x === 'number' ? (Number.isFinite(x) ? x.toFixed(1) : String(x)) : '–');
+const f3 = (x: number | null) => (typeof x !== 'number' || Number.isNaN(x) ? '–' : Number.isFinite(x) ? x.toFixed(3) : String(x));
+const f1 = (x: number | null) => (typeof x !== 'number' || Number.isNaN(x) ? '–' : Number.isFinite(x) ? x.toFixed(1) : String(x));
 
 /** The printed summary of an explanation. */
 export function formatExplain(e: ExplainFile, maxPairs = 12): string {
