@@ -18,13 +18,19 @@ export const IncrementalSchema = z
      * clusterings is compared with this threshold.
      */
     driftThreshold: z.number().gt(1).default(1.5),
+    /**
+     * With `selection.order: greedy`: `merge` keeps the previous ranking for the clips that stay
+     * and merges the entered clips into it by the greedy criterion (two scores per rank); `full`
+     * re-orders the whole selection as a full run does (docs/selection.md "Adding clips").
+     */
+    reorder: z.enum(['merge', 'full']).default('merge'),
     /** Refinement of the continued selection. */
     refine: z
       .object({
         enabled: z.boolean().default(true),
         maxEvaluations: z.number().int().positive().optional(),
         patience: z.number().int().positive().optional(),
-        /** Share of the selection with the smallest leave-one-out contribution that may be swapped out. */
+        /** Share of the previous selection, the end of its ranking, that may be swapped out. */
         weakShare: z.number().gt(0).max(1).default(0.25),
         seconds: z.number().positive().default(60),
       })

@@ -420,6 +420,7 @@ export async function continueSelect(config: Config, opts: { silent?: boolean } 
     seconds: inc.refine.seconds,
     weakShare: inc.refine.weakShare,
     order: params.order,
+    reorder: inc.reorder,
     rng: Rng.derive(config.seed, 'selection-continue', pool.ids.length),
   });
   const byId = new ManifestIndex(manifest, files.manifest);

@@ -43,6 +43,28 @@ describe('continuing a selection over an enlarged pool', () => {
     expect(Array.from(again.order)).toEqual(Array.from(inc.order));
   });
 
+  it('greedy order by merge: the clips that stay keep the previous ranking, the entered ones are merged in, and every prefix F is true', () => {
+    const prev = searchSubset(new MIObjective(slice(all, n0), pairs), { target: 0.2 * n0, rng: new Rng(1), refine: true, order: 'greedy' });
+    const merged = continueSelection(all, prev.order, flags(n0, n), { ...opts, order: 'greedy', reorder: 'merge', rng: new Rng(2) });
+    const full = continueSelection(all, prev.order, flags(n0, n), { ...opts, order: 'greedy', reorder: 'full', rng: new Rng(2) });
+    // The same set either way (the order comes after the search).
+    expect(new Set(merged.order)).toEqual(new Set(full.order));
+    // Clips of the previous ranking that stay are in their previous relative order.
+    const prevRank = new Map(Array.from(prev.order, (x, r) => [x, r]));
+    const stay = Array.from(merged.order).filter((x) => prevRank.has(x)).map((x) => prevRank.get(x)!);
+    expect(stay.length).toBeGreaterThan(0.8 * prev.order.length);
+    expect(stay.every((r, t) => t === 0 || r > stay[t - 1])).toBe(true);
+    // The entered clips are spread through the ranking, not appended.
+    const firstEntered = Array.from(merged.order).findIndex((x) => !prevRank.has(x));
+    expect(firstEntered).toBeLessThan(merged.order.length - (merged.order.length - stay.length));
+    // Gains and prefix objectives are those of the returned order.
+    for (const m of [10, 200, merged.order.length]) expect(merged.objectives[m - 1]).toBeCloseTo(objectiveFromScratch(all, pairs, merged.order.subarray(0, m)), 9);
+    expect(merged.objective).toBeCloseTo(full.objective, 9);
+    // The head is as precise as the full re-ordering's (planted: 16 concepts, 50 % corresponding).
+    const head = Math.round(0.05 * n);
+    expect(precisionOf(merged.order, all.truth, head)).toBeGreaterThanOrEqual(precisionOf(full.order, all.truth, head) - 0.02);
+  });
+
   it('shrinks to a smaller fixed size by dropping the weakest clips', () => {
     const inc = continueSelection(all, before.order, flags(n0, n), { ...opts, size: 1000, refine: false, rng: new Rng(3) });
     expect(inc.order.length).toBe(1000);
