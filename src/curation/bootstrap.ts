@@ -12,8 +12,9 @@
  * Curation never imports src/ssl: the pretraining comes in as a BootstrapTrainer and the encoder
  * through the registered EncoderProvider (src/experiments/encoders.ts wires both).
  *
- * Resuming: a finished round leaves round.json with the key of everything it was computed from
- * (the previous selection's bytes, the configs); a rerun skips rounds whose key matches. Inside an
+ * Resuming: a finished round is a stage-ledger record (stages/bootstrap-round.json of its folder)
+ * keyed by everything it was computed from (the previous selection's bytes, the manifest, the
+ * configs); a rerun skips rounds whose record holds. Inside an
  * unfinished round every stage resumes on its own (pretraining from its latest checkpoint, when
  * ssl/key.json says it was trained on the same selection and config; extract, cluster and select
  * through their fingerprints).
@@ -28,6 +29,7 @@ import { exists } from '../runtime/jsonl.js';
 import { log } from '../runtime/progress.js';
 import { runLayout } from '../run/layout.js';
 import { stableKey } from '../run/hash.js';
+import { StageLedger } from '../run/ledger.js';
 import { runExtract } from './features/stage.js';
 import { runCluster } from './clustering/stage.js';
 import { runEvalSelection, runSelect, selectionPaths } from './selection/stage.js';
@@ -82,6 +84,8 @@ export interface BootstrapResult {
 
 export const BOOTSTRAP_DIR = 'bootstrap';
 export const ENCODER_NAME = 'enc';
+/** The stage-ledger record of a finished round (stages/bootstrap-round.json of its folder). */
+export const BOOTSTRAP_ROUND_STAGE = 'bootstrap-round';
 
 export function bootstrapDir(runDir: string): string {
   return path.join(runDir, BOOTSTRAP_DIR);
@@ -207,60 +211,65 @@ export async function runBootstrap(config: Config, trainer: BootstrapTrainer, op
     const prevDigest = await sha256File(previous);
     const sslCfg = { ...config.ssl, steps };
     const pretrainKey = stableKey({ selection: prevDigest, ssl: sslCfg, loader: config.loader, seed: config.seed });
-    const roundKey = stableKey({
-      pretrainKey, bootstrap: { features: b.features, layers: b.layers }, features: config.features, clustering: config.clustering,
-      selection: config.selection, evaluation: config.evaluation, manifest: await sha256File(base.manifest),
-    });
-    const doneFile = path.join(dir, 'round.json');
-    const done = await readJson<BootstrapRound & { key: string }>(doneFile);
-    if (done && done.key === roundKey && (await exists(selectionPaths(dir).csv))) {
-      const { key: _key, ...record } = done;
-      void _key;
-      rounds.push(record);
+    // A finished round is a record of the stage ledger (stages/bootstrap-round.json of the round's
+    // folder): skipped when the previous selection, the manifest and the configs are the same.
+    const ledger = new StageLedger(dir, { silent: true });
+    const { summary: record, skipped: wasSkipped } = await ledger.runWithStatus<BootstrapRound>(
+      BOOTSTRAP_ROUND_STAGE,
+      {
+        config: {
+          pretrain: pretrainKey, bootstrap: { features: b.features, layers: b.layers }, features: config.features, clustering: config.clustering,
+          selection: config.selection, evaluation: config.evaluation,
+        },
+        inputs: { selection: prevDigest, manifest: await sha256File(base.manifest) },
+      },
+      async () => ({ summary: await runRound(), outputs: [selectionPaths(dir).csv], stampOutputs: true }),
+    );
+    if (wasSkipped) {
       skipped.push(r);
-      if (!silent) log(`bootstrap: round ${r} is finished (${path.relative(process.cwd(), doneFile) || doneFile}), skipped`);
-      previous = selectionPaths(dir).csv;
-      continue;
+      if (!silent) log(`bootstrap: round ${r} is finished (${dir}), skipped`);
     }
-    if (!silent) log(`== bootstrap round ${r} of ${b.rounds}: pretrain ${steps} steps on ${previous}`);
-
-    // 1. Pretrain on the previous round's selection (resumes; a stale checkpoint of another selection or config is removed).
-    const sslDir = layout.sslDir('bootstrap');
-    const keyFile = path.join(sslDir, 'key.json');
-    const had = await readJson<{ key: string }>(keyFile);
-    if (had?.key !== pretrainKey) {
-      await fsp.rm(sslDir, { recursive: true, force: true });
-      await fsp.mkdir(sslDir, { recursive: true });
-      await writeJsonAtomic(keyFile, { key: pretrainKey, selection: previous, sha256: prevDigest });
-    }
-    const roundCfgForTraining: Config = { ...config, runDir: dir, ssl: sslCfg };
-    let trained = await trainer.trained(sslDir);
-    let loss: number | undefined;
-    if (!trained || trained.step < steps) {
-      const t = await trainer.pretrain({ selection: previous, outDir: sslDir, config: roundCfgForTraining, silent });
-      trained = { checkpoint: t.checkpoint, step: t.step };
-      loss = t.loss;
-    }
-
-    // 2-3. The round's curation on the encoder's layers, over the base run's clips.
-    const rc = roundConfig(config, r, trained.checkpoint);
-    const manifestBytes = await fsp.readFile(base.manifest);
-    const current = (await exists(layout.manifest)) ? await fsp.readFile(layout.manifest) : null;
-    if (!current || !current.equals(manifestBytes)) await writeFileAtomic(layout.manifest, manifestBytes);
-    const ex = await runExtract(rc, { index: 0, count: 1 }, { silent });
-    if (!silent) log(`bootstrap round ${r}: extract ${ex.written.length} shard(s) written, ${ex.skipped.length} already complete; ${ex.clips} clips, ${ex.failed} failed`);
-    await runCluster(rc, { index: 0, count: 1 }, { silent });
-    const sel = await runSelect(rc, { silent });
-    const precision = await evaluate(rc, truth);
-    const record: BootstrapRound = {
-      round: r, runDir: dir, checkpoint: trained.checkpoint, pretrainSteps: trained.step, ...(loss !== undefined ? { loss } : {}),
-      layers: await clusteredLayers(dir), pool: sel.pool, selected: sel.selected, objective: sel.objective, precision,
-      seconds: (performance.now() - s0) / 1000,
-    };
-    await writeJsonAtomic(doneFile, { ...record, key: roundKey });
     rounds.push(record);
-    if (!silent) log(`bootstrap round ${r}: ${formatRound(record)}`);
     previous = selectionPaths(dir).csv;
+
+    async function runRound(): Promise<BootstrapRound> {
+      if (!silent) log(`== bootstrap round ${r} of ${b.rounds}: pretrain ${steps} steps on ${previous}`);
+      // 1. Pretrain on the previous round's selection (resumes; a stale checkpoint of another selection or config is removed).
+      const sslDir = layout.sslDir('bootstrap');
+      const keyFile = path.join(sslDir, 'key.json');
+      const had = await readJson<{ key: string }>(keyFile);
+      if (had?.key !== pretrainKey) {
+        await fsp.rm(sslDir, { recursive: true, force: true });
+        await fsp.mkdir(sslDir, { recursive: true });
+        await writeJsonAtomic(keyFile, { key: pretrainKey, selection: previous, sha256: prevDigest });
+      }
+      const roundCfgForTraining: Config = { ...config, runDir: dir, ssl: sslCfg };
+      let trained = await trainer.trained(sslDir);
+      let loss: number | undefined;
+      if (!trained || trained.step < steps) {
+        const t = await trainer.pretrain({ selection: previous, outDir: sslDir, config: roundCfgForTraining, silent });
+        trained = { checkpoint: t.checkpoint, step: t.step };
+        loss = t.loss;
+      }
+
+      // 2-3. The round's curation on the encoder's layers, over the base run's clips.
+      const rc = roundConfig(config, r, trained.checkpoint);
+      const manifestBytes = await fsp.readFile(base.manifest);
+      const current = (await exists(layout.manifest)) ? await fsp.readFile(layout.manifest) : null;
+      if (!current || !current.equals(manifestBytes)) await writeFileAtomic(layout.manifest, manifestBytes);
+      const ex = await runExtract(rc, { index: 0, count: 1 }, { silent });
+      if (!silent) log(`bootstrap round ${r}: extract ${ex.written.length} shard(s) written, ${ex.skipped.length} already complete; ${ex.clips} clips, ${ex.failed} failed`);
+      await runCluster(rc, { index: 0, count: 1 }, { silent });
+      const sel = await runSelect(rc, { silent });
+      const precision = await evaluate(rc, truth);
+      const out: BootstrapRound = {
+        round: r, runDir: dir, checkpoint: trained.checkpoint, pretrainSteps: trained.step, ...(loss !== undefined ? { loss } : {}),
+        layers: await clusteredLayers(dir), pool: sel.pool, selected: sel.selected, objective: sel.objective, precision,
+        seconds: (performance.now() - s0) / 1000,
+      };
+      if (!silent) log(`bootstrap round ${r}: ${formatRound(out)}`);
+      return out;
+    }
   }
   const file = path.join(bootstrapDir(runDir), 'rounds.json');
   await writeJsonAtomic(file, { rounds, steps, features: b.features, layers: b.layers });

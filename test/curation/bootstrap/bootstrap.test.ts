@@ -161,8 +161,9 @@ describe('curate.bootstrap', () => {
     expect(again.rounds[1]).toEqual(round1);
     expect(readFileSync(path.join(dir, 'selection.csv'), 'utf8')).toBe(csv);
 
-    // An unfinished round resumes: without round.json the stages find their work done.
-    rmSync(path.join(dir, 'round.json'));
+    // An unfinished round resumes: without its ledger record the stages find their work done.
+    expect(existsSync(path.join(dir, 'stages', 'bootstrap-round.json'))).toBe(true);
+    rmSync(path.join(dir, 'stages', 'bootstrap-round.json'));
     const resumed = await runSslBootstrap(parseConfig(raw), { silent: true });
     expect(resumed.skipped).toEqual([]);
     expect(resumed.rounds[1].precision).toEqual(round1.precision);
