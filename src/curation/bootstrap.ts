@@ -87,6 +87,11 @@ export const ENCODER_NAME = 'enc';
 /** The stage-ledger record of a finished round (stages/bootstrap-round.json of its folder). */
 export const BOOTSTRAP_ROUND_STAGE = 'bootstrap-round';
 
+/** Whether a config needs the ssl wiring: `type: encoder` extractors or bootstrap rounds (callers load src/ssl only then). */
+export function usesEncoders(config: Config): boolean {
+  return [...config.features.audio, ...config.features.visual].some((e) => e.type === 'encoder') || config.curate.bootstrap.rounds > 0;
+}
+
 export function bootstrapDir(runDir: string): string {
   return path.join(runDir, BOOTSTRAP_DIR);
 }

@@ -58,6 +58,6 @@ export {
 } from './pipeline.js';
 export {
   type BootstrapTrainer, type RoundPrecision, type BootstrapRound, type BootstrapResult, BOOTSTRAP_DIR,
-  ENCODER_NAME, bootstrapDir, roundDir, encoderLayerNames, roundConfig, type BootstrapOptions, runBootstrap,
+  ENCODER_NAME, BOOTSTRAP_ROUND_STAGE, usesEncoders, bootstrapDir, roundDir, encoderLayerNames, roundConfig, type BootstrapOptions, runBootstrap,
   formatRound, formatRounds,
 } from './bootstrap.js';

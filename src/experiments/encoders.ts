@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { registerEncoderProvider } from '../curation/features/encoder.js';
-import { runBootstrap, type BootstrapOptions, type BootstrapResult, type BootstrapTrainer } from '../curation/bootstrap.js';
+import { runBootstrap, usesEncoders, type BootstrapOptions, type BootstrapResult, type BootstrapTrainer } from '../curation/bootstrap.js';
 import { openEncoder } from '../ssl/encoder-session.js';
 import { resolveCheckpoint } from '../ssl/checkpoint.js';
 import { pretrain } from '../ssl/trainer.js';
@@ -24,10 +24,7 @@ export function registerSslEncoders(): void {
   registered = true;
 }
 
-/** Whether a config's extractors need the encoder provider. */
-export function usesEncoders(config: Config): boolean {
-  return [...config.features.audio, ...config.features.visual].some((e) => e.type === 'encoder') || config.curate.bootstrap.rounds > 0;
-}
+export { usesEncoders };
 
 /** Pretraining for the bootstrap rounds: the trainer of src/ssl on a selection through the loaders. */
 export const sslBootstrapTrainer: BootstrapTrainer = {

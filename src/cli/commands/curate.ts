@@ -34,8 +34,9 @@ export const command: CommandModule<object, Args> = {
       import('../../curation/incremental/stage.js'),
     ]);
     // `type: encoder` extractors and curate.bootstrap use src/ssl, wired outside curation.
-    const wiring = await import('../../experiments/encoders.js');
-    if (wiring.usesEncoders(config)) wiring.registerSslEncoders();
+    // (src/ssl and TensorFlow.js are loaded only when the config asks for them.)
+    const wiring = (await import('../../curation/bootstrap.js')).usesEncoders(config) ? await import('../../experiments/encoders.js') : null;
+    wiring?.registerSslEncoders();
     let r;
     try {
       r = await runCuration(config, { silent: a.quiet, until: a.until, forceSelect: a['force-select'], add: a.add, refit: a.refit });
@@ -70,7 +71,7 @@ export const command: CommandModule<object, Args> = {
       out.write(`selection: ${displayPath(r.selection.csv)}\n`);
     }
     // Bootstrapped features: pretrain on the selection, re-extract with the trained towers, re-curate.
-    if (config.curate.bootstrap.rounds > 0 && !a.until && !a.add) {
+    if (wiring && config.curate.bootstrap.rounds > 0 && !a.until && !a.add) {
       const [{ formatRounds }, b] = await Promise.all([import('../../curation/bootstrap.js'), wiring.runSslBootstrap(config, { silent: a.quiet })]);
       out.write(`\n  bootstrap: ${b.rounds.length - 1} round(s) after the first curation${b.skipped.length ? ` (${b.skipped.length} finished earlier, skipped)` : ''}\n`);
       out.write(`${formatRounds(b.rounds)}\n  ${displayPath(b.file)}\n`);

@@ -9,8 +9,8 @@ export const command: CommandModule<object, StageArgs> = {
   handler: async (a) => {
     const { config, shard } = await prepareStage(a);
     // `type: encoder` extractors load pretrain checkpoints through src/ssl (wired outside curation).
-    const wiring = await import('../../experiments/encoders.js');
-    if (wiring.usesEncoders(config)) wiring.registerSslEncoders();
+    // (src/ssl and TensorFlow.js are loaded only when the config asks for them.)
+    if ((await import('../../curation/bootstrap.js')).usesEncoders(config)) (await import('../../experiments/encoders.js')).registerSslEncoders();
     const [{ extractAll }, { MissingPackageError }] = await Promise.all([import('../../curation/incremental/stage.js'), import('../../curation/features/pretrained.js')]);
     const controller = new AbortController();
     const stop = () => {
