@@ -12,21 +12,13 @@ import { parseConfig } from '../../src/config/load.js';
 import { runCuration } from '../../src/curation/pipeline.js';
 import { listStageRecords, readStageRecord, redoNote, stageDone } from '../../src/run/ledger.js';
 import { runIngestShard } from '../../src/curation/manifest/sharded.js';
+import { tinyCurateConfig } from '../helpers/tiny-config.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'avc-ledger-curate-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const runDir = path.join(root, 'run');
 
-const base = {
-  name: 'ledger',
-  runDir,
-  seed: 5,
-  corpus: { synth: { clips: 32, classes: 4, mismatch: 0.5, seconds: 1, width: 32, height: 32, fps: 6 } },
-  ingest: { clipSeconds: 1, minSeconds: 0.5 },
-  features: { shardSize: 16, decode: { fps: 6, width: 32, height: 32 }, audio: [{ type: 'builtin' }], visual: [{ type: 'builtin', frames: 4, maxSize: 32 }] },
-  clustering: { k: [4] },
-  selection: { ratio: 0.5 },
-};
+const base = tinyCurateConfig({ name: 'ledger', runDir, seed: 5, clips: 32, shardSize: 16 });
 
 type Raw = typeof base & { features: typeof base.features & { onConfigChange?: string } };
 

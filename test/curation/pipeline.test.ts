@@ -8,21 +8,13 @@ import YAML from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import { runCuration } from '../../src/curation/pipeline.js';
 import { readSelectionCsv } from '../../src/curation/selection/index.js';
+import { tinyCurateConfig } from '../helpers/tiny-config.js';
 
 const run = promisify(execFile);
 const root = mkdtempSync(path.join(os.tmpdir(), 'avc-curate-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const raw = {
-  name: 'tiny',
-  runDir: path.join(root, 'run'),
-  seed: 3,
-  corpus: { synth: { clips: 48, classes: 4, mismatch: 0.5, seconds: 1, width: 32, height: 32, fps: 6 } },
-  ingest: { clipSeconds: 1, minSeconds: 0.5 },
-  features: { shardSize: 24, decode: { fps: 6, width: 32, height: 32 }, audio: [{ type: 'builtin' }], visual: [{ type: 'builtin', frames: 4, maxSize: 32 }] },
-  clustering: { k: [4] },
-  selection: { ratio: 0.5 },
-};
+const raw = tinyCurateConfig({ name: 'tiny', runDir: path.join(root, 'run'), seed: 3, clips: 48, shardSize: 24 });
 
 describe('curation pipeline', () => {
   it('runs synth → ingest → extract → cluster → select → eval, finds the corresponding clips, and a rerun skips finished work', async () => {

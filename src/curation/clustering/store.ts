@@ -170,16 +170,21 @@ function attrString(obj: { attrs: Record<string, { value: unknown }> }, name: st
   throw new Error(`${where}: attribute '${name}' is not a string`);
 }
 
+type H5 = Awaited<ReturnType<typeof loadH5>>;
+interface OpenClusters {
+  h5: H5;
+  f: InstanceType<H5['File']>;
+  n: number;
+  d: number;
+  idsDs: InstanceType<H5['Dataset']>;
+  labDs: InstanceType<H5['Dataset']>;
+}
+
 /**
- * A clusters file read in row blocks (for the streaming merge: memory follows the block, not the
- * file): `visit` gets each block's ids and, unless `idsOnly`, its labels [m, d]. Returns n, d and
- * each clustering's inertia.
+ * Open a clusters file for reading, check its signature, format attribute, sizes and datasets
+ * (errors name the file and what is wrong), run `fn`, and close the file.
  */
-export async function readClustersRows(
-  path: string,
-  visit: (ids: string[], labels: Int32Array | null) => void | Promise<void>,
-  opts: { idsOnly?: boolean; block?: number } = {},
-): Promise<{ n: number; d: number; inertia: number[] }> {
+async function withClustersFile<T>(path: string, fn: (c: OpenClusters) => Promise<T>): Promise<T> {
   const h5 = await loadH5();
   if (!existsSync(path)) throw new Error(`${path}: no such clusters file`);
   if (!hasHdf5Signature(path)) throw new Error(`${path}: not an HDF5 file (no HDF5 signature)`);
@@ -194,6 +199,27 @@ export async function readClustersRows(
     if (fmt !== CLUSTERS_FORMAT) throw new Error(`${path}: not a clusters file (format attribute '${fmt}')`);
     const n = attrNumber(f, 'n', path);
     const d = attrNumber(f, 'd', path);
+    const idsDs = f.get('ids') as InstanceType<typeof h5.Dataset> | null;
+    if (!idsDs) throw new Error(`${path}: missing dataset 'ids'`);
+    const labDs = f.get('labels') as InstanceType<typeof h5.Dataset> | null;
+    if (!labDs) throw new Error(`${path}: missing dataset 'labels'`);
+    return await fn({ h5, f, n, d, idsDs, labDs });
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * A clusters file read in row blocks (for the streaming merge: memory follows the block, not the
+ * file): `visit` gets each block's ids and, unless `idsOnly`, its labels [m, d]. Returns n, d and
+ * each clustering's inertia.
+ */
+export async function readClustersRows(
+  path: string,
+  visit: (ids: string[], labels: Int32Array | null) => void | Promise<void>,
+  opts: { idsOnly?: boolean; block?: number } = {},
+): Promise<{ n: number; d: number; inertia: number[] }> {
+  return withClustersFile(path, async ({ h5, f, n, d, idsDs, labDs }) => {
     const inertia: number[] = [];
     for (let j = 0; j < d; j++) {
       const where = `${path}: clusterings/${j}`;
@@ -201,10 +227,6 @@ export async function readClustersRows(
       if (!g) throw new Error(`${where}: missing group`);
       inertia.push(attrNumber(g, 'inertia', where));
     }
-    const idsDs = f.get('ids') as InstanceType<typeof h5.Dataset> | null;
-    if (!idsDs) throw new Error(`${path}: missing dataset 'ids'`);
-    const labDs = f.get('labels') as InstanceType<typeof h5.Dataset> | null;
-    if (!labDs) throw new Error(`${path}: missing dataset 'labels'`);
     const block = opts.block ?? 1 << 16;
     for (let a = 0; a < n; a += block) {
       const b = Math.min(n, a + block);
@@ -220,34 +242,15 @@ export async function readClustersRows(
       await visit(ids, labels ?? (opts.idsOnly ? null : new Int32Array(0)));
     }
     return { n, d, inertia };
-  } finally {
-    f.close();
-  }
+  });
 }
 
 /** Read clusters.h5 written by writeClusters. Errors name the file and what is wrong. */
 export async function readClusters(path: string): Promise<ClusterFile> {
-  const h5 = await loadH5();
-  if (!existsSync(path)) throw new Error(`${path}: no such clusters file`);
-  if (!hasHdf5Signature(path)) throw new Error(`${path}: not an HDF5 file (no HDF5 signature)`);
-  let f: InstanceType<typeof h5.File>;
-  try {
-    f = new h5.File(path, 'r');
-  } catch (err) {
-    throw new Error(`${path}: not a readable HDF5 file (${(err as Error).message})`);
-  }
-  try {
-    const fmt = f.attrs['format'] ? attrString(f, 'format', path) : '';
-    if (fmt !== CLUSTERS_FORMAT) throw new Error(`${path}: not a clusters file (format attribute '${fmt}')`);
-    const n = attrNumber(f, 'n', path);
-    const d = attrNumber(f, 'd', path);
-    const idsDs = f.get('ids') as InstanceType<typeof h5.Dataset> | null;
-    if (!idsDs) throw new Error(`${path}: missing dataset 'ids'`);
+  return withClustersFile(path, async ({ h5, f, n, d, idsDs, labDs }) => {
     const idsVal = n === 0 ? [] : idsDs.value;
     const ids = Array.isArray(idsVal) ? (idsVal as unknown[]).map(String) : n === 1 && typeof idsVal === 'string' ? [idsVal] : null;
     if (!ids || ids.length !== n) throw new Error(`${path}: dataset 'ids' does not hold ${n} strings`);
-    const labDs = f.get('labels') as InstanceType<typeof h5.Dataset> | null;
-    if (!labDs) throw new Error(`${path}: missing dataset 'labels'`);
     const labVal = n * d === 0 ? new Int32Array(0) : labDs.value;
     if (!(labVal instanceof Int32Array) || labVal.length !== n * d) throw new Error(`${path}: dataset 'labels' is not int32 [${n}, ${d}]`);
     const labels = new Int32Array(labVal);
@@ -277,9 +280,7 @@ export async function readClusters(path: string): Promise<ClusterFile> {
       });
     }
     return { ids, labels, n, d, clusterings, attrs: plainAttrs(f) };
-  } finally {
-    f.close();
-  }
+  });
 }
 
 /**

@@ -27,6 +27,7 @@ import type { ClipRecord } from './types.js';
 import { parseCsvRecords } from '../../runtime/csv.js';
 import { sourceFile } from '../../media/source.js';
 import { indexTars, listTarPool, type TarIndexRules } from './tar-pool.js';
+import type { InputItem } from './input-item.js';
 
 export const MEDIA_EXTENSIONS = new Set([
   '.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.flv', '.ts', '.wmv', '.ogv', '.3gp',
@@ -34,23 +35,7 @@ export const MEDIA_EXTENSIONS = new Set([
   '.wav', '.mp3', '.m4a', '.flac', '.ogg', '.oga', '.opus', '.aac', '.wma', '.aif', '.aiff', '.amr', '.mka',
 ]);
 
-/** One input file with what the input listing said about it. */
-export interface InputItem {
-  file: string;
-  /** Path relative to the input root (for messages and ids). */
-  rel: string;
-  id?: string;
-  video_id?: string;
-  label?: string;
-  visual_class?: string | number;
-  audio_class?: string | number;
-  corresponds?: boolean;
-  fold?: string | number;
-  /** A window given by the input (CSV start/end). */
-  window?: ClipWindow;
-  /** Fields added to each clip record (a tar member's `tar_member` and json `meta`). */
-  extra?: Record<string, unknown>;
-}
+export type { InputItem } from './input-item.js';
 
 export interface IngestOptions extends Partial<IngestConfig> {
   input: string;

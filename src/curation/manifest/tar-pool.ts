@@ -33,6 +33,7 @@ import { tarMemberSource } from '../../media/source.js';
 import { Pool, defaultConcurrency } from '../../runtime/pool.js';
 import type { FailureRecord } from '../../run/failures.js';
 import { toId } from '../../run/ids.js';
+import type { InputItem } from './input-item.js';
 
 /** Largest `.json` member read as a sample's metadata. */
 export const MAX_JSON_BYTES = 4 << 20;
@@ -61,21 +62,12 @@ export interface TarIndexRules {
   fromRow: (base: string, row: Record<string, unknown>, where: string) => Omit<TarInput, 'extra' | 'id' | 'rel'> & { id?: string };
 }
 
-/** One sample of a tar turned into an ingest input (the fields of ingest's InputItem). */
-export interface TarInput {
-  file: string;
-  rel: string;
+/** One sample of a tar turned into an ingest input: an InputItem whose id and extra fields are always set. */
+export type TarInput = Omit<InputItem, 'id' | 'extra'> & {
   id: string;
-  video_id?: string;
-  label?: string;
-  visual_class?: string | number;
-  audio_class?: string | number;
-  corresponds?: boolean;
-  fold?: string | number;
-  window?: { start: number; duration: number };
   /** Fields added to every clip record of this input. */
   extra: Record<string, unknown>;
-}
+};
 
 const hasBraces = (s: string): boolean => /\{[^{}]*\}/.test(s);
 

@@ -23,6 +23,7 @@ import { AvModel, pretrain, syntheticPairs, syntheticSource, sslTrainingBatches 
 import { SslSchema } from '../../../src/config/sections/ssl.js';
 import { initTfjs } from '../../../src/runtime/tfjs.js';
 import * as tf from '@tensorflow/tfjs';
+import { tinyCurateConfig } from '../../helpers/tiny-config.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'avc-bootstrap-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -40,19 +41,10 @@ const ssl = {
   },
 };
 
-const raw = {
-  name: 'tiny-bootstrap',
-  runDir: path.join(root, 'run'),
-  seed: 5,
-  corpus: { synth: { clips: 32, classes: 4, mismatch: 0.5, seconds: 1, width: 32, height: 32, fps: 6 } },
-  ingest: { clipSeconds: 1, minSeconds: 0.5 },
-  features: { shardSize: 16, decode: { fps: 6, width: 32, height: 32 }, audio: [{ type: 'builtin' }], visual: [{ type: 'builtin', frames: 4, maxSize: 32 }] },
-  clustering: { k: [4] },
-  selection: { ratio: 0.5 },
-  loader: { shuffleBuffer: 64, decode: { seconds: 1 } },
-  ssl,
-  curate: { bootstrap: { rounds: 1, steps: 4 } },
-};
+const raw = tinyCurateConfig(
+  { name: 'tiny-bootstrap', runDir: path.join(root, 'run'), seed: 5, clips: 32, shardSize: 16 },
+  { loader: { shuffleBuffer: 64, decode: { seconds: 1 } }, ssl, curate: { bootstrap: { rounds: 1, steps: 4 } } },
+);
 
 describe('encoder extractor', () => {
   it('picks the frames of the centre window at the model frame rate', () => {
