@@ -53,14 +53,6 @@ export function decodeArgs(file: string, start: number, seconds: number, o: Deco
   return args;
 }
 
-function toFloat32(buf: Buffer): Float32Array {
-  const n = Math.floor(buf.byteLength / 4);
-  if (buf.byteOffset % 4 === 0) return new Float32Array(buf.buffer, buf.byteOffset, n);
-  const out = new Float32Array(n);
-  new Uint8Array(out.buffer).set(buf.subarray(0, n * 4));
-  return out;
-}
-
 /**
  * Decode `seconds` of `file` from `start` to frames [T,H,W,3] (T = round(seconds*fps)) and mono
  * audio of round(seconds*sampleRate) samples. Throws MediaError naming the file and the reason,
@@ -88,20 +80,20 @@ export async function decodeClip(file: string, start: number, seconds: number, o
       video: 'pipe:1',
       audio: wantVideo ? 'pipe:3' : 'pipe:1',
     });
-    const r = await runTool(ffmpegPath(), args, { extraOutputs: wantVideo && wantAudio ? 1 : 0, timeoutMs, signal: opts.signal });
+    // ffmpeg writes straight into the result arrays (one allocation per clip, no concatenation).
+    const audioBytes = new Uint8Array(audio.buffer, audio.byteOffset, audio.byteLength);
+    const sinks = wantVideo ? [frames, wantAudio ? audioBytes : undefined] : [audioBytes];
+    const r = await runTool(ffmpegPath(), args, { extraOutputs: wantVideo && wantAudio ? 1 : 0, timeoutMs, signal: opts.signal, sinks });
     if (r.timedOut) throw new MediaError(file, `decode timed out after ${(timeoutMs / 1000).toFixed(1)} s`, r.stderrTail);
     if (r.aborted) throw new MediaError(file, 'decode aborted');
     if (r.code !== 0) throw new MediaError(file, reasonFromStderr(r.stderrTail, `ffmpeg failed to decode (exit ${r.code ?? r.signal})`), r.stderrTail);
-    const videoBuf = wantVideo ? r.outputs[0] : undefined;
-    const audioBuf = wantAudio ? r.outputs[wantVideo ? 1 : 0] : undefined;
-    if (videoBuf) {
-      decodedFrames = Math.floor(videoBuf.byteLength / frameBytes);
-      frames.set(videoBuf.subarray(0, Math.min(decodedFrames, T) * frameBytes));
-    }
-    if (audioBuf) {
-      const pcm = toFloat32(audioBuf);
-      decodedSamples = pcm.length;
-      audio.set(pcm.subarray(0, Math.min(decodedSamples, S)));
+    if (wantVideo) decodedFrames = Math.floor(r.outputBytes[0] / frameBytes);
+    if (wantAudio) {
+      const got = r.outputBytes[wantVideo ? 1 : 0];
+      decodedSamples = Math.floor(got / 4);
+      // a trailing partial sample is not a sample: keep the zero padding there
+      const whole = Math.min(decodedSamples, S) * 4;
+      audioBytes.fill(0, whole, Math.min(got, audioBytes.length));
     }
     if (wantVideo && decodedFrames === 0) throw new MediaError(file, `no video frames decoded in the window ${fmt(start)}–${fmt(start + seconds)} s`, r.stderrTail);
     if (wantAudio && audioMode === 'require' && decodedSamples === 0) throw new MediaError(file, `no audio decoded in the window ${fmt(start)}–${fmt(start + seconds)} s`, r.stderrTail);

@@ -20,8 +20,13 @@ export class MediaError extends Error {
 export interface RunResult {
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** Bytes written to each captured output fd: index 0 is stdout (fd 1), then fd 3, 4, ... */
+  /**
+   * Bytes written to each captured output fd: index 0 is stdout (fd 1), then fd 3, 4, ... For an
+   * output with a sink, a view of the sink's first min(written, sink length) bytes.
+   */
   outputs: Buffer[];
+  /** How many bytes the tool wrote to each output (for a sink, also those past its end). */
+  outputBytes: number[];
   stderrTail: string;
   timedOut: boolean;
   aborted: boolean;
@@ -39,6 +44,12 @@ export interface RunOptions {
   input?: Uint8Array;
   /** Preallocated expected sizes per output, to avoid reallocations (optional). */
   expectedBytes?: number[];
+  /**
+   * Per output, a buffer its bytes are written into as they arrive (no chunk list, no concatenation:
+   * a decode of known size allocates its result once); bytes past the sink's end are counted and
+   * dropped.
+   */
+  sinks?: Array<Uint8Array | undefined>;
 }
 
 /** Run a tool to completion. Never rejects for a non-zero exit: the caller reads `code`. */
@@ -58,6 +69,7 @@ export function runTool(bin: string, args: string[], opts: RunOptions = {}): Pro
     }
     const outFds = [1, ...Array.from({ length: extra }, (_, i) => 3 + i)];
     const chunks: Buffer[][] = outFds.map(() => []);
+    const written: number[] = outFds.map(() => 0);
     let stderr = '';
     let timedOut = false;
     let aborted = false;
@@ -80,7 +92,17 @@ export function runTool(bin: string, args: string[], opts: RunOptions = {}): Pro
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     outFds.forEach((fd, i) => {
       const stream = child.stdio[fd] as NodeJS.ReadableStream | null;
-      stream?.on('data', (b: Buffer) => chunks[i].push(b));
+      const sink = opts.sinks?.[i];
+      stream?.on('data', sink
+        ? (b: Buffer) => {
+            const at = written[i];
+            if (at < sink.length) sink.set(b.length <= sink.length - at ? b : b.subarray(0, sink.length - at), at);
+            written[i] = at + b.length;
+          }
+        : (b: Buffer) => {
+            chunks[i].push(b);
+            written[i] += b.length;
+          });
       stream?.on('error', () => undefined);
     });
     child.stderr?.on('data', (b: Buffer) => {
@@ -106,7 +128,12 @@ export function runTool(bin: string, args: string[], opts: RunOptions = {}): Pro
       resolve({
         code,
         signal,
-        outputs: chunks.map((c) => (c.length === 1 ? c[0] : Buffer.concat(c))),
+        outputs: chunks.map((c, i) => {
+          const sink = opts.sinks?.[i];
+          if (sink) return Buffer.from(sink.buffer, sink.byteOffset, Math.min(written[i], sink.length));
+          return c.length === 1 ? c[0] : Buffer.concat(c);
+        }),
+        outputBytes: written,
         stderrTail: stderr.slice(-stderrMax),
         timedOut,
         aborted,
