@@ -42,8 +42,6 @@ export interface RunOptions {
   stderrBytes?: number;
   /** Bytes to write on stdin. */
   input?: Uint8Array;
-  /** Preallocated expected sizes per output, to avoid reallocations (optional). */
-  expectedBytes?: number[];
   /**
    * Per output, a buffer its bytes are written into as they arrive (no chunk list, no concatenation:
    * a decode of known size allocates its result once); bytes past the sink's end are counted and

@@ -6,28 +6,18 @@
  * function that needs a value takes it from its caller (who has the config), requires it, or reads
  * the schema's value from src/config/defaults.ts (CONFIG_DEFAULTS, SYNTH_DEFAULTS, defaultsOf(...)).
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigSchema } from '../../src/config/schema.js';
+import { defOf, listTs } from '../helpers/source-files.js';
 import { SynthSchema } from '../../src/config/sections/corpus.js';
 import { MobileNetSchema, OnnxOutputSchema } from '../../src/config/sections/features.js';
 import { CONFIG_DEFAULTS, MOBILENET_DEFAULTS, ONNX_OUTPUT_DEFAULTS, SYNTH_DEFAULTS } from '../../src/config/defaults.js';
 
 const SRC = path.resolve('src');
 
-function listTs(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) listTs(full, out);
-    else if (name.endsWith('.ts')) out.push(full);
-  }
-  return out;
-}
-
-type Def = { type: string; innerType?: z.ZodType; options?: z.ZodType[]; in?: z.ZodType; element?: z.ZodType; defaultValue?: unknown };
-const defOf = (s: z.ZodType): Def => (s as unknown as { def: Def }).def;
 
 /** [key path, default] for every key whose schema has a primitive default. */
 function defaults(schema: z.ZodType, prefix: string[] = [], out: Array<[string[], string | number | boolean]> = []): Array<[string[], string | number | boolean]> {

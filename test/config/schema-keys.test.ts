@@ -9,30 +9,20 @@
  * This is a static check, so it can be fooled by a generic name read for another reason; it cannot
  * miss a key nobody reads at all, which is the failure it exists for.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigSchema } from '../../src/config/schema.js';
+import { defOf, listTs } from '../helpers/source-files.js';
 
 const SRC = path.resolve('src');
-
-function listTs(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) listTs(full, out);
-    else if (name.endsWith('.ts')) out.push(full);
-  }
-  return out;
-}
 
 /** Source without comments and string contents of comments (crude but enough for key names). */
 function stripComments(text: string): string {
   return text.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
 }
 
-type Def = { type: string; innerType?: z.ZodType; options?: z.ZodType[]; in?: z.ZodType; element?: z.ZodType; shape?: Record<string, z.ZodType>; valueType?: z.ZodType };
-const defOf = (s: z.ZodType): Def => (s as unknown as { def: Def }).def;
 
 /** Every key path of the schema (object keys; '*' never appears: list elements share their key path). */
 function keyPaths(schema: z.ZodType, prefix: string[] = [], out = new Map<string, string[]>()): Map<string, string[]> {
