@@ -7,7 +7,10 @@
  *   2. extract with `type: encoder` extractors on that checkpoint: the audio tower's layers as
  *      audio features, the visual tower's as visual features (with `features: append`, next to the
  *      configured extractors' layers);
- *   3. cluster, select and evaluate as the base run does.
+ *   3. cluster, select, explain and evaluate as the base run does.
+ *
+ * The last round's selection (bootstrap/round-<R>/selection.csv, see `finalSelection`) is the
+ * result of the bootstrap: the experiment's curated arm trains on it.
  *
  * Curation never imports src/ssl: the pretraining comes in as a BootstrapTrainer and the encoder
  * through the registered EncoderProvider (src/experiments/encoders.ts wires both).
@@ -33,6 +36,7 @@ import { StageLedger } from '../run/ledger.js';
 import { runExtract } from './features/stage.js';
 import { runCluster } from './clustering/stage.js';
 import { runEvalSelection, runSelect, selectionPaths } from './selection/stage.js';
+import { explainStep } from './pipeline.js';
 
 /** Pretraining, as the bootstrap needs it (src/experiments/encoders.ts implements it with src/ssl). */
 export interface BootstrapTrainer {
@@ -266,6 +270,9 @@ export async function runBootstrap(config: Config, trainer: BootstrapTrainer, op
       if (!silent) log(`bootstrap round ${r}: extract ${ex.written.length} shard(s) written, ${ex.skipped.length} already complete; ${ex.clips} clips, ${ex.failed} failed`);
       await runCluster(rc, { index: 0, count: 1 }, { silent });
       const sel = await runSelect(rc, { silent });
+      // explain.json of the round's selection, as curate writes for round 0.
+      const explained = await explainStep(rc, { silent: true });
+      if (!silent) log(`bootstrap round ${r}: explain: ${explained}`);
       const precision = await evaluate(rc, truth);
       const out: BootstrapRound = {
         round: r, runDir: dir, checkpoint: trained.checkpoint, pretrainSteps: trained.step, ...(loss !== undefined ? { loss } : {}),
@@ -299,6 +306,16 @@ async function clusteredLayers(dir: string): Promise<string[]> {
   if (!(await exists(file))) return [];
   const c = await readClusters(file);
   return [...new Set(c.clusterings.map((x) => `${x.modality}/${x.layer}`))];
+}
+
+/**
+ * The selection a run folder's curation ends with: the last bootstrap round's selection.csv when
+ * `curate.bootstrap.rounds` > 0, else the run folder's own.
+ */
+export function finalSelection(config: Config): string {
+  const runDir = config.runDir!;
+  const rounds = config.curate.bootstrap.rounds;
+  return selectionPaths(rounds > 0 ? roundDir(runDir, rounds) : runDir).csv;
 }
 
 /** One line: precision (or objective) of a round. */

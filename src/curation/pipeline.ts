@@ -129,31 +129,7 @@ export async function runCuration(config: Config, opts: CurationOptions = {}): P
     if (r.skipped) return `${r.selected} of ${r.pool} clips, already selected`;
     return `${r.selected} of ${r.pool} clips, objective ${r.objective.toFixed(4)}`;
   });
-  await step('explain', async () => {
-    // explain.json (docs/selection.md "Explain"): what `avcurate explain` writes, redone when the
-    // selection or its config changed (stage ledger), off with selection.explain.enabled: false.
-    if (!config.selection.explain.enabled) return 'off (selection.explain.enabled: false)';
-    const files = selectionPaths(runDir);
-    if (!(await exists(files.csv))) return 'no selection.csv to explain';
-    const fp = {
-      config: { selection: config.selection, seed: config.seed },
-      inputs: { selection: await fileDigest(files.csv), meta: (await exists(files.meta)) ? await fileDigest(files.meta) : null },
-    };
-    const check = await stageDone<{ note: string }>(runDir, EXPLAIN_STAGE, fp);
-    if (check.done) return `explain.json is up to date (${check.record!.summary.note})`;
-    const why = redoNote(check, runDir);
-    if (why && !silent) log(`   ${why}`);
-    const t = performance.now();
-    const { runExplain } = await import('./selection/explain.js');
-    const r = await runExplain(config);
-    const e = r.explain;
-    const best = e.pairs[0];
-    const note =
-      `${e.pairs.length} pair(s), ${e.cells.length} cells, ${e.clips.length} clips → ${path.basename(r.file)}` +
-      (best ? `; strongest pair ${best.a} × ${best.b}` + (e.permutations > 0 ? ` (selection z ${best.selection.z.toFixed(1)})` : ` (selection MI ${best.selection.mi.toFixed(3)}, no null)`) : '');
-    await markDone(runDir, EXPLAIN_STAGE, fp, { outputs: [r.file], stamp: true, summary: { note }, seconds: (performance.now() - t) / 1000 });
-    return note;
-  });
+  await step('explain', () => explainStep(config, { silent }));
   await step('eval', async () => {
     if (!(await exists(selectionPaths(runDir).csv))) return 'no selection.csv to evaluate';
     try {
@@ -167,6 +143,39 @@ export async function runCuration(config: Config, opts: CurationOptions = {}): P
   });
   result.seconds = (performance.now() - t0) / 1000;
   return result;
+}
+
+/**
+ * Curate's explain step on the run folder of `config` (also run for each bootstrap round): writes
+ * explain.json for the selection there, redone when the selection or its config changed (stage
+ * ledger record stages/explain.json). Returns what it did, in a few words.
+ */
+export async function explainStep(config: Config, opts: { silent?: boolean } = {}): Promise<string> {
+  const runDir = config.runDir!;
+  const silent = opts.silent ?? false;
+  // explain.json (docs/selection.md "Explain"): what `avcurate explain` writes, redone when the
+  // selection or its config changed (stage ledger), off with selection.explain.enabled: false.
+  if (!config.selection.explain.enabled) return 'off (selection.explain.enabled: false)';
+  const files = selectionPaths(runDir);
+  if (!(await exists(files.csv))) return 'no selection.csv to explain';
+  const fp = {
+    config: { selection: config.selection, seed: config.seed },
+    inputs: { selection: await fileDigest(files.csv), meta: (await exists(files.meta)) ? await fileDigest(files.meta) : null },
+  };
+  const check = await stageDone<{ note: string }>(runDir, EXPLAIN_STAGE, fp);
+  if (check.done) return `explain.json is up to date (${check.record!.summary.note})`;
+  const why = redoNote(check, runDir);
+  if (why && !silent) log(`   ${why}`);
+  const t = performance.now();
+  const { runExplain } = await import('./selection/explain.js');
+  const r = await runExplain(config);
+  const e = r.explain;
+  const best = e.pairs[0];
+  const note =
+    `${e.pairs.length} pair(s), ${e.cells.length} cells, ${e.clips.length} clips → ${path.basename(r.file)}` +
+    (best ? `; strongest pair ${best.a} × ${best.b}` + (e.permutations > 0 ? ` (selection z ${best.selection.z.toFixed(1)})` : ` (selection MI ${best.selection.mi.toFixed(3)}, no null)`) : '');
+  await markDone(runDir, EXPLAIN_STAGE, fp, { outputs: [r.file], stamp: true, summary: { note }, seconds: (performance.now() - t) / 1000 });
+  return note;
 }
 
 /** The ledger record of curate's explain step (stages/explain.json). */

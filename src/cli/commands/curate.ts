@@ -72,9 +72,9 @@ export const command: CommandModule<object, Args> = {
     }
     // Bootstrapped features: pretrain on the selection, re-extract with the trained towers, re-curate.
     if (wiring && config.curate.bootstrap.rounds > 0 && !a.until && !a.add) {
-      const [{ formatRounds }, b] = await Promise.all([import('../../curation/bootstrap.js'), wiring.runSslBootstrap(config, { silent: a.quiet })]);
+      const [{ formatRounds, finalSelection }, b] = await Promise.all([import('../../curation/bootstrap.js'), wiring.runSslBootstrap(config, { silent: a.quiet })]);
       out.write(`\n  bootstrap: ${b.rounds.length - 1} round(s) after the first curation${b.skipped.length ? ` (${b.skipped.length} finished earlier, skipped)` : ''}\n`);
-      out.write(`${formatRounds(b.rounds)}\n  ${displayPath(b.file)}\n`);
+      out.write(`${formatRounds(b.rounds)}\n  ${displayPath(b.file)}\n  the final selection (last round): ${displayPath(finalSelection(config))}\n`);
     }
   },
 };

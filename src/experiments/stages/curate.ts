@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/schema.js';
 import { runCuration } from '../../curation/pipeline.js';
+import { finalSelection } from '../../curation/bootstrap.js';
 import { registerSslEncoders, runSslBootstrap, usesEncoders } from '../encoders.js';
 import { readManifest } from '../../run/manifest.js';
 import type { ClipRecord } from '../../run/manifest.js';
@@ -23,7 +24,12 @@ export interface Curation {
   manifest: ClipRecord[];
   /** Ground truth (corresponds) by clip id, where the manifest has it. */
   truth: Map<string, boolean>;
-  /** selection.csv ids in rank order. */
+  /**
+   * The selection the curated arm trains on: the run folder's selection.csv, or with
+   * curate.bootstrap.rounds the last round's (bootstrap/round-<R>/selection.csv).
+   */
+  selectionFile: string;
+  /** The ids of `selectionFile` in rank order. */
   curatedRanking: string[];
 }
 
@@ -33,7 +39,7 @@ async function defaultCurate(config: Config, opts: { silent?: boolean }): Promis
   const r = await runCuration(config, { silent: opts.silent });
   const stages = r.stages.map((s) => ({ stage: s.stage as string, seconds: s.seconds }));
   // Bootstrapped features (curate.bootstrap): their rounds live in bootstrap/ of the run folder and
-  // appear in the report; the curated arm trains on the configured curation (round 0).
+  // appear in the report; the curated arm trains on the last round's selection.
   if (config.curate.bootstrap.rounds > 0) {
     const t0 = performance.now();
     await runSslBootstrap(config, { silent: opts.silent });
@@ -54,7 +60,7 @@ export async function curateStage(ctx: ExperimentContext, split: SplitSummary, c
     },
     async () => {
       const stages = (await (curate ?? defaultCurate)(curationConfig, { silent })) ?? [];
-      const csv = runLayout(runDir).selection();
+      const csv = finalSelection({ ...config, runDir });
       if (!existsSync(csv)) throw new Error(`curation finished without ${csv}`);
       return { summary: { stages }, outputs: [csv, runLayout(runDir).manifest] };
     },
@@ -63,7 +69,8 @@ export async function curateStage(ctx: ExperimentContext, split: SplitSummary, c
   const manifest = await readManifest(runLayout(runDir).manifest);
   const truth = new Map<string, boolean>();
   for (const r of manifest) if (typeof r.corresponds === 'boolean') truth.set(r.id, r.corresponds);
-  const curatedRanking = readSelectionCsv(runLayout(runDir).selection()).map((r) => r.id);
+  const selectionFile = finalSelection({ ...config, runDir });
+  const curatedRanking = readSelectionCsv(selectionFile).map((r) => r.id);
 
-  return { timings: curateTimings, manifest, truth, curatedRanking };
+  return { timings: curateTimings, manifest, truth, selectionFile, curatedRanking };
 }

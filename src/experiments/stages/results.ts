@@ -68,7 +68,7 @@ export async function resultsStage(
   const { config, runDir, ledger, notes } = ctx;
   const exp = config.experiment;
   const { split, arms, tasks, armResults, t0 } = inputs;
-  const { manifest, truth, curatedRanking, timings: curateTimings } = inputs.curation;
+  const { manifest, truth, curatedRanking, selectionFile, timings: curateTimings } = inputs.curation;
   const probes: ProbeRecord[] = [];
   for (const r of armResults) {
     for (const [task, byModality] of Object.entries(r.tasks)) {
@@ -91,7 +91,7 @@ export async function resultsStage(
     curve: hasTruth ? precisionCurve(ranking, truth, { keep: positives > 0 ? [positives] : [] }) : [],
     ...(objective ? { objective } : {}),
   });
-  const curatedRows = readSelectionCsv(runLayout(runDir).selection());
+  const curatedRows = readSelectionCsv(selectionFile);
   const thin = Math.max(1, Math.ceil(curatedRows.length / 200));
   selection.push(
     summarise(
@@ -128,7 +128,7 @@ export async function resultsStage(
   const nShow = exp.report.clips;
   // Selected clips spread evenly over the ranking (rank 1 first), so the grid shows its range.
   const shownRanks = [...new Set(Array.from({ length: Math.min(nShow, curatedRanking.length) }, (_, i) => Math.floor((i * curatedRanking.length) / Math.min(nShow, curatedRanking.length))))];
-  const selectedPreview = shownRanks.map((r) => preview(byId.get(curatedRanking[r], `${runLayout(runDir).selection()}: rank ${r + 1}`), true, r + 1));
+  const selectedPreview = shownRanks.map((r) => preview(byId.get(curatedRanking[r], `${selectionFile}: rank ${r + 1}`), true, r + 1));
   const rejected = manifest.filter((r) => !curatedSet.has(r.id));
   const rejectedPreview = sampleIds(rejected.map((r) => r.id), nShow, Rng.derive(config.seed, 'report-rejected'))
     .sort()

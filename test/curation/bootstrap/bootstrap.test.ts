@@ -17,6 +17,7 @@ import { buildExtractors, featuresConfigHash, readAllFeatures } from '../../../s
 import { windowFrameIndices } from '../../../src/curation/features/encoder.js';
 import { runSslBootstrap, registerSslEncoders } from '../../../src/experiments/encoders.js';
 import { bootstrapSection } from '../../../src/experiments/bootstrap-section.js';
+import { finalSelection } from '../../../src/curation/bootstrap.js';
 import { decodeClip } from '../../../src/media/decode.js';
 import { readManifest } from '../../../src/run/manifest.js';
 import { AvModel, pretrain, syntheticPairs, syntheticSource, sslTrainingBatches } from '../../../src/ssl/index.js';
@@ -146,6 +147,13 @@ describe('curate.bootstrap', () => {
     expect(feats.layers.map((l) => `${l.modality}/${l.layer}`).sort()).toEqual(round1.layers.slice().sort());
     const rounds = JSON.parse(readFileSync(r.file, 'utf8'));
     expect(rounds.rounds[1].precision.atPositives).toBe(round1.precision!.atPositives);
+    // The round explains its own selection (its encoder layers), and it is the final selection.
+    const explained = JSON.parse(readFileSync(path.join(dir, 'explain.json'), 'utf8')) as { pairs: Array<{ a: string; b: string }>; clips: Array<{ id: string }> };
+    expect(explained.pairs.length).toBeGreaterThan(0);
+    expect(explained.pairs.every((p) => /enc_/.test(p.a) && /enc_/.test(p.b))).toBe(true);
+    expect(existsSync(path.join(dir, 'stages', 'explain.json'))).toBe(true);
+    expect(finalSelection(config)).toBe(path.join(dir, 'selection.csv'));
+    expect(finalSelection(parseConfig({ ...raw, curate: { bootstrap: { rounds: 0 } } }))).toBe(path.join(raw.runDir, 'selection.csv'));
 
     const csv = readFileSync(path.join(dir, 'selection.csv'), 'utf8');
     const again = await runSslBootstrap(parseConfig(raw), { silent: true });
@@ -171,5 +179,6 @@ describe('curate.bootstrap', () => {
     const cli = await promisify(execFile)(process.execPath, [path.resolve('bin/avcurate.js'), 'curate', '--config', cfgFile, '--quiet'], { cwd: path.resolve('.') });
     expect(cli.stdout).toMatch(/bootstrap: 1 round\(s\) after the first curation \(1 finished earlier, skipped\)/);
     expect(cli.stdout).toMatch(new RegExp(`\\n\\s+1\\s+4\\s+${round1.precision!.atPositives.toFixed(3)}`));
+    expect(cli.stdout).toMatch(/the final selection \(last round\): .*round-1.selection\.csv/);
   }, 240_000);
 });
