@@ -38,6 +38,8 @@ export {
   parseClipRecord,
   readManifest,
   readManifestIds,
+  iterManifest,
+  leadingId,
   writeManifest,
   type ClipRecord,
   type ClipProbe,

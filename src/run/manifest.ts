@@ -174,10 +174,30 @@ export async function readManifestIds(file: string): Promise<string[]> {
 export async function* iterManifest(file: string, opts: { only?: { has(id: string): boolean } } = {}): AsyncGenerator<ClipRecord> {
   if (!(await exists(file))) throw new Error(`${file}: manifest not found (run "avcurate ingest" first)`);
   let line = 0;
-  for await (const raw of iterJsonl<{ id?: unknown }>(file, (n) => (line = n))) {
-    if (opts.only && !(raw && typeof raw.id === 'string' && opts.only.has(raw.id))) continue;
+  const only = opts.only;
+  // A line that starts with a plain id (the way writeManifest and ingest write records) is
+  // skipped on that id alone; any other line is parsed and judged on its parsed id.
+  const skip = only
+    ? (text: string) => {
+        const id = leadingId(text);
+        return id !== undefined && !only.has(id);
+      }
+    : undefined;
+  for await (const raw of iterJsonl<{ id?: unknown }>(file, (n) => (line = n), skip)) {
+    if (only && !(raw && typeof raw.id === 'string' && only.has(raw.id))) continue;
     yield parseClipRecord(raw, `${file}:${line}`);
   }
+}
+
+const ID_PREFIX = '{"id":"';
+
+/** The id of a JSONL line that begins `{"id":"<id without escapes>"`, else undefined. */
+export function leadingId(text: string): string | undefined {
+  if (!text.startsWith(ID_PREFIX)) return undefined;
+  const end = text.indexOf('"', ID_PREFIX.length);
+  if (end < 0) return undefined;
+  const id = text.slice(ID_PREFIX.length, end);
+  return id.includes('\\') ? undefined : id;
 }
 
 /** Stream the clip ids of manifest.jsonl in file order (each checked as an id). */

@@ -10,14 +10,16 @@ export async function readJsonl<T = unknown>(file: string): Promise<T[]> {
 
 /**
  * Stream rows of a JSONL file; a malformed line is an error naming the file and line number.
- * `onLine` hears the 1-based line number of each row just before it is yielded.
+ * `onLine` hears the 1-based line number of each row just before it is yielded. A line for which
+ * `skip` (given the raw text) returns true is passed over without being parsed.
  */
-export async function* iterJsonl<T = unknown>(file: string, onLine?: (line: number) => void): AsyncGenerator<T> {
+export async function* iterJsonl<T = unknown>(file: string, onLine?: (line: number) => void, skip?: (line: string) => boolean): AsyncGenerator<T> {
   const rl = readline.createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
   let lineNo = 0;
   for await (const line of rl) {
     lineNo++;
     if (line.trim() === '') continue;
+    if (skip?.(line)) continue;
     let row: T;
     try {
       row = JSON.parse(line) as T;

@@ -5,6 +5,8 @@ import path from 'node:path';
 import {
   FailureLog,
   ManifestIndex,
+  iterManifest,
+  leadingId,
   joinSelection,
   parseShardIndex,
   readFailures,
@@ -75,6 +77,29 @@ describe('manifest.jsonl', () => {
     await expect(readManifestIds(bad)).rejects.toThrow(/bad\.jsonl:1: not a clip record/);
     writeFileSync(bad, '{"id": "a"\n');
     await expect(readManifest(bad)).rejects.toThrow(/bad\.jsonl:1: not valid JSON/);
+  });
+
+  it('iterManifest with `only` passes over other ids without parsing them, and validates what it yields', async () => {
+    const file = path.join(dir, 'm3', 'manifest.jsonl');
+    await writeManifest(file, [rec('a'), rec('b'), rec('c')]);
+    // A line of another id that is not even JSON is skipped unparsed; one whose id has an escape
+    // is parsed and judged on its parsed id; a wanted record is still validated.
+    const lines = (await fsp.readFile(file, 'utf8')).trim().split('\n');
+    const escaped = JSON.stringify(rec('q"x'));
+    writeFileSync(file, [lines[0], '{"id":"zz", not json', lines[1], escaped, lines[2]].join('\n') + '\n');
+    const got: string[] = [];
+    for await (const r of iterManifest(file, { only: new Set(['a', 'c', 'q"x']) })) got.push(r.id);
+    expect(got).toEqual(['a', 'q"x', 'c']);
+    await expect(async () => {
+      for await (const _ of iterManifest(file)) void _;
+    }).rejects.toThrow(/m3.manifest\.jsonl:2: not valid JSON/);
+    writeFileSync(file, JSON.stringify({ ...rec('a'), duration: -1 }) + '\n');
+    await expect(async () => {
+      for await (const _ of iterManifest(file, { only: new Set(['a']) })) void _;
+    }).rejects.toThrow(/m3.manifest\.jsonl:1: not a clip record \(duration/);
+    expect(leadingId('{"id":"clip-1","x":1}')).toBe('clip-1');
+    expect(leadingId('{"id":"a\\"b"}')).toBeUndefined();
+    expect(leadingId('{"source":"x","id":"a"}')).toBeUndefined();
   });
 
   it('joins a selection with the manifest through one index, one set of messages', async () => {

@@ -334,6 +334,8 @@ export async function runSelect(config: Config, opts: SelectStageOptions = {}): 
 }
 
 async function runSelectLocked(config: Config, opts: SelectStageOptions): Promise<SelectStageResult> {
+  // `silent` (a library caller's choice) keeps the progress lines off stderr.
+  const say = opts.silent ? (_: string) => undefined : log;
   const t0 = performance.now();
   const runDir = config.runDir!;
   const method = opts.method ?? config.selection.method;
@@ -357,7 +359,7 @@ async function runSelectLocked(config: Config, opts: SelectStageOptions): Promis
   else pool = poolFromClusters(await readClusters(files.clusters), cfg, files.clusters, config.seed);
   reportAutoPairing(pool?.autoPairing ?? scan?.autoPairing);
   const excludedCount = pool ? pool.excluded.length : scan!.excludedRows.length;
-  if (excludedCount > 0) log(`select: ${excludedCount} clip(s) without a label in a clustering in use are left out (first: ${pool ? pool.excluded[0] : scan!.excludedFirst})`);
+  if (excludedCount > 0) say(`select: ${excludedCount} clip(s) without a label in a clustering in use are left out (first: ${pool ? pool.excluded[0] : scan!.excludedFirst})`);
   const params = selectionParams(cfg, config.seed, pool ? pool.pairs : scan!.pairs);
   const scoreKey = opts.scores ? createHash('sha256').update(JSON.stringify(Array.from(opts.scores.scores))).update(opts.scores.ids.join('\n')).digest('hex') : null;
   const extra = { method: cfg.method, scoreKey, partitionSize: cfg.partitionSize ?? null, partitions: cfg.partitions };
@@ -372,11 +374,11 @@ async function runSelectLocked(config: Config, opts: SelectStageOptions): Promis
     const check = await stageDone<SelectionDone>(runDir, SELECT_STAGE, stageInputs, { shard: ledgerShard });
     if (check.done) {
       const s = check.record!.summary;
-      log(`select: ${files.csv} is complete for this config and clusters; skipping`);
+      say(`select: ${files.csv} is complete for this config and clusters; skipping`);
       return { csv: files.csv, computed: [], missing: [], skipped: true, pool: s.pool, selected: s.selected, objective: s.objective, seconds: 0 };
     }
     const note = redoNote(check, runDir);
-    if (note) log(`select: ${note}`);
+    if (note) say(`select: ${note}`);
   }
 
   if (opts.scores) {
@@ -390,7 +392,7 @@ async function runSelectLocked(config: Config, opts: SelectStageOptions): Promis
     // A run without --shard after shard processes: finish (merge) their partitioning.
     const adopted = await partitionCountOnDisk(files.partsDir, fingerprint);
     if (adopted !== null && adopted > 1) {
-      log(`select: found partition files of a ${adopted}-shard run for this config; completing and merging those ${adopted} partitions`);
+      say(`select: found partition files of a ${adopted}-shard run for this config; completing and merging those ${adopted} partitions`);
       count = adopted;
     }
   }
@@ -442,11 +444,11 @@ async function runSelectLocked(config: Config, opts: SelectStageOptions): Promis
   }
   const missing = plan.filter((p) => !results.has(p.index)).map((p) => p.index);
   if (missing.length > 0) {
-    log(`select: ${plan.length - missing.length}/${plan.length} partitions done; ${missing.length} left for other shards (the last one to finish merges, or rerun without --shard)`);
+    say(`select: ${plan.length - missing.length}/${plan.length} partitions done; ${missing.length} left for other shards (the last one to finish merges, or rerun without --shard)`);
     return { csv: null, computed, missing, skipped: false, pool: poolN, selected: 0, objective: NaN, seconds: (performance.now() - t0) / 1000 };
   }
   if (opts.merge === false) {
-    log(`select: all ${plan.length} partitions done; the merge is left to a run without --shard`);
+    say(`select: all ${plan.length} partitions done; the merge is left to a run without --shard`);
     return { csv: null, computed, missing: [], skipped: false, pool: poolN, selected: 0, objective: NaN, seconds: (performance.now() - t0) / 1000 };
   }
   // The merge measures the ranking on the whole pool (a shard process that finishes last merges too).
@@ -469,7 +471,7 @@ async function runSelectLocked(config: Config, opts: SelectStageOptions): Promis
   const note = refined.length
     ? `; refinement: F ${mean(refined.map((p) => p.searchObjective)).toFixed(4)} → ${mean(refined.map((p) => p.objective)).toFixed(4)} (${sum(refined.map((p) => p.refine!.accepted))} swaps kept of ${sum(refined.map((p) => p.refine!.evaluations))} tried${refined.some((p) => p.refine!.stoppedBy === 'time') ? ', stopped by the time bound' : ''})`
     : '';
-  log(`select: ${merged.order.length} of ${summary.n} clips → ${files.csv} (F = ${merged.objective.toFixed(4)}, ${plan.length} partition(s)${note})`);
+  say(`select: ${merged.order.length} of ${summary.n} clips → ${files.csv} (F = ${merged.objective.toFixed(4)}, ${plan.length} partition(s)${note})`);
   return { csv: files.csv, computed, missing: [], skipped: false, pool: summary.n, selected: merged.order.length, objective: merged.objective, seconds: (performance.now() - t0) / 1000 };
 }
 
