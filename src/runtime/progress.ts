@@ -47,7 +47,8 @@ export class Progress {
     this.stream = opts.stream ?? process.stderr;
     this.tty = Boolean(this.stream.isTTY) && !process.env.CI;
     this.intervalMs = (opts.intervalSeconds ?? 5) * 1000;
-    this.silent = opts.silent ?? process.env.AVCURATE_QUIET === '1';
+    // AVCURATE_QUIET=1 silences every bar, also where a caller passed silent: false (a CLI without --quiet).
+    this.silent = opts.silent === true || process.env.AVCURATE_QUIET === '1';
   }
 
   /** Units per second so far. */

@@ -96,6 +96,23 @@ describe('progress', () => {
     expect(formatDuration(7199)).toBe('2h00m');
     for (let s = 0; s < 8000; s += 0.37) expect(formatDuration(s)).not.toMatch(/(^|\D)60[sm]/);
   });
+
+  it('AVCURATE_QUIET=1 silences a bar even when the caller passed silent: false', () => {
+    const stream = new PassThrough();
+    let out = '';
+    stream.on('data', (b) => (out += b.toString()));
+    const before = process.env.AVCURATE_QUIET;
+    process.env.AVCURATE_QUIET = '1';
+    try {
+      const p = new Progress('export', { total: 3, unit: 'clips', stream: stream as never, intervalSeconds: 0, silent: false });
+      for (let i = 0; i < 3; i++) p.tick();
+      p.finish('done');
+    } finally {
+      if (before === undefined) delete process.env.AVCURATE_QUIET;
+      else process.env.AVCURATE_QUIET = before;
+    }
+    expect(out).toBe('');
+  });
 });
 
 describe('pool', () => {
