@@ -35,7 +35,8 @@ import { stableKey } from '../run/hash.js';
 import { StageLedger } from '../run/ledger.js';
 import { runExtract } from './features/stage.js';
 import { runCluster } from './clustering/stage.js';
-import { runEvalSelection, runSelect, selectionPaths } from './selection/stage.js';
+import { runSelect, selectionPaths } from './selection/stage.js';
+import { runEvalSelection } from './selection/eval-stage.js';
 import { explainStep } from './pipeline.js';
 
 /** Pretraining, as the bootstrap needs it (src/experiments/encoders.ts implements it with src/ssl). */

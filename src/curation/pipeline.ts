@@ -15,7 +15,8 @@ import { markDone, redoNote, restampStage, stageDone } from '../run/ledger.js';
 import { runLayout } from '../run/layout.js';
 import { canonicalJson } from '../run/hash.js';
 import { addClips, clusterWithDrift, continueSelect, extractAll, reapplyAdditions, type IncrementalSelectReport } from './incremental/stage.js';
-import { runSelect, runEvalSelection, type EvalStageResult, type SelectStageResult } from './selection/stage.js';
+import { runSelect, type SelectStageResult } from './selection/stage.js';
+import { runEvalSelection, type EvalStageResult } from './selection/eval-stage.js';
 import { exists } from '../runtime/jsonl.js';
 import { selectionPaths } from './selection/stage.js';
 

@@ -259,7 +259,7 @@ export async function runTask(config: Config, stepName: StepName, index: number,
 
 /** Precision of the selection against ground truth when the corpus has it (else a note). */
 async function evaluateIfTruth(config: Config): Promise<string> {
-  const { runEvalSelection } = await import('../curation/selection/stage.js');
+  const { runEvalSelection } = await import('../curation/selection/eval-stage.js');
   try {
     const r = await runEvalSelection(config, { silent: true });
     return `precision ${r.summary.atPositives.precision.toFixed(3)} at the true-positive count`;

@@ -30,8 +30,9 @@ export {
 export {
   SELECTION_PART_FORMAT, selectionPaths, type SelectionPool, poolFromClusters, selectionParams,
   selectionFingerprint, type SelectStageOptions, type SelectStageResult, type SelectionMeta, runSelect,
-  writeScoreSelection, summarizeAutoPairing, type EvalStageOptions, type EvalStageResult, truthLookup, runEvalSelection,
+  writeScoreSelection, summarizeAutoPairing,
 } from './stage.js';
+export { type EvalStageOptions, type EvalStageResult, truthLookup, runEvalSelection } from './eval-stage.js';
 export {
   EXPLAIN_FORMAT, type ExplainPair, type ExplainClipRef, type ExplainCell, type ExplainClip, type ExplainFile, type ExplainOptions,
   type Explanation, explainSelection, type ExplainStageOptions, type ExplainStageResult, runExplain, formatExplain, formatClip,

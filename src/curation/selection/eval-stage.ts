@@ -1,0 +1,153 @@
+/**
+ * The eval-selection stage (`avcurate eval-selection`, curate's eval step): a ranking scored
+ * against ground truth (precision, recall and concept coverage at the number of positives and at
+ * evaluation.topRatio, with a random draw for scale), written to selection[.<method>].eval.json.
+ */
+import path from 'node:path';
+import type { Config } from '../../config/schema.js';
+import type { SelectionConfig } from '../../config/sections/selection.js';
+import { writeJsonAtomic } from '../../runtime/atomic.js';
+import { exists, readJsonl } from '../../runtime/jsonl.js';
+import { readClusters } from '../clustering/store.js';
+import { ManifestIndex } from '../../run/manifest.js';
+import { runLayout } from '../../run/layout.js';
+import { readSelectionCsv } from '../../run/selection.js';
+import { formatSummary, prefixCurves, summarizeRanking, type EvalSummary } from './evaluate.js';
+import { SelectionInputError } from './objective.js';
+import { poolFromClusters, selectionPaths } from './stage.js';
+
+export interface EvalStageOptions {
+  /** Ground truth: a labels.jsonl (from synth) or manifest.jsonl; default: the run's manifest, else the corpus labels.jsonl. */
+  truth?: string;
+  /** The method whose ranking is evaluated (default: selection.method → selection.csv; another → selection.<method>.csv). */
+  method?: SelectionConfig['method'];
+  /** The ranking to evaluate (overrides `method`). */
+  selection?: string;
+  /** Output (default: beside the ranking, selection[.<method>].eval.json). */
+  out?: string;
+  /** Cut-off ratio for "top of the pool" (default: evaluation.topRatio). */
+  ratio?: number;
+  silent?: boolean;
+}
+
+export interface EvalStageResult {
+  summary: EvalSummary;
+  file: string;
+  text: string;
+}
+
+interface TruthRow {
+  id?: string;
+  file?: string;
+  source?: string;
+  video_id?: string;
+  corresponds?: boolean;
+  visual_class?: string | number;
+  label?: string;
+}
+
+/** Ground truth by clip id, from manifest rows or labels.jsonl rows (matched by id, video id or file name). */
+export function truthLookup(rows: TruthRow[]): (clip: { id: string; video_id?: string; source?: string }) => boolean | undefined {
+  const byId = new Map<string, boolean>();
+  const byFile = new Map<string, boolean>();
+  for (const r of rows) {
+    if (typeof r.corresponds !== 'boolean') continue;
+    if (r.id) byId.set(r.id, r.corresponds);
+    const f = r.file ?? r.source;
+    if (f) byFile.set(path.basename(f), r.corresponds);
+  }
+  return (clip) =>
+    byId.get(clip.id) ?? (clip.video_id !== undefined ? byId.get(clip.video_id) : undefined) ?? (clip.source ? byFile.get(path.basename(clip.source)) : undefined);
+}
+
+export async function runEvalSelection(config: Config, opts: EvalStageOptions = {}): Promise<EvalStageResult> {
+  const runDir = config.runDir!;
+  const files = selectionPaths(runDir, opts.method ?? config.selection.method, config.selection.method, opts.selection);
+  const selFile = files.csv;
+  const ranking = readSelectionCsv(selFile);
+  const manifest = (await ManifestIndex.read(files.manifest)).records;
+  // The pool: the clips the selection could choose from (clusters.h5 when present).
+  let poolIds: string[];
+  if (await exists(files.clusters)) {
+    const clusters = await readClusters(files.clusters);
+    const pool = poolFromClusters(clusters, config.selection, files.clusters);
+    poolIds = pool.ids;
+  } else {
+    poolIds = manifest.map((r) => r.id);
+  }
+  let truthRows: TruthRow[] = manifest;
+  let truthFile = files.manifest;
+  if (opts.truth) {
+    truthFile = opts.truth;
+    if (!(await exists(truthFile))) throw new SelectionInputError(`${truthFile}: ground-truth file not found`);
+    truthRows = await readJsonl<TruthRow>(truthFile);
+  } else if (!manifest.some((r) => typeof r.corresponds === 'boolean')) {
+    const candidates = [runLayout(runDir).corpusLabels];
+    if (config.corpus.source) candidates.unshift(path.join(config.corpus.source, 'labels.jsonl'));
+    const found = (await Promise.all(candidates.map(exists))).findIndex(Boolean);
+    if (found < 0) throw new SelectionInputError(`no ground truth: ${files.manifest} has no "corresponds" field and no labels.jsonl was found (pass --truth)`);
+    truthFile = candidates[found];
+    truthRows = await readJsonl<TruthRow>(truthFile);
+  }
+  const lookup = truthLookup(truthRows);
+  const recById = new Map(manifest.map((r) => [r.id, r]));
+  const truthOf = (id: string): boolean | undefined => {
+    const rec = recById.get(id);
+    return lookup({ id, video_id: rec?.video_id, source: rec?.source });
+  };
+  // The concept of a clip (its visual class, else its label), to count the concepts a head covers.
+  const conceptById = new Map<string, string | number>();
+  for (const r of truthRows) {
+    const c = r.visual_class ?? r.label;
+    if (r.id && c !== undefined) conceptById.set(r.id, c);
+  }
+  for (const r of manifest) {
+    const c = r.visual_class ?? r.label;
+    if (c !== undefined) conceptById.set(r.id, c);
+  }
+  const conceptOf = (id: string): string | number | undefined => conceptById.get(id) ?? conceptById.get(recById.get(id)?.video_id ?? '');
+  const poolTruth: number[] = [];
+  const poolConcepts: Array<string | number | undefined> = [];
+  const poolSet = new Set<string>();
+  let unknown = 0;
+  for (const id of poolIds) {
+    const t = truthOf(id);
+    if (t === undefined) {
+      unknown++;
+      continue;
+    }
+    poolSet.add(id);
+    poolTruth.push(t ? 1 : 0);
+    poolConcepts.push(conceptOf(id));
+  }
+  if (poolTruth.length === 0) throw new SelectionInputError(`${truthFile}: no ground truth ("corresponds") for any clip of the pool`);
+  const hits: number[] = [];
+  const rankedIds: string[] = [];
+  for (const row of ranking) {
+    if (!poolSet.has(row.id)) continue; // clips without truth are left out of both sides
+    hits.push(truthOf(row.id) ? 1 : 0);
+    rankedIds.push(row.id);
+  }
+  const ratio = opts.ratio ?? config.evaluation.topRatio;
+  const haveConcepts = poolConcepts.some((c) => c !== undefined);
+  const summary = summarizeRanking(hits, poolTruth, {
+    ratio,
+    seed: config.seed,
+    ...(haveConcepts ? { poolConcepts, rankedConcepts: rankedIds.map(conceptOf) } : {}),
+  });
+  const curves = prefixCurves(hits, summary.positives);
+  const out = opts.out ?? files.eval;
+  const round = (x: number): number => Math.round(x * 1e6) / 1e6;
+  await writeJsonAtomic(out, {
+    format: 'avcurate.selection-eval',
+    version: 1,
+    selection: selFile,
+    truth: truthFile,
+    withoutTruth: unknown,
+    summary,
+    precision: Array.from(curves.precision, round),
+    recall: Array.from(curves.recall, round),
+  });
+  const text = formatSummary(summary, path.basename(selFile)) + (unknown ? `\n  (${unknown} pool clip(s) without ground truth left out)` : '');
+  return { summary, file: out, text };
+}
