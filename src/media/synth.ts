@@ -147,6 +147,14 @@ function subGraph(graph: string, prefix: string): string {
  * Backgrounds and distractors are shared by every class, so what is common to a class is only
  * the foreground and its sound: features of the whole frame or track see mostly class-free
  * variation, and an encoder has to learn where the class is.
+ *
+ * The picture and the sound of a clip are drawn from two generators of their own (`visual`,
+ * `audio`), so the only link between them is the class: a corresponding clip plays its picture's
+ * concept, a mismatched one another concept, and neither sound in a mismatched clip's track (the
+ * concept's or the distractor) is its picture's concept's sound. Nothing else is shared, for
+ * corresponding clips too: a background and a distractor that shared variation would be a second
+ * audio-visual correspondence, unrelated to the concept, that the curation and the pretraining
+ * could follow instead (docs/experiments.md, "Why the demo uses the scenes family").
  */
 function scenesVisual(w: number, h: number, r: number, vc: number, bg: number, x: Variation, y: Variation): string {
   const scale = 0.6 + 0.2 * x.u;
@@ -160,10 +168,68 @@ function scenesVisual(w: number, h: number, r: number, vc: number, bg: number, x
   return `${background};${foreground};[bout][fout]overlay=x='(W-w)*(0.5+0.5*sin(t*${ax}+${px}))':y='(H-h)*(0.5+0.5*cos(t*${ay}+${px}))':shortest=1`;
 }
 
+/**
+ * RMS level (dBFS) of each audio family at mid variation, measured with ffmpeg's astats over 2 s
+ * (test/media/synth.test.ts renders each family and checks it). The families differ by up to 15 dB
+ * (pink noise −23.5, a tone −9), so the scenes family scales each sound to SCENES_RMS_DB first and
+ * a distractor's level is then relative to the concept's loudness, not to its raw amplitude.
+ */
+export const AUDIO_FAMILY_RMS_DB: Readonly<Record<string, number>> = {
+  tone: -9.0, chirp: -9.0, 'pink-noise': -23.5, clicks: -14.9, am: -12.0, fm: -9.0, 'brown-noise': -18.6, 'high-tone': -10.0, hiss: -16.5, square: -12.0,
+};
+
+/** The RMS level (dBFS) every scenes sound is scaled to before the distractor's level is applied. */
+export const SCENES_RMS_DB = -15;
+
+/** The linear gain that brings an audio family to SCENES_RMS_DB. */
+function loudnessGain(family: number): number {
+  return 10 ** ((SCENES_RMS_DB - AUDIO_FAMILY_RMS_DB[AUDIO_FAMILIES[family].name]) / 20);
+}
+
 function scenesAudio(sr: number, ac: number, distractor: number, x: Variation, y: Variation, level: number): string {
-  const main = subGraph(AUDIO_FAMILIES[ac].graph(sr, x), 'm');
-  const other = subGraph(`${AUDIO_FAMILIES[distractor].graph(sr, y)},volume=${f3(level)}`, 'd');
+  const main = subGraph(`${AUDIO_FAMILIES[ac].graph(sr, x)},volume=${f3(loudnessGain(ac))}`, 'm');
+  const other = subGraph(`${AUDIO_FAMILIES[distractor].graph(sr, y)},volume=${f3(level * loudnessGain(distractor))}`, 'd');
   return `${main};${other};[mout][dout]amix=inputs=2:duration=first`;
+}
+
+/** Every field of a Variation drawn from `rng` (each family reads the fields it needs). */
+function drawVariation(rng: Rng, hue: number, jitterLo: number, jitterHi: number): Variation {
+  return { hue: rng.uniform(-hue, hue), jitter: rng.uniform(jitterLo, jitterHi), seedA: rng.int(1_000_000), seedB: rng.int(1_000_000), u: rng.next(), v: rng.next() };
+}
+
+/** Frame size, frame rate and sample rate of a planned clip. */
+export interface PlanSize {
+  w: number;
+  h: number;
+  fps: number;
+  sr: number;
+}
+
+/**
+ * One clip of the scenes family (doc above). The video graph is a function of the visual class
+ * and the draws of `visual` only; the audio graph of the audio class and the draws of `audio`
+ * only, where a mismatched clip's audio class and distractor exclude the visual class (the
+ * definition of a mismatch) and nothing else of the picture reaches the sound.
+ */
+export function planScenesClip(id: string, file: string, vc: number, mismatched: boolean, classes: number, size: PlanSize, visual: Rng, audio: Rng): ClipPlan {
+  // The picture: wide hue variation of the foreground, a background family other than the class's.
+  const fg = drawVariation(visual, 60, 1, 1);
+  const bg = otherThan(visual, VISUAL_FAMILIES.length, vc, vc);
+  const bgx = drawVariation(visual, 90, 1, 1);
+  // The sound: wide pitch variation; the distractor is neither sound of the class's picture nor the main sound.
+  const ac = mismatched ? (vc + 1 + audio.int(classes - 1)) % classes : vc;
+  const sx = drawVariation(audio, 0, 0.8, 1.25);
+  const distractor = otherThan(audio, AUDIO_FAMILIES.length, ac, vc);
+  const dx = drawVariation(audio, 0, 0.8, 1.25);
+  const level = audio.uniform(0.15, 0.35);
+  return {
+    label: {
+      id, file, visual_class: vc, audio_class: ac, corresponds: ac === vc, visual_family: VISUAL_FAMILIES[vc].name, audio_family: AUDIO_FAMILIES[ac].name,
+      background: VISUAL_FAMILIES[bg].name, distractor: AUDIO_FAMILIES[distractor].name,
+    },
+    videoGraph: scenesVisual(size.w, size.h, size.fps, vc, bg, fg, bgx),
+    audioGraph: scenesAudio(size.sr, ac, distractor, sx, dx, level),
+  };
 }
 
 /** A family index drawn uniformly from 0..n-1 without `a` and `b`. */
@@ -174,7 +240,7 @@ function otherThan(rng: Rng, n: number, a: number, b: number): number {
   return k;
 }
 
-interface ClipPlan {
+export interface ClipPlan {
   label: SynthLabel;
   videoGraph: string;
   audioGraph: string;
@@ -212,6 +278,12 @@ export function planCorpus(o: SynthOptions): ClipPlan[] {
     const id = `clip-${String(i).padStart(digits, '0')}`;
     const file = `${id}.mp4`;
     const vc = i % o.classes;
+    if (family === 'scenes') {
+      // Picture and sound come from two generators of their own, derived from the seed, the
+      // side and the clip's index alone (planScenesClip), not from the corpus stream.
+      plans.push(planScenesClip(id, file, vc, mismatched[i] === 1, o.classes, { w, h, fps, sr }, Rng.derive(o.seed, 'scenes-visual', i), Rng.derive(o.seed, 'scenes-audio', i)));
+      continue;
+    }
     const temporal = family === 'temporal' || (family === 'mixed' && i % 2 === 1);
     const x: Variation = {
       hue: rng.uniform(-25, 25),
@@ -237,24 +309,6 @@ export function planCorpus(o: SynthOptions): ClipPlan[] {
       ac = (vc + 1 + rng.int(o.classes - 1)) % o.classes;
       ax = { ...x, jitter: rng.uniform(0.9, 1.1), seedA: rng.int(1_000_000), u: rng.next() };
     }
-    if (family === 'scenes') {
-      // Strong variation within a class: wider hue and pitch ranges than the concepts family.
-      const vx: Variation = { ...x, hue: rng.uniform(-60, 60), jitter: rng.uniform(0.8, 1.25) };
-      const sx: Variation = { ...ax, jitter: rng.uniform(0.8, 1.25) };
-      const env: Variation = { hue: rng.uniform(-90, 90), jitter: rng.uniform(0.8, 1.25), seedA: rng.int(1_000_000), seedB: rng.int(1_000_000), u: rng.next(), v: rng.next() };
-      const bg = otherThan(rng, VISUAL_FAMILIES.length, vc, vc);
-      const distractor = otherThan(rng, AUDIO_FAMILIES.length, ac, vc);
-      const level = rng.uniform(0.25, 0.5);
-      plans.push({
-        label: {
-          id, file, visual_class: vc, audio_class: ac, corresponds: ac === vc, visual_family: VISUAL_FAMILIES[vc].name, audio_family: AUDIO_FAMILIES[ac].name,
-          background: VISUAL_FAMILIES[bg].name, distractor: AUDIO_FAMILIES[distractor].name,
-        },
-        videoGraph: scenesVisual(w, h, fps, vc, bg, vx, env),
-        audioGraph: scenesAudio(sr, ac, distractor, sx, env, level),
-      });
-      continue;
-    }
     plans.push({
       label: { id, file, visual_class: vc, audio_class: ac, corresponds: ac === vc, visual_family: VISUAL_FAMILIES[vc].name, audio_family: AUDIO_FAMILIES[ac].name },
       videoGraph: VISUAL_FAMILIES[vc].graph(w, h, fps, x),
@@ -278,6 +332,16 @@ export function synthArgs(plan: ClipPlan, seconds: number, fps: number, outFile:
   ];
 }
 
+/**
+ * The generator's version for a family, written into synth.json (and the synth stage's ledger
+ * record): a folder made by another version is refused (or, in a run's own corpus folder,
+ * regenerated) instead of resumed, since its clips no longer match the plans. Version 2 of the
+ * scenes family draws picture and sound independently and levels the sounds (planScenesClip).
+ */
+export function synthGenerator(family: SynthFamily): string {
+  return family === 'scenes' ? 'avcurate-synth/2' : 'avcurate-synth/1';
+}
+
 export interface SynthResult {
   out: string;
   labelsFile: string;
@@ -295,7 +359,7 @@ export async function synthesize(o: SynthOptions): Promise<SynthResult> {
   await fsp.mkdir(out, { recursive: true });
   await cleanStaleTemps(out);
   const settings = {
-    generator: 'avcurate-synth/1',
+    generator: synthGenerator(o.family ?? SYNTH_DEFAULTS.family),
     clips: o.clips, classes: o.classes, mismatch: o.mismatch, seconds: o.seconds, seed: o.seed,
     width: o.width ?? SYNTH_DEFAULTS.width, height: o.height ?? SYNTH_DEFAULTS.height, fps, sampleRate: o.sampleRate ?? SYNTH_DEFAULTS.sampleRate, family: o.family ?? SYNTH_DEFAULTS.family,
   };

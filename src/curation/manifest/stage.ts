@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { withRunLock } from '../../run/lock.js';
 import type { Config } from '../../config/schema.js';
-import { synthesize, type SynthResult } from '../../media/synth.js';
+import { synthesize, synthGenerator, type SynthResult } from '../../media/synth.js';
 import { buildRealPairs } from '../../media/real-pairs.js';
 import { runLayout } from '../../run/layout.js';
 import { ConfigError } from '../../config/errors.js';
@@ -23,7 +23,8 @@ export function corpusDir(config: Config): string {
 export async function runSynth(config: Config, opts: { silent?: boolean } = {}): Promise<SynthResult | null> {
   const s = config.corpus.synth;
   if (!s) return null;
-  return withRunLock(corpusDir(config), 'synth', () => synthesize({ out: corpusDir(config), seed: config.seed, ...s, silent: opts.silent }));
+  // The run's own corpus folder: one made with other settings or another generator version is regenerated.
+  return withRunLock(corpusDir(config), 'synth', () => synthesize({ out: corpusDir(config), seed: config.seed, ...s, force: true, silent: opts.silent }));
 }
 
 export interface CorpusStageResult {
@@ -49,7 +50,7 @@ export async function runCorpus(config: Config, opts: { silent?: boolean } = {})
     // settings and seed, every clip, labels.jsonl and synth.json present. Otherwise synthesize
     // resumes (keeps the clips already rendered for these settings) and the record is written.
     const runDir = config.runDir!;
-    const fp = { config: { synth: c.synth, seed: config.seed } };
+    const fp = { config: { synth: c.synth, seed: config.seed, generator: synthGenerator(c.synth.family) } };
     const check = await stageDone<{ clips: number; labelsFile: string }>(runDir, SYNTH_STAGE, fp);
     if (check.done) {
       const s = check.record!.summary;

@@ -120,7 +120,7 @@ export function permutationTests(
     for (const st of state) {
       const cells = st.cells;
       const uk = st.uk;
-      cells.fill(0);
+      // The cells are all zero here: the scan below empties each one it reads (no separate fill).
       for (let x = 0; x < n; x++) cells[uk[x] + w[x]]++;
       let t = -st.margins;
       let k = 0;
@@ -129,6 +129,7 @@ export function permutationTests(
         if (m > 0) {
           t += tlnt[m];
           k++;
+          cells[c] = 0;
         }
       }
       let m = n > 1 ? logn + t / n : 0;
