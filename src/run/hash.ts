@@ -4,6 +4,7 @@
  * stage ledger's keys and for every fingerprint a stage stores in its outputs.
  */
 import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 
 /** Canonical JSON text of a JSON-serialisable value (keys sorted, undefined members dropped). */
 export function canonicalJson(value: unknown): string {
@@ -27,4 +28,27 @@ export function canonicalJson(value: unknown): string {
 /** A stable 16-hex-digit hash of any JSON-serialisable value (SHA-256 of its canonical JSON). */
 export function stableKey(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 16);
+}
+
+/** SHA-256 (hex) of a file's bytes, read in 1 MiB pieces; null when the file does not exist. */
+export async function fileDigest(file: string): Promise<string | null> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  const h = createHash('sha256');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
+  return h.digest('hex');
 }

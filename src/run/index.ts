@@ -5,7 +5,7 @@
  */
 export { runLayout, SHARD_INDEX_NAME, MANIFEST_NAME, FAILURES_NAME, type RunLayout } from './layout.js';
 export { ID_PATTERN, ID_RULE, ID_MAX_LENGTH, isId, assertId, toId, shardKey, isShardKey } from './ids.js';
-export { canonicalJson, stableKey } from './hash.js';
+export { canonicalJson, stableKey, fileDigest } from './hash.js';
 export {
   StageLedger,
   StageRecordSchema,

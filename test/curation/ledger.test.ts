@@ -38,6 +38,7 @@ const ALL = [
   'cluster',
   'cluster-part/clusters/shard-00000-of-00002',
   'cluster-part/clusters/shard-00001-of-00002',
+  'eval-selection/selection.eval',
   'explain',
   'extract/features/shard-00000-of-00002',
   'extract/features/shard-00001-of-00002',
@@ -59,20 +60,20 @@ describe('the stage ledger over the curation stages', () => {
     expect(again.selection!.skipped).toBe(true);
     expect(readFileSync(path.join(runDir, 'selection.csv'), 'utf8')).toBe(csv);
 
-    // selection changed: select alone (and curate's explain.json of it).
+    // selection changed: select alone (and curate's explain.json and evaluation of it).
     let before = await records();
     await curate({ ...base, selection: { ratio: 0.25 } });
-    expect(rerun(before, await records())).toEqual(['explain', 'select/selection']);
+    expect(rerun(before, await records())).toEqual(['eval-selection/selection.eval', 'explain', 'select/selection']);
 
     // clustering changed: cluster (its parts and the whole) and select; not synth, ingest or extract.
     before = await records();
     await curate({ ...base, selection: { ratio: 0.25 }, clustering: { k: [3] } });
-    expect(rerun(before, await records())).toEqual(['cluster', 'cluster-part/clusters/shard-00000-of-00002', 'cluster-part/clusters/shard-00001-of-00002', 'explain', 'select/selection']);
+    expect(rerun(before, await records())).toEqual(['cluster', 'cluster-part/clusters/shard-00000-of-00002', 'cluster-part/clusters/shard-00001-of-00002', 'eval-selection/selection.eval', 'explain', 'select/selection']);
 
     // Back to the first config: cluster and select again, and the same bytes as the first run.
     before = await records();
     await curate(base);
-    expect(rerun(before, await records())).toEqual(['cluster', 'cluster-part/clusters/shard-00000-of-00002', 'cluster-part/clusters/shard-00001-of-00002', 'explain', 'select/selection']);
+    expect(rerun(before, await records())).toEqual(['cluster', 'cluster-part/clusters/shard-00000-of-00002', 'cluster-part/clusters/shard-00001-of-00002', 'eval-selection/selection.eval', 'explain', 'select/selection']);
     expect(readFileSync(path.join(runDir, 'selection.csv'), 'utf8')).toBe(csv);
 
     // A deleted feature shard: that shard is extracted again; its contents are the same, so the
@@ -83,7 +84,8 @@ describe('the stage ledger over the curation stages', () => {
     expect(rerun(before, await records())).toEqual(['extract/features/shard-00001-of-00002']);
     expect(existsSync(path.join(runDir, 'features', 'shard-00001-of-00002.h5'))).toBe(true);
 
-    // A deleted selection.csv: select again, same bytes.
+    // A deleted selection.csv: select again, same bytes (so its evaluation, keyed on the
+    // ranking's bytes, stays finished).
     before = await records();
     rmSync(path.join(runDir, 'selection.csv'));
     await curate(base);
@@ -99,7 +101,7 @@ describe('the stage ledger over the curation stages', () => {
     const poolBefore = (await readStageRecord(runDir, 'select', 'selection'))!.inputs.pool;
     await curate({ ...changed, features: { ...changed.features, onConfigChange: 'overwrite' } });
     const ran = rerun(before, await records());
-    expect(ran.filter((k) => !k.startsWith('select') && k !== 'explain')).toEqual(ALL.filter((k) => !['synth', 'ingest', 'select/selection', 'explain'].includes(k)));
+    expect(ran.filter((k) => !k.startsWith('select') && k !== 'explain' && k !== 'eval-selection/selection.eval')).toEqual(ALL.filter((k) => !['synth', 'ingest', 'select/selection', 'explain', 'eval-selection/selection.eval'].includes(k)));
     // curate's explain.json follows the selection it explains.
     expect(ran.includes('explain')).toBe(ran.includes('select/selection'));
     // select follows its input: it reruns exactly when the clusters it reads changed (the pool

@@ -11,6 +11,9 @@ import { exists, readJsonl } from '../../runtime/jsonl.js';
 import { readClusters } from '../clustering/store.js';
 import { ManifestIndex } from '../../run/manifest.js';
 import { runLayout } from '../../run/layout.js';
+import { fileDigest } from '../../run/hash.js';
+import { markDone, redoNote, stageDone } from '../../run/ledger.js';
+import { log } from '../../runtime/progress.js';
 import { readSelectionCsv } from '../../run/selection.js';
 import { formatSummary, prefixCurves, summarizeRanking, type EvalSummary } from './evaluate.js';
 import { SelectionInputError } from './objective.js';
@@ -34,6 +37,8 @@ export interface EvalStageResult {
   summary: EvalSummary;
   file: string;
   text: string;
+  /** True when the ledger found this evaluation finished and nothing was recomputed. */
+  skipped: boolean;
 }
 
 interface TruthRow {
@@ -60,10 +65,51 @@ export function truthLookup(rows: TruthRow[]): (clip: { id: string; video_id?: s
     byId.get(clip.id) ?? (clip.video_id !== undefined ? byId.get(clip.video_id) : undefined) ?? (clip.source ? byFile.get(path.basename(clip.source)) : undefined);
 }
 
+/** The ledger's stage of an evaluation (one record per evaluation file: stages/eval-selection/<selection[.method].eval>.json). */
+export const EVAL_STAGE = 'eval-selection';
+
+/**
+ * Evaluate a ranking against ground truth. Finished or not is the stage ledger's call (one record
+ * per evaluation file): the ranking's bytes, the manifest's, clusters.h5's (the pool), every
+ * ground-truth file it could read, the cut-off ratio, the seed and the selection section (which
+ * clusterings define the pool). An unchanged rerun reads the summary back from the record.
+ */
 export async function runEvalSelection(config: Config, opts: EvalStageOptions = {}): Promise<EvalStageResult> {
+  const t0 = performance.now();
   const runDir = config.runDir!;
   const files = selectionPaths(runDir, opts.method ?? config.selection.method, config.selection.method, opts.selection);
   const selFile = files.csv;
+  const out = path.resolve(opts.out ?? files.eval);
+  const ratio = opts.ratio ?? config.evaluation.topRatio;
+  // Every file the truth could come from (the first that holds it is used: --truth, the manifest, labels.jsonl).
+  const truthCandidates = opts.truth ? [opts.truth] : [runLayout(runDir).corpusLabels, ...(config.corpus.source ? [path.join(config.corpus.source, 'labels.jsonl')] : [])];
+  if (!(await exists(selFile))) readSelectionCsv(selFile); // the reader's error names the file
+  const fp = {
+    config: { evaluation: { topRatio: ratio }, seed: config.seed, selection: config.selection },
+    inputs: {
+      selection: await fileDigest(selFile),
+      manifest: await fileDigest(files.manifest),
+      clusters: await fileDigest(files.clusters),
+      truth: Object.fromEntries(await Promise.all(truthCandidates.map(async (f) => [path.resolve(f), await fileDigest(f)] as const))),
+    },
+  };
+  const shard = path.relative(runLayout(runDir).root, out).replace(/\.json$/i, '');
+  const check = await stageDone<{ summary: EvalSummary; text: string }>(runDir, EVAL_STAGE, fp, { shard });
+  if (check.done) {
+    const s = check.record!.summary;
+    if (!opts.silent) log(`eval-selection: ${path.relative(runLayout(runDir).root, out)} is up to date for this ranking, truth and config; skipping`);
+    return { summary: s.summary, file: out, text: s.text, skipped: true };
+  }
+  const note = redoNote(check, runDir);
+  if (note && !opts.silent) log(`eval-selection: ${note}`);
+  const r = await evaluateRanking(config, files, selFile, out, ratio, opts.truth);
+  await markDone(runDir, EVAL_STAGE, fp, { shard, outputs: [out], stamp: true, summary: { summary: r.summary, text: r.text }, seconds: (performance.now() - t0) / 1000 });
+  return r;
+}
+
+async function evaluateRanking(config: Config, files: ReturnType<typeof selectionPaths>, selFile: string, out: string, ratio: number, truth: string | undefined): Promise<EvalStageResult> {
+  const runDir = config.runDir!;
+  const opts = { truth };
   const ranking = readSelectionCsv(selFile);
   const manifest = (await ManifestIndex.read(files.manifest)).records;
   // The pool: the clips the selection could choose from (clusters.h5 when present).
@@ -128,7 +174,6 @@ export async function runEvalSelection(config: Config, opts: EvalStageOptions = 
     hits.push(truthOf(row.id) ? 1 : 0);
     rankedIds.push(row.id);
   }
-  const ratio = opts.ratio ?? config.evaluation.topRatio;
   const haveConcepts = poolConcepts.some((c) => c !== undefined);
   const summary = summarizeRanking(hits, poolTruth, {
     ratio,
@@ -136,7 +181,6 @@ export async function runEvalSelection(config: Config, opts: EvalStageOptions = 
     ...(haveConcepts ? { poolConcepts, rankedConcepts: rankedIds.map(conceptOf) } : {}),
   });
   const curves = prefixCurves(hits, summary.positives);
-  const out = opts.out ?? files.eval;
   const round = (x: number): number => Math.round(x * 1e6) / 1e6;
   await writeJsonAtomic(out, {
     format: 'avcurate.selection-eval',
@@ -149,5 +193,5 @@ export async function runEvalSelection(config: Config, opts: EvalStageOptions = 
     recall: Array.from(curves.recall, round),
   });
   const text = formatSummary(summary, path.basename(selFile)) + (unknown ? `\n  (${unknown} pool clip(s) without ground truth left out)` : '');
-  return { summary, file: out, text };
+  return { summary, file: out, text, skipped: false };
 }
