@@ -3,17 +3,13 @@
  * Every stage function skips the work it finds finished (same config, same inputs), so a rerun
  * after a kill resumes where it stopped and a rerun of a finished run only re-evaluates.
  */
-import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { log } from '../runtime/progress.js';
-import { corpusDir, runCorpus, runIngest } from './manifest/stage.js';
-import { TAR_RULES } from './manifest/ingest.js';
-import { listTarPool } from './manifest/tar-pool.js';
-import { markDone, redoNote, restampStage, stageDone } from '../run/ledger.js';
+import { INGEST_STAGE, corpusDir, ingestFingerprint, ingestStage, runCorpus } from './manifest/stage.js';
+import { markDone, redoNote, restampStage, stageDone, stageFingerprint } from '../run/ledger.js';
 import { runLayout } from '../run/layout.js';
-import { canonicalJson } from '../run/hash.js';
+import { fileDigest } from '../run/hash.js';
 import { addClips, clusterWithDrift, continueSelect, extractAll, reapplyAdditions, type IncrementalSelectReport } from './incremental/stage.js';
 import { runSelect, type SelectStageResult } from './selection/stage.js';
 import { runEvalSelection, type EvalStageResult } from './selection/eval-stage.js';
@@ -78,23 +74,12 @@ export async function runCuration(config: Config, opts: CurationOptions = {}): P
 
   await step('synth', async () => (await runCorpus(config, { silent })).note);
   await step('ingest', async () => {
-    // ingest rebuilds a finished manifest from scratch; the stage ledger skips it when the manifest
-    // was made from the same corpus files and ingest config, and is untouched since (stamped).
-    const manifest = runLayout(runDir).manifest;
-    const fp = { config: { ingest: config.ingest, corpus: config.corpus }, inputs: { corpus: await corpusFilesKey(config) } };
-    const check = await stageDone<{ note: string }>(runDir, INGEST_STAGE, fp);
-    let note: string;
-    if (check.done) note = `manifest.jsonl is up to date (${check.record!.summary.note})`;
-    else {
-      const why = redoNote(check, runDir);
-      if (why && !silent) log(`   ${why}`);
-      const t = performance.now();
-      const r = await runIngest(config, { silent });
-      // Clips added to this run (curate --add) stay in it when the base is re-ingested.
-      const re = await reapplyAdditions(config);
-      note = `${r.clips} clips in the manifest${re ? ` (+ ${re} added earlier)` : ''}, ${r.failures.length} refused` + (r.resumed ? `, ${r.resumed} inputs resumed` : '');
-      await markDone(runDir, INGEST_STAGE, fp, { outputs: [manifest], stamp: true, summary: { note }, seconds: (performance.now() - t) / 1000 });
-    }
+    // The one ingest code path on the stage ledger (manifest/stage.ts ingestStage, also what
+    // `avcurate ingest` runs): skipped when the manifest was made from the same corpus files and
+    // ingest config and is untouched since (stamped). Clips added to this run (curate --add) stay
+    // in it when the base is re-ingested.
+    const r = await ingestStage({ input: corpusDir(config), out: runLayout(runDir).manifest, ingest: config.ingest, silent, after: () => reapplyAdditions(config) });
+    let note = r.skipped ? `manifest.jsonl is up to date (${r.summary.note})` : r.summary.note;
     if (opts.add) {
       const a = await addClips(config, opts.add, { silent });
       note += a.already ? `; ${opts.add} was added already (${a.batch.name})` : `; added ${a.batch.clips} clips as ${a.batch.name} (${a.total} in all)`;
@@ -182,54 +167,8 @@ export async function explainStep(config: Config, opts: { silent?: boolean } = {
 /** The ledger record of curate's explain step (stages/explain.json). */
 export const EXPLAIN_STAGE = 'explain';
 
-async function fileDigest(file: string): Promise<string> {
-  return createHash('sha256').update(await fsp.readFile(file)).digest('hex');
-}
 
-/** The ledger record of curate's ingest step (stages/ingest.json; before the fingerprinted ledger, stages/curate-ingest.json). */
-export const INGEST_STAGE = 'ingest';
-
-/** What the manifest depends on: the ingest config and every file of the corpus (name, size, and time or contents). */
+/** What the manifest depends on (the ledger's key of the run's ingest): the ingest config and every file of the corpus. */
 export async function ingestKey(config: Config): Promise<string> {
-  return createHash('sha256').update(canonicalJson({ ingest: config.ingest, corpus: config.corpus })).update(await corpusFilesKey(config)).digest('hex');
-}
-
-/** The fingerprint of every file of the corpus (name, size, and time or contents). */
-export async function corpusFilesKey(config: Config): Promise<string> {
-  const h = createHash('sha256');
-  const root = corpusDir(config);
-  // Folders by (device, inode): a symbolic-link loop is hashed once, not until ELOOP (reliab).
-  const seenDirs = new Set<string>();
-  const walk = async (p: string): Promise<void> => {
-    let st;
-    try {
-      st = await fsp.stat(p);
-    } catch {
-      h.update(`missing ${p}\n`);
-      return;
-    }
-    if (st.isDirectory()) {
-      const inode = `${st.dev}:${st.ino}`;
-      if (seenDirs.has(inode)) {
-        h.update(`again ${path.relative(root, p)}\n`);
-        return;
-      }
-      seenDirs.add(inode);
-      const names = (await fsp.readdir(p)).filter((n) => !n.startsWith('.')).sort();
-      for (const n of names) await walk(path.join(p, n));
-    } else if (st.size <= 1 << 20) {
-      // Small files (labels.jsonl, CSV lists, synth.json) are rewritten with the same bytes by
-      // their producers: compare contents, not times.
-      h.update(`${path.relative(root, p)} ${st.size} `);
-      h.update(await fsp.readFile(p));
-      h.update('\n');
-    } else {
-      h.update(`${path.relative(root, p)} ${st.size} ${st.mtimeMs}\n`);
-    }
-  };
-  await walk(root);
-  // A WebDataset pool named by a brace list or a text file: its tars are not under `root`.
-  const pool = await listTarPool(root, TAR_RULES).catch(() => null);
-  if (pool) for (const tar of pool.tars) await walk(tar);
-  return h.digest('hex');
+  return stageFingerprint(await ingestFingerprint(corpusDir(config), runLayout(config.runDir!).manifest, config.ingest)).key;
 }

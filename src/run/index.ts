@@ -17,6 +17,7 @@ export {
   markDone,
   redoNote,
   forgetStage,
+  stageShards,
   restampStage,
   readStageRecord,
   listStageRecords,

@@ -265,6 +265,27 @@ export async function forgetStage(runDir: string, stage: string, shard?: string 
   await fsp.rm(stageRecordFile(runDir, stage, shard), { force: true });
 }
 
+/** The shards (or parts) of a stage that have a valid record, whatever its fingerprint, sorted. */
+export async function stageShards(runDir: string, stage: string): Promise<string[]> {
+  const dir = path.dirname(stageRecordFile(runDir, stage, '_'));
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const n of names.filter((x) => x.endsWith('.json')).sort()) {
+    try {
+      const r = StageRecordSchema.safeParse(JSON.parse(await fsp.readFile(path.join(dir, n), 'utf8')));
+      if (r.success && r.data.stage === stage && r.data.shard !== null) out.push(r.data.shard);
+    } catch {
+      /* not a record (a temp file, a torn write): as if absent */
+    }
+  }
+  return out.sort();
+}
+
 /** Record the current size and time of a finished stage's outputs (after the caller changed them on purpose), so the change does not void the record. */
 export async function restampStage(runDir: string, stage: string, shard?: string | null): Promise<void> {
   const rec = await readStageRecord(runDir, stage, shard);

@@ -134,7 +134,7 @@ export const command: CommandModule<object, Args> = {
       return;
     }
     log(`export: ${index.total.count} samples in ${index.shards.length} shard(s), ${(index.total.bytes / 1e6).toFixed(1)} MB → ${displayPath(path.join(result.out, 'shards.json'))}` +
-      (result.reusedShards ? ` (${result.reusedShards} shard(s) kept from an earlier run)` : '') +
+      (result.upToDate ? ' (up to date: nothing written)' : result.reusedShards ? ` (${result.reusedShards} shard(s) kept from an earlier run)` : '') +
       (result.skipped.length ? `; ${result.skipped.length} clip(s) skipped (see failures.jsonl)` : ''));
     if (a.dump) {
       const dump = await dumpShards(result.out, a.dump);

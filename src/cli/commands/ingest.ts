@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { IngestConfig } from '../../config/sections/ingest.js';
 import { displayPaths } from '../common.js';
@@ -34,8 +35,7 @@ export const command: CommandModule<object, Args> = {
       .option('content-filters', { type: 'boolean', describe: 'decode-based silent/frozen checks (default: ingest.prefilter.content; --no-content-filters to skip)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false }) as never,
   handler: async (a) => {
-    const [{ ingest }, { loadConfig }, { IngestSchema }, { ConfigError, formatIssues }, { corpusDir }, { runLayout }] = await Promise.all([
-      import('../../curation/manifest/ingest.js'),
+    const [{ loadConfig }, { IngestSchema }, { ConfigError, formatIssues }, { corpusDir, ingestStage }, { runLayout }] = await Promise.all([
       import('../../config/load.js'),
       import('../../config/sections/ingest.js'),
       import('../../config/errors.js'),
@@ -70,11 +70,18 @@ export const command: CommandModule<object, Args> = {
     if (!parsed.success) throw new ConfigError('ingest options', formatIssues(parsed.error.issues));
     const cfg: IngestConfig = parsed.data;
     if (a['content-filters'] === false) cfg.prefilter.content = false;
-    const r = await ingest({ ...cfg, input, out, silent: a.quiet });
-    const reasons = new Map<string, number>();
-    for (const f of r.failures) reasons.set(f.reason.replace(/\(.*\)/, '').trim(), (reasons.get(f.reason.replace(/\(.*\)/, '').trim()) ?? 0) + 1);
+    // The run's own manifest from its own corpus: exactly curate's ingest step (clips added with
+    // curate --add are kept); any other input or output: the same ledger, recorded beside `out`.
+    const runManifest = config && path.resolve(out) === runLayout(config.runDir!).manifest && path.resolve(input) === path.resolve(corpusDir(config));
+    const after = runManifest ? async () => (await import('../../curation/incremental/stage.js')).reapplyAdditions(config) : undefined;
+    const r = await ingestStage({ input, out, ingest: cfg, silent: a.quiet, after });
     const [manifestShown, failuresShown] = displayPaths(r.manifest, r.failuresFile);
-    process.stdout.write(`wrote ${r.clips} clips from ${r.inputs} files to ${manifestShown}; ${r.failures.length} refused${r.failures.length ? ` → ${failuresShown}` : ''}\n`);
-    for (const [reason, n] of reasons) process.stdout.write(`  ${n} × ${reason}\n`);
+    const s = r.summary;
+    if (r.skipped) {
+      process.stdout.write(`${manifestShown} is up to date for this input and these settings (${s.note}); skipped (${path.relative(process.cwd(), r.check.file) || r.check.file})\n`);
+      return;
+    }
+    process.stdout.write(`wrote ${s.clips} clips from ${s.inputs} files to ${manifestShown}; ${s.refused} refused${s.refused ? ` → ${failuresShown}` : ''}\n`);
+    for (const [reason, n] of Object.entries(s.reasons)) process.stdout.write(`  ${n} × ${reason}\n`);
   },
 };

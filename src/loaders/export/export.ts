@@ -5,10 +5,16 @@
  * [T, H, W, 3]) and `<key>.audio.npy` (float32 [S]). Keys are sanitised ids. Shards roll over at
  * maxCount samples or maxBytes bytes; shards.json lists names, counts, bytes and sha256.
  *
- * Resumable: the settings are written first (.export.json); a rerun with the same settings keeps
- * the complete shards already there (each is renamed into place only when complete) after checking
- * that their keys are the expected next keys, and continues after them. Clips that cannot be cut
- * or decoded are skipped (onError 'skip', logged to failures.jsonl) or stop the export ('raise').
+ * Finished or not is the stage ledger's call (src/run/ledger.ts; the folder holding the output
+ * folder is the run folder, the output folder's name the record's shard): stages/export/<out>.json
+ * for the whole export (the settings, every clip of the selection; shards.json and every tar,
+ * stamped), stages/export-block/<out>_<b>.json for each rank block of a count-rolled export (its
+ * clips and the settings; its tar, stamped), so an unchanged rerun skips, a changed setting or
+ * selection redoes what it changes (a block whose clips and settings are unchanged is kept), and a
+ * lost or modified tar is written again. A size-rolled export (maxBytes) keeps, within the stage,
+ * the complete shards of a killed run whose keys are the expected next keys (.export.json holds
+ * the settings they were made with). Clips that cannot be cut or decoded are skipped (onError
+ * 'skip', logged to failures.jsonl) or stop the export ('raise').
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -31,6 +37,8 @@ import { exists } from '../../runtime/jsonl.js';
 import { FailureLog } from '../../run/failures.js';
 import { FAILURES_NAME, SHARD_INDEX_NAME } from '../../run/layout.js';
 import { parseShardIndex } from '../../run/shards-index.js';
+import { forgetStage, markDone, redoNote, stageDone, stageFingerprint, stageShards, type StageCheck, type StageFingerprint } from '../../run/ledger.js';
+import { stableKey } from '../../run/hash.js';
 import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 import { unitsOfShard } from '../../runtime/shard.js';
 
@@ -91,6 +99,8 @@ export interface ExportResult {
   written: number;
   reusedShards: number;
   skipped: Array<{ id: string; reason: string }>;
+  /** True when the ledger found this export finished (same selection and settings, every file in place) and nothing was done. */
+  upToDate: boolean;
 }
 
 interface Prepared {
@@ -168,10 +178,72 @@ export async function exportShards(opts: ExportOptions): Promise<ExportResult> {
         `export --shard ${shard.index}/${shard.count}: shards rolled over by size (maxBytes) depend on every clip before them, so they cannot be cut in separate processes; use maxCount (samples per shard) for a sharded export`,
       );
     }
-    return withRunLock(path.resolve(opts.out), 'export', () => exportBySizeLocked(opts));
+    return withRunLock(path.resolve(opts.out), 'export', () => exportOnLedger(opts, shard));
   }
   const lockName = shard.count > 1 ? `export-${shard.index}-of-${shard.count}` : 'export';
-  return withRunLock(path.resolve(opts.out), lockName, () => exportBlocksLocked(opts, shard));
+  return withRunLock(path.resolve(opts.out), lockName, () => exportOnLedger(opts, shard));
+}
+
+/** The ledger's stage of a whole export (stages/export/<out folder name>.json). */
+export const EXPORT_STAGE = 'export';
+/** The ledger's stage of one rank block of a count-rolled export (stages/export-block/<out folder name>_<block>.json). */
+export const EXPORT_BLOCK_STAGE = 'export-block';
+
+/** Where an export's ledger records live: the folder holding the output folder is the run folder (`<runDir>/shards` → `<runDir>`), the output folder's name is the record's shard. */
+export function exportLedgerOf(out: string): { runDir: string; name: string } {
+  const abs = path.resolve(out);
+  return { runDir: path.dirname(abs), name: path.basename(abs) };
+}
+
+const blockShard = (name: string, b: number) => `${name}/${String(b).padStart(6, '0')}`;
+
+/** What a finished export reports when it is skipped. */
+interface ExportSummary {
+  shards: number;
+  count: number;
+  bytes: number;
+  skipped: number;
+}
+
+/** What one rank block's tar depends on: the block's clips (as their records say) and the settings that shape a tar. */
+function blockFingerprint(inp: ExportInputs, b: number, maxCount: number): StageFingerprint {
+  const { selection: _s, selectionSha256: _sha, limit: _l, maxBytes: _mb, ...shape } = inp.settings;
+  const clips = inp.prepared.slice(b * maxCount, Math.min(inp.prepared.length, (b + 1) * maxCount)).map((p) => ({ ...p.clip, key: p.key }));
+  return stageFingerprint({ config: { export: shape }, inputs: { clips, root: inp.settings.sources === 'absolute' ? null : inp.root } });
+}
+
+/**
+ * The export on the stage ledger: skipped when its record holds (same settings and selection,
+ * shards.json and every tar present and unchanged); otherwise the record goes and the export runs
+ * (a count-rolled export keeps each block whose own record holds), and the process that writes
+ * shards.json writes the record.
+ */
+async function exportOnLedger(opts: ExportOptions, shard: { index: number; count: number }): Promise<ExportResult> {
+  const inp = await exportInputs(opts);
+  const { runDir, name } = exportLedgerOf(inp.out);
+  const byCount = opts.maxBytes === undefined;
+  const blocks = byCount ? Array.from({ length: Math.ceil(inp.prepared.length / opts.maxCount!) }, (_, b) => blockFingerprint(inp, b, opts.maxCount!)) : [];
+  const fp = stageFingerprint({
+    config: { export: inp.settings },
+    inputs: { clips: stableKey(inp.prepared.map((p) => p.clip)), root: inp.root },
+  });
+  const check = await stageDone<ExportSummary>(runDir, EXPORT_STAGE, fp, { shard: name });
+  if (check.done) {
+    const indexFile = path.join(inp.out, SHARD_INDEX_NAME);
+    const index = parseShardIndex(await fsp.readFile(indexFile, 'utf8'), indexFile);
+    if (!opts.silent) log(`export: ${path.relative(runDir, indexFile)} is complete for this selection and these settings (${path.relative(runDir, check.file)}); skipping`);
+    return { out: inp.out, index, missing: [], written: 0, reusedShards: index.shards.length, skipped: (index.skipped as ExportResult['skipped'] | undefined) ?? [], upToDate: true };
+  }
+  const note = redoNote(check, runDir);
+  if (note && !opts.silent) log(`export: ${note}`);
+  await forgetStage(runDir, EXPORT_STAGE, name);
+  const result = byCount ? await exportBlocksLocked(opts, shard, inp, blocks) : await exportBySizeLocked(opts, inp);
+  if (result.index) {
+    const outputs = [path.join(inp.out, SHARD_INDEX_NAME), ...result.index.shards.map((s) => path.join(inp.out, s.name))];
+    const summary: ExportSummary = { shards: result.index.shards.length, count: result.index.total.count, bytes: result.index.total.bytes, skipped: (result.index.skipped as unknown[] | undefined)?.length ?? 0 };
+    await markDone(runDir, EXPORT_STAGE, fp, { shard: name, outputs, stamp: true, summary });
+  }
+  return result;
 }
 
 /** A sharded export that cannot run as asked (exit code 2 in the CLI). */
@@ -225,71 +297,59 @@ function skipReason(message: string, root: string, opts: Pick<ExportOptions, 'ab
   return m.replace(/ @ 0x[0-9a-f]+\]/g, ']');
 }
 
-/** The record of one finished rank block (`.blocks/<b>.json` in the output folder). */
-interface BlockRecord {
-  format: 'avcurate.export-block';
-  version: 1;
-  /** Hash of the export settings (selection, limit, maxCount, cut, npy, prefix, sources). */
-  settings: string;
-  block: number;
+/** What a block's ledger record keeps: its shards.json entry and its skipped clips. */
+interface BlockDone {
   /** The block's tar; null when every clip of the block was skipped. */
   shard: WrittenShard | null;
   skipped: Array<{ id: string; reason: string }>;
 }
 
-const BLOCKS_DIR = '.blocks';
-const blockRecordPath = (out: string, b: number) => path.join(out, BLOCKS_DIR, `${String(b).padStart(6, '0')}.json`);
-
-/** The record of block b when it is current (these settings, its tar in place at the recorded size). */
-async function readBlockRecord(out: string, b: number, settingsKey: string): Promise<BlockRecord | null> {
-  let rec: BlockRecord;
-  try {
-    rec = JSON.parse(await fsp.readFile(blockRecordPath(out, b), 'utf8')) as BlockRecord;
-  } catch {
-    return null;
-  }
-  if (rec?.format !== 'avcurate.export-block' || rec.settings !== settingsKey || rec.block !== b || !Array.isArray(rec.skipped)) return null;
-  if (rec.shard) {
-    const st = await fsp.stat(path.join(out, rec.shard.name)).catch(() => null);
-    if (!st || st.size !== rec.shard.bytes) return null;
-  }
-  return rec;
-}
+/** Block records of an earlier, older avcurate (before the ledger): never trusted, removed. */
+const LEGACY_BLOCKS_DIR = '.blocks';
 
 /**
  * A count-rolled export: the ranks are cut into blocks of maxCount, block b is the tar
  * `<prefix>-<b>.tar` holding the block's clips that could be cut (a block whose clips were all
  * skipped has no tar). A block depends only on its own clips and the settings, so any number of
  * processes (`shard`: blocks b with b mod n = i) write byte-identical tars, and each finished block
- * leaves a record (`.blocks/<b>.json`: its shards.json entry and skipped clips) that reruns and the
- * merge trust instead of re-reading the tar. shards.json is written once every block has a record.
+ * leaves a ledger record (stages/export-block/<out>_<b>.json: its clips and settings, its tar
+ * stamped, its shards.json entry and skipped clips) that reruns and the merge trust instead of
+ * re-reading the tar. shards.json is written once every block has a record.
  */
-async function exportBlocksLocked(opts: ExportOptions, shard: { index: number; count: number }): Promise<ExportResult> {
-  const { out, prefix, prepared, root, settings } = await exportInputs(opts);
+async function exportBlocksLocked(opts: ExportOptions, shard: { index: number; count: number }, inp: ExportInputs, fps: StageFingerprint[]): Promise<ExportResult> {
+  const { out, prefix, prepared, root, settings } = inp;
+  const { runDir, name } = exportLedgerOf(out);
   const maxCount = opts.maxCount!;
-  const settingsKey = createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 32);
-  const blocks = Math.ceil(prepared.length / maxCount);
+  const blocks = fps.length;
   const mine = unitsOfShard(blocks, shard);
-  await fsp.mkdir(path.join(out, BLOCKS_DIR), { recursive: true });
+  await fsp.mkdir(out, { recursive: true });
   await cleanStaleTemps(out);
-  await cleanStaleTemps(path.join(out, BLOCKS_DIR));
-  const settingsFile = path.join(out, '.export.json');
   const indexFile = path.join(out, SHARD_INDEX_NAME);
   await fsp.rm(indexFile, { force: true });
-  await writeJsonAtomic(settingsFile, settings);
+  // The settings file of a size-rolled export that was here: not this export's.
+  await fsp.rm(path.join(out, '.export.json'), { force: true });
 
-  const records = new Map<number, BlockRecord>();
+  /** Block b's record when it holds (these clips and settings, its tar in place and unchanged). */
+  const blockDone = async (b: number): Promise<{ done: BlockDone | null; check: StageCheck<BlockDone> }> => {
+    const check = await stageDone<BlockDone>(runDir, EXPORT_BLOCK_STAGE, fps[b], { shard: blockShard(name, b) });
+    return { done: check.done ? check.record!.summary : null, check };
+  };
+  const records = new Map<number, BlockDone>();
   const todo: number[] = [];
+  const notes: string[] = [];
   for (const b of mine) {
-    const rec = await readBlockRecord(out, b, settingsKey);
-    if (rec) records.set(b, rec);
+    const { done, check } = await blockDone(b);
+    if (done) records.set(b, done);
     else {
+      const note = redoNote(check, runDir);
+      if (note) notes.push(note);
       await fsp.rm(path.join(out, shardFileName(prefix, b)), { force: true });
       todo.push(b);
     }
   }
+  if (notes.length > 0 && !opts.silent) log(`export: ${notes[0]}${notes.length > 1 ? ` (and ${notes.length - 1} more block(s) to write again)` : ''}`);
   const keptShards = [...records.values()].filter((r) => r.shard).length;
-  if (records.size > 0) log(`export: keeping ${records.size} finished block(s) (${keptShards} shard(s)) from an earlier run`);
+  if (records.size > 0 && !opts.silent) log(`export: keeping ${records.size} finished block(s) (${keptShards} shard(s)) from an earlier run`);
 
   const failures = new FailureLog(opts.failures ?? path.join(path.dirname(path.resolve(opts.selection)), FAILURES_NAME));
   const skipped: ExportResult['skipped'] = [];
@@ -299,12 +359,12 @@ async function exportBlocksLocked(opts: ExportOptions, shard: { index: number; c
   let written = 0;
   let writer: ShardWriter | null = null;
   let block = -1;
-  let blockSkipped: BlockRecord['skipped'] = [];
+  let blockSkipped: BlockDone['skipped'] = [];
   const closeBlock = async () => {
     if (block < 0) return;
     const shards = await writer!.finish();
-    const rec: BlockRecord = { format: 'avcurate.export-block', version: 1, settings: settingsKey, block, shard: shards[0] ?? null, skipped: blockSkipped };
-    await writeJsonAtomic(blockRecordPath(out, block), rec);
+    const rec: BlockDone = { shard: shards[0] ?? null, skipped: blockSkipped };
+    await markDone(runDir, EXPORT_BLOCK_STAGE, fps[block], { shard: blockShard(name, block), outputs: rec.shard ? [path.join(out, rec.shard.name)] : [], stamp: true, summary: rec });
     records.set(block, rec);
     writer = null;
     block = -1;
@@ -347,13 +407,13 @@ async function exportBlocksLocked(opts: ExportOptions, shard: { index: number; c
   }
   progress.finish(skipped.length ? `${skipped.length} skipped` : undefined);
 
-  const base = { out, written, reusedShards: keptShards };
+  const base = { out, written, reusedShards: keptShards, upToDate: false };
   // The other processes' blocks, looked up only now (the process that finishes last sees them all).
   const missing: number[] = [];
   for (let b = 0; b < blocks; b++) {
     if (records.has(b)) continue;
-    const rec = await readBlockRecord(out, b, settingsKey);
-    if (rec) records.set(b, rec);
+    const { done } = await blockDone(b);
+    if (done) records.set(b, done);
     else missing.push(b);
   }
   const mySkipped = mine.flatMap((b) => records.get(b)!.skipped);
@@ -369,10 +429,11 @@ async function exportBlocksLocked(opts: ExportOptions, shard: { index: number; c
   for (const n of await fsp.readdir(out)) {
     if (n.startsWith(`${prefix}-`) && n.endsWith('.tar') && !names.has(n)) await fsp.rm(path.join(out, n), { force: true });
   }
-  for (const n of await fsp.readdir(path.join(out, BLOCKS_DIR))) {
-    const b = /^(\d{6})\.json$/.exec(n);
-    if (b && Number(b[1]) >= blocks) await fsp.rm(path.join(out, BLOCKS_DIR, n), { force: true });
+  for (const s of await stageShards(runDir, EXPORT_BLOCK_STAGE)) {
+    const b = s.startsWith(`${name}/`) ? /^(\d{6})$/.exec(s.slice(name.length + 1)) : null;
+    if (b && Number(b[1]) >= blocks) await forgetStage(runDir, EXPORT_BLOCK_STAGE, s);
   }
+  await fsp.rm(path.join(out, LEGACY_BLOCKS_DIR), { recursive: true, force: true });
   const index = shardIndexOf(shards, opts, settings, allSkipped);
   await writeJsonAtomic(indexFile, index);
   return { ...base, index, missing: [], skipped: shard.count > 1 ? mySkipped : allSkipped };
@@ -392,8 +453,8 @@ function shardIndexOf(shards: WrittenShard[], opts: ExportOptions, settings: Rec
 }
 
 /** An export rolled over by size (maxBytes): one process, shards in order. */
-async function exportBySizeLocked(opts: ExportOptions): Promise<ExportResult> {
-  const { out, prefix, prepared, root, settings } = await exportInputs(opts);
+async function exportBySizeLocked(opts: ExportOptions, inp: ExportInputs): Promise<ExportResult> {
+  const { out, prefix, prepared, root, settings } = inp;
   await fsp.mkdir(out, { recursive: true });
   await cleanStaleTemps(out);
   const settingsFile = path.join(out, '.export.json');
@@ -475,7 +536,7 @@ async function exportBySizeLocked(opts: ExportOptions): Promise<ExportResult> {
   const shards = [...kept, ...writer.written];
   const index = shardIndexOf(shards, opts, settings, skipped);
   await writeJsonAtomic(indexFile, index);
-  return { out, index, missing: [], written, reusedShards: kept.length, skipped };
+  return { out, index, missing: [], written, reusedShards: kept.length, skipped, upToDate: false };
 }
 
 /** Check every shard in shards.json against its listed size and sha256. */
