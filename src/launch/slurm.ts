@@ -12,7 +12,7 @@ import type { Config } from '../config/schema.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { LaunchError, checkShardable, launchPaths, newPlan, readPlan, runFingerprint, stepsOf, taskCount, writePlan, type PlanFile, type Step, type UserStage } from './plan.js';
 import { runStatus } from './status.js';
-import { defaultAvcurateCommand } from './task.js';
+import { defaultAvcurateCommand, forgetTasks } from './task.js';
 import { which } from './which.js';
 
 export interface SlurmLaunchOptions {
@@ -154,7 +154,10 @@ export async function launchSlurm(config: Config, opts: SlurmLaunchOptions): Pro
   }
   const steps = stepsOf(opts.stages);
   const paths = launchPaths(runDir);
-  if (previous && opts.force) await rm(paths.stateDir, { recursive: true, force: true });
+  if (previous && opts.force) {
+    await rm(paths.stateDir, { recursive: true, force: true });
+    await forgetTasks(runDir);
+  }
   const plan = newPlan(config, { configFile, overrides: opts.overrides, shards: opts.shards, runDir, steps, engine: 'slurm', jobs: previous && !opts.force ? previous.jobs : [] });
   const scripts = steps.map((step, i) => ({ step, file: scriptPath(runDir, i, step) }));
   // Slurm opens the --output files before the task starts: their folder must exist.

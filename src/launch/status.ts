@@ -1,15 +1,16 @@
 /**
- * `avcurate status`: what each step of a launched run has done, from the task records in
- * launch/state (see task.ts): complete (done with this config), running (a heartbeat younger than
- * STALE_SECONDS), failed (the recorded reason, or a heartbeat gone silent: killed, out of memory,
- * node lost) with the tail of its log, and missing (never started, or done with another config).
+ * `avcurate status`: what each step of a launched run has done: complete (the stage ledger's
+ * record of the task holds for the launched config: task.ts taskDone), running (a state file in
+ * launch/state with a heartbeat younger than STALE_SECONDS), failed (the recorded reason, or a
+ * heartbeat gone silent: killed, out of memory, node lost) with the tail of its log, and missing
+ * (never started, or done with another config).
  * For a Slurm launch with squeue on PATH, the queue is asked too (squeue.ts): a task waiting in
  * it is pending (with Slurm's reason), one Slurm runs is running even before its record exists.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { LaunchError, arraySyntax, launchPaths, readPlan, runFingerprint, stepByName, taskCount, type PlanFile, type StepName } from './plan.js';
-import { STALE_SECONDS, heartbeatAge, readTaskRecord } from './task.js';
+import { STALE_SECONDS, heartbeatAge, readTaskRecord, taskDone } from './task.js';
 import { queuedTasks, type QueuedTask } from './squeue.js';
 
 export type TaskState = 'complete' | 'running' | 'pending' | 'failed' | 'missing';
@@ -74,11 +75,14 @@ export function stepStatus(
   const detail: TaskStatus[] = [];
   for (let i = 0; i < n; i++) {
     const file = paths.state(step, i);
-    const r = readTaskRecord(file);
+    const done = taskDone(runDir, fingerprint, step, i, n);
+    const r = done.done ? null : readTaskRecord(file);
     let t: TaskStatus;
-    if (!r) t = { index: i, state: 'missing' };
-    else if (r.state === 'done') {
-      t = r.fingerprint === fingerprint ? { index: i, state: 'complete', host: r.host, job: r.job } : { index: i, state: 'missing', reason: `done with another config (${r.fingerprint})` };
+    if (done.done) t = { index: i, state: 'complete', host: done.record!.summary.host, job: done.record!.summary.job };
+    else if (!r || r.state === 'done') {
+      // Never started; or done with another config (a ledger record that no longer holds); or a
+      // "done" state file of an older avcurate, which the ledger does not trust.
+      t = done.record ? { index: i, state: 'missing', reason: `done with another config (${done.reason})` } : r ? { index: i, state: 'missing', reason: 'recorded done by an older avcurate: run it again (its stage skips finished work)' } : { index: i, state: 'missing' };
     } else if (r.state === 'running') {
       const age = heartbeatAge(file, r, now);
       t =

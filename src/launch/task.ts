@@ -3,23 +3,31 @@
  * array task or a Kubernetes Indexed Job pod runs. It checks the run folder before any work (the
  * shared folder is there, the config is the one launched, the shard count matches the plan, the
  * step before is complete with this config), records itself in launch/state/<step>/<i>.json
- * (running with a heartbeat, then done or failed with the reason), and runs the stage command as
- * a child process (the same CLI a user types), its output copied into launch/logs/<step>-<i>.log.
+ * while it runs (a heartbeat) and when it failed (the reason), and runs the stage command as a
+ * child process (the same CLI a user types), its output copied into launch/logs/<step>-<i>.log.
+ * That a task is done is said by the stage ledger alone (src/run/ledger.ts): a record
+ * stages/launch-task/<step>_<i>-of-<n>.json keyed on the launched config's fingerprint, written
+ * when its stage command succeeded (whose own ledger records skip its finished work on a rerun);
+ * the state file then goes.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync, statSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
 import { writeFileAtomicSync } from '../runtime/atomic.js';
+import { forgetStage, markDone, stageDoneSync, stageRecordFile, type StageCheck, type StageInputs } from '../run/ledger.js';
+import { rm } from 'node:fs/promises';
 import { LaunchError, STEP_NAMES, launchPaths, readPlan, runFingerprint, stepByName, taskCount, type StepName } from './plan.js';
 
+/** A task's state while it runs or after it failed (launch/state/<step>/<i>.json); done is the ledger's record (taskDone). */
 export interface TaskRecord {
   format: 'avcurate.launch-task';
   step: StepName;
   index: number;
   count: number;
+  /** 'done' only in files of an older avcurate: never trusted (the ledger says done). */
   state: 'running' | 'done' | 'failed';
   fingerprint: string;
   host: string;
@@ -47,6 +55,41 @@ export function readTaskRecord(file: string): TaskRecord | null {
   } catch {
     return null;
   }
+}
+
+/** The ledger's stage of a launched task (stages/launch-task/<step>_<i>-of-<n>.json). */
+export const LAUNCH_TASK_STAGE = 'launch-task';
+
+/** What a done task's ledger record keeps. */
+export interface TaskDone {
+  host: string;
+  pid: number;
+  job?: string;
+  startedAt: string;
+  /** What it did (the stage commands' last lines). */
+  note: string;
+}
+
+/** A task's ledger entry: its record name and its fingerprint (the launched config's fingerprint, the step, index and count). */
+export function taskEntry(runFp: string, step: StepName, index: number, count: number): { shard: string; inputs: StageInputs } {
+  return { shard: `${step}/${index}-of-${count}`, inputs: { config: { launch: runFp }, inputs: { task: { step, index, count } } } };
+}
+
+/** Is task `index` of `step` done with the launched config (`runFp`)? The ledger's answer. */
+export function taskDone(runDir: string, runFp: string, step: StepName, index: number, count: number): StageCheck<TaskDone> {
+  const e = taskEntry(runFp, step, index, count);
+  return stageDoneSync<TaskDone>(runDir, LAUNCH_TASK_STAGE, e.inputs, { shard: e.shard });
+}
+
+/** Record task `index` of `step` as done (the ledger's record; its state file goes). */
+export async function markTaskDone(runDir: string, runFp: string, step: StepName, index: number, count: number, done: TaskDone, seconds = 0): Promise<void> {
+  const e = taskEntry(runFp, step, index, count);
+  await markDone(runDir, LAUNCH_TASK_STAGE, e.inputs, { shard: e.shard, summary: done, seconds });
+}
+
+/** Forget every task's done record (a forced relaunch: every task runs again; their stages still skip finished work). */
+export async function forgetTasks(runDir: string): Promise<void> {
+  await rm(path.dirname(stageRecordFile(runDir, LAUNCH_TASK_STAGE, '_')), { recursive: true, force: true });
 }
 
 /** The avcurate command line of this package: node + bin/avcurate.js. */
@@ -128,14 +171,14 @@ export function checkTask(config: Config, stepName: StepName, index: number, cou
   if (at > 0) {
     const prev = plan.steps[at - 1];
     const n = taskCount(prev, plan.shards);
-    const paths = launchPaths(runDir);
     const notDone: number[] = [];
     for (let i = 0; i < n; i++) {
-      const r = readTaskRecord(paths.state(prev.name, i));
-      if (r && r.state === 'done' && r.fingerprint !== fp) {
-        throw new LaunchError(`step ${prev.name} task ${i} was done with another config (fingerprint ${r.fingerprint}, now ${fp}): the config changed between stages; launch again from ${prev.stage}`, 3);
+      const c = taskDone(runDir, fp, prev.name, i, n);
+      // A valid record of this task that does not hold: its key (the launched config) differs.
+      if (!c.done && c.record) {
+        throw new LaunchError(`step ${prev.name} task ${i} was done with another config (${c.reason}; ${c.file}): the config changed between stages; launch again from ${prev.stage}`, 3);
       }
-      if (!r || r.state !== 'done') notDone.push(i);
+      if (!c.done) notDone.push(i);
     }
     if (notDone.length > 0) {
       throw new LaunchError(`step ${stepName} needs ${prev.name} complete first; ${notDone.length} of ${n} task(s) are not (indices ${notDone.join(',')}; see "avcurate status")`, 3);
@@ -159,6 +202,8 @@ export async function runTask(config: Config, stepName: StepName, index: number,
   const paths = launchPaths(runDir);
   const fp = runFingerprint(config);
   const stateFile = paths.state(stepName, index);
+  // Run again: not done until it succeeds this time.
+  await forgetStage(runDir, LAUNCH_TASK_STAGE, taskEntry(fp, stepName, index, count).shard);
   const job =
     opts.job ??
     (process.env.SLURM_JOB_ID ? `${process.env.SLURM_ARRAY_JOB_ID ?? process.env.SLURM_JOB_ID}${process.env.SLURM_ARRAY_TASK_ID !== undefined ? `_${process.env.SLURM_ARRAY_TASK_ID}` : ''}` : process.env.HOSTNAME);
@@ -199,14 +244,21 @@ export async function runTask(config: Config, stepName: StepName, index: number,
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  const finish = (state: 'done' | 'failed', reason: string, exitCode: number) => {
+  const t0 = performance.now();
+  let finished = false;
+  const finish = async (state: 'done' | 'failed', reason: string, exitCode: number) => {
     clearInterval(beat);
     record.state = state;
     record.reason = reason;
     record.exitCode = exitCode;
     record.finishedAt = nowIso();
     record.heartbeatAt = record.finishedAt;
-    save();
+    if (state === 'done') {
+      // Done is the ledger's record; the state file (running, failed) has nothing more to say.
+      await markTaskDone(runDir, fp, stepName, index, count, { host: record.host, pid: record.pid, job: record.job, startedAt: record.startedAt, note: reason }, (performance.now() - t0) / 1000);
+      rmSync(stateFile, { force: true });
+    } else save();
+    finished = true;
     logFile.write(`== ${record.finishedAt} ${stepName} ${index}/${count}: ${state}${state === 'failed' ? `: ${reason}` : ''}\n`);
   };
   try {
@@ -234,21 +286,21 @@ export async function runTask(config: Config, stepName: StepName, index: number,
       });
       child = null;
       if (stoppedBy) {
-        finish('failed', `stopped by ${stoppedBy} (cancelled, preempted or over the time limit)`, 143);
+        await finish('failed', `stopped by ${stoppedBy} (cancelled, preempted or over the time limit)`, 143);
         return 143;
       }
       if (code !== 0) {
         const last = tail.trim().split('\n').filter((l) => /avcurate:|Error|error/.test(l)).pop() ?? tail.trim().split('\n').pop() ?? '';
-        finish('failed', `"avcurate ${args[0]}" exited with code ${code}${last ? `: ${last.replace(/^avcurate:\s*/, '')}` : ''}`, code);
+        await finish('failed', `"avcurate ${args[0]}" exited with code ${code}${last ? `: ${last.replace(/^avcurate:\s*/, '')}` : ''}`, code);
         return code;
       }
       notes.push(tail.trim().split('\n').filter((l) => !/^\s*$/.test(l)).pop() ?? '');
     }
     if (stepName === 'select-merge') notes.push(await evaluateIfTruth(config));
-    finish('done', notes.filter(Boolean).join('; ').slice(0, 500), 0);
+    await finish('done', notes.filter(Boolean).join('; ').slice(0, 500), 0);
     return 0;
   } catch (err) {
-    finish('failed', (err as Error).message, 1);
+    if (!finished) await finish('failed', (err as Error).message, 1);
     throw err;
   } finally {
     process.removeListener('SIGTERM', onSignal);

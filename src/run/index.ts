@@ -14,6 +14,7 @@ export {
   fileStamp,
   stageFingerprint,
   stageDone,
+  stageDoneSync,
   markDone,
   redoNote,
   forgetStage,

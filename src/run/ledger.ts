@@ -26,7 +26,7 @@
  * and a change in one config section reruns that stage and, through their input fingerprints,
  * exactly the stages downstream of it. See docs/run-folder.md.
  */
-import { existsSync, promises as fsp, statSync } from 'node:fs';
+import { existsSync, promises as fsp, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { writeJsonAtomic } from '../runtime/atomic.js';
@@ -146,12 +146,28 @@ export function stageRecordFile(runDir: string, stage: string, shard?: string | 
 type RawRecord = { ok: true; record: StageRecord } | { ok: false; why: string | null };
 
 async function readRaw(file: string, stage: string, shard: string | null): Promise<RawRecord> {
-  let text: string;
+  let text: string | null;
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch {
-    return { ok: false, why: null };
+    text = null;
   }
+  return parseRaw(text, stage, shard);
+}
+
+function readRawSync(file: string, stage: string, shard: string | null): RawRecord {
+  let text: string | null;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    text = null;
+  }
+  return parseRaw(text, stage, shard);
+}
+
+/** A record file's text (null: absent) as a valid record of this stage and shard, or why it is not one. */
+function parseRaw(text: string | null, stage: string, shard: string | null): RawRecord {
+  if (text === null) return { ok: false, why: null };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -196,8 +212,17 @@ function changedParts(what: string, before: Record<string, string>, now: Record<
 export async function stageDone<T = unknown>(runDir: string, stage: string, fp: StageInputs | StageFingerprint, opts: { shard?: string | null } = {}): Promise<StageCheck<T>> {
   const shard = opts.shard ?? null;
   const file = stageRecordFile(runDir, stage, shard);
-  const f = stageFingerprint(fp);
-  const raw = await readRaw(file, stage, shard);
+  return judge<T>(await readRaw(file, stage, shard), stageFingerprint(fp), runDir, file, stage, shard);
+}
+
+/** `stageDone` without awaiting (for synchronous status views such as `avcurate status`). */
+export function stageDoneSync<T = unknown>(runDir: string, stage: string, fp: StageInputs | StageFingerprint, opts: { shard?: string | null } = {}): StageCheck<T> {
+  const shard = opts.shard ?? null;
+  const file = stageRecordFile(runDir, stage, shard);
+  return judge<T>(readRawSync(file, stage, shard), stageFingerprint(fp), runDir, file, stage, shard);
+}
+
+function judge<T>(raw: RawRecord, f: StageFingerprint, runDir: string, file: string, stage: string, shard: string | null): StageCheck<T> {
   const base = { file, stage, shard };
   if (!raw.ok) return { ...base, done: false, record: null, reason: raw.why };
   const rec = raw.record as StageRecord<T>;

@@ -68,7 +68,9 @@ describe('launch k8s: each Job command per index', () => {
       }
     }
     const podRun = path.join(mount, 'runs', 'tiny');
-    expect(existsSync(path.join(podRun, 'launch', 'state', 'extract', '2.json'))).toBe(true);
+    // a done task is the stage ledger's record (its running/failed state file is gone)
+    expect(existsSync(path.join(podRun, 'stages', 'launch-task', 'extract_2-of-3.json'))).toBe(true);
+    expect(existsSync(path.join(podRun, 'launch', 'state', 'extract', '2.json'))).toBe(false);
     const st = await avcurate(['status', '--config', path.join(etc, 'config.yaml'), '--json'], process.env, mount);
     expect(JSON.parse(st.stdout).complete).toBe(true);
     await expectSameCuration(path.join(root, 'single'), podRun);

@@ -12,6 +12,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { arraySyntax, launchPaths, parseArraySyntax, parseStages, readPlan, stepsOf, writePlan } from '../../src/launch/plan.js';
 import { launchSlurm, renderSbatch } from '../../src/launch/slurm.js';
 import { runStatus, formatStatus, resolveStepName } from '../../src/launch/status.js';
+import { markTaskDone } from '../../src/launch/task.js';
 import { avcurate, tinyConfig } from './helpers.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'avc-launch-'));
@@ -153,7 +154,8 @@ describe('status', () => {
       const now = new Date().toISOString();
       writeFileSync(paths.state('extract', i), JSON.stringify({ format: 'avcurate.launch-task', step: 'extract', index: i, count: 4, state, fingerprint: fp, host: 'node7', pid: 1, startedAt: now, heartbeatAt: now, ...extra }));
     };
-    rec(0, 'done');
+    // Done is the stage ledger's record of the task (task.ts markTaskDone), not a state file.
+    await markTaskDone(config.runDir!, fp, 'extract', 0, 4, { host: 'node7', pid: 1, startedAt: new Date().toISOString(), note: '' });
     rec(1, 'running');
     rec(2, 'running', { heartbeatAt: '2020-01-01T00:00:00Z' });
     const old = new Date('2020-01-01T00:00:00Z');
@@ -170,8 +172,12 @@ describe('status', () => {
     const text = formatStatus(st);
     expect(text).toMatch(/extract\s+4\s+1\s+1\s+0\s+2\s+0\s+2-3/);
     expect(text).toMatch(/extract 3 \(node7\): FAILED: "avcurate extract" exited with code 1: disk full\n\s+\| line a/);
-    rec(3, 'done', { fingerprint: 'another' });
-    expect(runStatus(config).steps[0].detail[3]).toMatchObject({ state: 'missing', reason: expect.stringMatching(/another config/) });
+    rmSync(paths.state('extract', 3));
+    await markTaskDone(config.runDir!, 'another', 'extract', 3, 4, { host: 'node7', pid: 1, startedAt: new Date().toISOString(), note: '' });
+    expect(runStatus(config).steps[0].detail[3]).toMatchObject({ state: 'missing', reason: expect.stringMatching(/^done with another config \(config section launch changed/) });
+    // A "done" state file of an older avcurate is not trusted: missing, to run again.
+    rec(2, 'done');
+    expect(runStatus(config).steps[0].detail[2]).toMatchObject({ state: 'missing', reason: expect.stringMatching(/older avcurate/) });
     const cli = await avcurate(['status', '--config', path.join(root, 'st.yaml'), '--missing', 'extract']);
     expect(cli.stdout).toBe('2-3\n');
   });
@@ -193,7 +199,7 @@ describe('status', () => {
     await writePlan(config.runDir!, plan);
     const fp = runStatus(config).fingerprint;
     mkdirSync(path.dirname(paths.state('extract', 0)), { recursive: true });
-    writeFileSync(paths.state('extract', 0), JSON.stringify({ format: 'avcurate.launch-task', step: 'extract', index: 0, count: 4, state: 'done', fingerprint: fp, host: 'n1', pid: 1, startedAt: at, heartbeatAt: at }));
+    await markTaskDone(config.runDir!, fp, 'extract', 0, 4, { host: 'n1', pid: 1, startedAt: at, note: '' });
     writeFileSync(paths.state('extract', 3), JSON.stringify({ format: 'avcurate.launch-task', step: 'extract', index: 3, count: 4, state: 'failed', reason: 'killed', fingerprint: fp, host: 'n1', pid: 1, startedAt: at, heartbeatAt: at }));
     // A fake squeue: records its arguments, prints the queue (-h -r -o '%F|%K|%T|%r').
     const bin = path.join(root, 'sq-bin');
