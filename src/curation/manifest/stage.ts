@@ -18,6 +18,8 @@ import { log } from '../../runtime/progress.js';
 
 /** The ledger's stage of a corpus.synth corpus (stages/synth.json). */
 export const SYNTH_STAGE = 'synth';
+/** The ledger's stage of a corpus.realPairs corpus (stages/real-pairs.json). */
+export const REAL_PAIRS_STAGE = 'real-pairs';
 
 /** Where the corpus of a run lives: corpus.source, else <runDir>/corpus (built by corpus.synth or corpus.realPairs). */
 export function corpusDir(config: Config): string {
@@ -74,9 +76,27 @@ export async function runCorpus(config: Config, opts: { silent?: boolean } = {})
     return { kind: 'synth', input: corpusDir(config), labelsFile: r.labelsFile, clips: r.labels.length, generated: r.generated, note: `${r.labels.length} clips (${r.generated} generated, ${r.skipped} already there)` };
   }
   if (c.realPairs) {
+    // The stage ledger (stages/real-pairs.json): the settings, seed and the source pictures and
+    // sounds (every file under realPairs.root); every clip, labels.jsonl and real-pairs.json present.
     const rp = c.realPairs;
-    const r = await withRunLock(corpusDir(config), 'real-pairs', () => buildRealPairs({ ...rp, out: corpusDir(config), seed: config.seed, silent: opts.silent }));
-    return { kind: 'realPairs', input: corpusDir(config), labelsFile: r.labelsFile, clips: r.labels.length, generated: r.generated, note: `${r.labels.length} qabcs-data clips (${r.generated} generated)` };
+    const runDir = config.runDir!;
+    const fp = { config: { realPairs: rp, seed: config.seed }, inputs: { sources: await inputFilesKey(rp.root) } };
+    const check = await stageDone<{ clips: number; labelsFile: string }>(runDir, REAL_PAIRS_STAGE, fp);
+    if (check.done) {
+      const s = check.record!.summary;
+      return { kind: 'realPairs', input: corpusDir(config), labelsFile: s.labelsFile, clips: s.clips, generated: 0, note: `${s.clips} qabcs-data clips (0 generated)` };
+    }
+    const note = redoNote(check, runDir);
+    if (note && !opts.silent) log(note);
+    const t = performance.now();
+    const dir = corpusDir(config);
+    const r = await withRunLock(dir, 'real-pairs', () => buildRealPairs({ ...rp, out: dir, seed: config.seed, silent: opts.silent }));
+    await markDone(runDir, REAL_PAIRS_STAGE, fp, {
+      outputs: [r.labelsFile, path.join(dir, 'real-pairs.json'), ...r.labels.map((l) => path.join(dir, l.file))],
+      summary: { clips: r.labels.length, labelsFile: r.labelsFile },
+      seconds: (performance.now() - t) / 1000,
+    });
+    return { kind: 'realPairs', input: dir, labelsFile: r.labelsFile, clips: r.labels.length, generated: r.generated, note: `${r.labels.length} qabcs-data clips (${r.generated} generated)` };
   }
   if (c.source) return { kind: 'source', input: c.source, labelsFile: null, clips: null, generated: 0, note: `corpus.source ${path.basename(c.source)}: nothing to build` };
   throw new ConfigError(config.configFile ?? '<config>', ['corpus: no corpus; set one of corpus.synth, corpus.source or corpus.realPairs']);
