@@ -1,8 +1,22 @@
 /**
  * Running media tools: spawn with an argument array (never a shell), collect stdout (and extra
  * output pipes) as bytes, keep the tail of stderr for error messages, kill on timeout or abort.
+ *
+ * An output with a sink (a decode of known size: decodeClip's frames and samples) goes to an
+ * unlinked temporary file instead of a pipe, and is read into the sink with one positional read
+ * after the tool exits. Measured with `npm run bench:decode` (docs/loaders.md "Performance"): a
+ * pipe hands Node its bytes as one new 64 KiB ArrayBuffer per read, as many bytes again as the
+ * result arrays, and V8 answers ArrayBuffer bytes with mark-compacts once the process holds a few
+ * MB of long-lived heap (every stage does: the config schema alone is enough); the tool also
+ * blocks whenever the pipe is full until the event loop reads it. A regular file costs the tool
+ * nothing more than the plain command line writing raw files, and Node allocates nothing but the
+ * result. Where no temporary file can be made (an unwritable TMPDIR), the output falls back to a pipe.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 export class MediaError extends Error {
   readonly file: string;
@@ -43,20 +57,75 @@ export interface RunOptions {
   /** Bytes to write on stdin. */
   input?: Uint8Array;
   /**
-   * Per output, a buffer its bytes are written into as they arrive (no chunk list, no concatenation:
-   * a decode of known size allocates its result once); bytes past the sink's end are counted and
-   * dropped.
+   * Per output, a buffer its bytes end up in (no chunk list, no concatenation: a decode of known
+   * size allocates its result once); bytes past the sink's end are counted and dropped. The tool
+   * writes such an output to an unlinked temporary file in os.tmpdir(), read into the sink when it
+   * exits (see the module comment), or through a pipe straight into the sink where no temporary
+   * file can be made.
    */
   sinks?: Array<Uint8Array | undefined>;
 }
 
+type FileHandle = Awaited<ReturnType<typeof fsp.open>>;
+let spoolCounter = 0;
+
+/** An unlinked temporary file for one output (the name is gone before the tool starts), or null where none can be made. */
+async function openSpool(): Promise<FileHandle | null> {
+  const name = path.join(os.tmpdir(), `avcurate-out-${process.pid}-${spoolCounter++}-${randomBytes(4).toString('hex')}`);
+  let fh: FileHandle;
+  try {
+    fh = await fsp.open(name, 'wx+', 0o600);
+  } catch {
+    return null;
+  }
+  try {
+    await fsp.unlink(name);
+    return fh;
+  } catch {
+    await fh.close().catch(() => undefined);
+    await fsp.rm(name, { force: true }).catch(() => undefined);
+    return null;
+  }
+}
+
+/** Read a spool's bytes into the head of `sink` (at most its length); the number of bytes the tool wrote. */
+async function readSpool(fh: FileHandle, sink: Uint8Array): Promise<number> {
+  const { size } = await fh.stat();
+  const want = Math.min(size, sink.length);
+  for (let at = 0; at < want;) {
+    const { bytesRead } = await fh.read(sink, at, want - at, at);
+    if (bytesRead === 0) throw new Error(`temporary output file ended at byte ${at} of ${want}`);
+    at += bytesRead;
+  }
+  return size;
+}
+
 /** Run a tool to completion. Never rejects for a non-zero exit: the caller reads `code`. */
-export function runTool(bin: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+export async function runTool(bin: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const extra = opts.extraOutputs ?? 0;
-  const stdio: Array<'pipe' | 'ignore'> = [opts.input ? 'pipe' : 'ignore', 'pipe', 'pipe'];
-  for (let i = 0; i < extra; i++) stdio.push('pipe');
-  const stderrMax = opts.stderrBytes ?? 8192;
   const t0 = performance.now();
+  const spools = await Promise.all(Array.from({ length: 1 + extra }, (_, i) => (opts.sinks?.[i] ? openSpool() : null)));
+  try {
+    const r = await runSpawned(bin, args, opts, spools, t0);
+    for (let i = 0; i < spools.length; i++) {
+      const fh = spools[i];
+      if (!fh) continue;
+      const sink = opts.sinks![i]!;
+      r.outputBytes[i] = await readSpool(fh, sink);
+      r.outputs[i] = Buffer.from(sink.buffer, sink.byteOffset, Math.min(r.outputBytes[i], sink.length));
+    }
+    r.millis = performance.now() - t0;
+    return r;
+  } finally {
+    await Promise.all(spools.map((fh) => fh?.close().catch(() => undefined)));
+  }
+}
+
+function runSpawned(bin: string, args: string[], opts: RunOptions, spools: Array<FileHandle | null>, t0: number): Promise<RunResult> {
+  const extra = opts.extraOutputs ?? 0;
+  const stdio: Array<'pipe' | 'ignore' | number> = [opts.input ? 'pipe' : 'ignore', spools[0]?.fd ?? 'pipe', 'pipe'];
+  for (let i = 0; i < extra; i++) stdio.push(spools[1 + i]?.fd ?? 'pipe');
+  const stderrMax = opts.stderrBytes ?? 8192;
   return new Promise((resolve, reject) => {
     let child;
     try {
@@ -88,6 +157,7 @@ export function runTool(bin: string, args: string[], opts: RunOptions = {}): Pro
       kill();
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) onAbort(); // aborted while the temporary files were made
     outFds.forEach((fd, i) => {
       const stream = child.stdio[fd] as NodeJS.ReadableStream | null;
       const sink = opts.sinks?.[i];
@@ -153,6 +223,7 @@ export function reasonFromStderr(stderr: string, fallback: string): string {
   const s = stderr.toLowerCase();
   if (s.includes('no such file or directory')) return 'file not found';
   if (s.includes('permission denied')) return 'permission denied';
+  if (s.includes('no space left on device')) return `no space left on device (decoded outputs are written to temporary files in ${os.tmpdir()}; set TMPDIR to move them)`;
   if (s.includes('moov atom not found')) return 'truncated or incomplete file (moov atom not found)';
   if (s.includes('invalid data found when processing input')) return 'not a media file ffmpeg can read (invalid data)';
   if (s.includes('end of file') || s.includes('truncat')) return 'truncated file';
