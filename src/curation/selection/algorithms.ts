@@ -363,8 +363,8 @@ export function refineSwaps(
 export function orderByLeaveOneOut(obj: MIObjective, members: Int32Array, contributions?: Float64Array): Int32Array {
   const S = members.length;
   const value = obj.value();
-  const contrib = new Float64Array(S);
-  for (let s = 0; s < S; s++) contrib[s] = value - obj.valueAfterRemove(members[s]);
+  const contrib = obj.valuesAfterRemove(members, new Float64Array(S));
+  for (let s = 0; s < S; s++) contrib[s] = value - contrib[s];
   // A stable radix sort on the float bits, not a comparator sort (sort.ts).
   const positions = argsortDescending(contrib);
   const order = new Int32Array(S);

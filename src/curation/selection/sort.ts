@@ -7,9 +7,10 @@
 
 /**
  * Positions 0..n−1 of `keys` ordered by key, highest first; equal keys keep their position order
- * (a stable sort), −0 equals +0. NaN keys come last (in position order). O(n) time, 4 passes of
- * 16-bit digits over the IEEE-754 bits mapped to unsigned integers whose order is the numeric
- * order.
+ * (a stable sort), −0 equals +0. NaN keys come last (in position order). The IEEE-754 bits are
+ * mapped to unsigned integers whose order is the numeric order; an LSD radix sort with 16-bit
+ * digits orders the high 32 bits, and runs that agree there are ordered by the low 32 bits
+ * (insertion sort for short runs). O(n) time for keys that differ in their top 32 bits.
  */
 export function argsortDescending(keys: Float64Array): Int32Array {
   const n = keys.length;
@@ -47,14 +48,16 @@ export function argsortDescending(keys: Float64Array): Int32Array {
   let tmp = new Int32Array(n);
   for (let i = 0; i < n; i++) idx[i] = i;
   const count = new Int32Array(65536);
-  // Least significant digit first: lo low, lo high, hi low, hi high.
-  for (let pass = 0; pass < 4; pass++) {
-    const src = pass < 2 ? lo : hi;
-    const shift = (pass & 1) * 16;
+  // The high halves first (two 16-bit digits, least significant first), then each run of equal
+  // high halves by the low halves: scores of a pool rarely agree in their top 32 bits (sign,
+  // exponent, 20 bits of mantissa), so most runs hold one key and two counting passes, one of
+  // them often skipped, replace four.
+  for (let pass = 0; pass < 2; pass++) {
+    const shift = pass * 16;
     count.fill(0);
-    for (let i = 0; i < n; i++) count[(src[i] >>> shift) & 0xffff]++;
-    // Skip a pass whose digit is the same for every key (common for the high halves).
-    if (count[(src[0] >>> shift) & 0xffff] === n) continue;
+    for (let i = 0; i < n; i++) count[(hi[i] >>> shift) & 0xffff]++;
+    // Skip a pass whose digit is the same for every key (common for the top digit).
+    if (count[(hi[0] >>> shift) & 0xffff] === n) continue;
     let sum = 0;
     for (let d = 0; d < 65536; d++) {
       const c = count[d];
@@ -63,11 +66,40 @@ export function argsortDescending(keys: Float64Array): Int32Array {
     }
     for (let r = 0; r < n; r++) {
       const i = idx[r];
-      tmp[count[(src[i] >>> shift) & 0xffff]++] = i;
+      tmp[count[(hi[i] >>> shift) & 0xffff]++] = i;
     }
     const swap = idx;
     idx = tmp;
     tmp = swap;
   }
+  let r = 0;
+  while (r < n) {
+    const h = hi[idx[r]];
+    let e = r + 1;
+    while (e < n && hi[idx[e]] === h) e++;
+    if (e - r > 1) sortRunByLow(idx, r, e, lo);
+    r = e;
+  }
   return idx;
+}
+
+/** Order idx[from, to) by lo ascending, stably (equal keys keep their position order). */
+function sortRunByLow(idx: Int32Array, from: number, to: number, lo: Uint32Array): void {
+  if (to - from <= 32) {
+    for (let i = from + 1; i < to; i++) {
+      const v = idx[i];
+      const key = lo[v];
+      let j = i - 1;
+      while (j >= from && lo[idx[j]] > key) {
+        idx[j + 1] = idx[j];
+        j--;
+      }
+      idx[j + 1] = v;
+    }
+    return;
+  }
+  // Long runs (many keys within 2⁻²⁰ of each other, or equal): a comparator sort of the run; the
+  // positions break ties, so it is stable whatever the engine's sort.
+  const run = Array.from(idx.subarray(from, to)).sort((a, b) => lo[a] - lo[b] || a - b);
+  idx.set(run, from);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/runtime/random.js';
 import { MIObjective, plantedLabels, precisionOf, resolvePairs, searchSubset, type PlantedLabels } from '../../../src/curation/selection/index.js';
-import { continueSelection } from '../../../src/curation/incremental/continue.js';
+import { continueSelection, growLazyGreedy } from '../../../src/curation/incremental/continue.js';
 import { objectiveFromScratch } from '../selection/helpers.js';
 
 function slice(p: PlantedLabels, n: number): PlantedLabels {
@@ -74,9 +74,63 @@ describe('continuing a selection over an enlarged pool', () => {
     expect(precisionOf(inc.order, all.truth)).toBeGreaterThanOrEqual(precisionOf(before.order, all.truth) - 0.01);
   });
 
+  it('lazy greedy: the sorted front and the put-back heap choose exactly what one heap over every candidate chooses', () => {
+    const start = () => {
+      const o = new MIObjective(all, pairs);
+      for (const x of before.order.subarray(0, 600)) o.add(x);
+      return o;
+    };
+    // Candidates in a shuffled order (the greedy sorts them), new and old clips alike.
+    const cand = Int32Array.from(new Rng(6).permutation(n).filter((x) => !before.order.subarray(0, 600).includes(x)).slice(0, 1500));
+    const a = start();
+    const b = start();
+    const got = growLazyGreedy(a, cand, a.size + 300);
+    const want = oneHeapLazyGreedy(b, cand, b.size + 300);
+    expect(got.length).toBe(300);
+    expect(Array.from(got)).toEqual(Array.from(want));
+    expect(a.value()).toBe(b.value());
+  });
+
   it('refuses a start outside the pool or with a clip twice', () => {
     expect(() => continueSelection(all, [1, 2, n + 5], flags(n0, n), { ...opts, rng: new Rng(1) })).toThrow(/outside the pool/);
     expect(() => continueSelection(all, [1, 2, 2], flags(n0, n), { ...opts, rng: new Rng(1) })).toThrow(/twice/);
     expect(() => continueSelection(all, [1], new Uint8Array(3), { ...opts, rng: new Rng(1) })).toThrow(/isNew/);
   });
 });
+
+/** The lazy greedy as one max-heap on (score, −clip) over every candidate: the oracle. */
+function oneHeapLazyGreedy(obj: MIObjective, idx: Int32Array, target: number): Int32Array {
+  const slack = 1e-3;
+  const heap = Array.from(idx, (clip) => ({ clip, score: obj.gainScore(clip) }));
+  const above = (p: { clip: number; score: number }, q: { clip: number; score: number }) => p.score > q.score || (p.score === q.score && p.clip < q.clip);
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= heap.length) return;
+      const c = l + 1 < heap.length && above(heap[l + 1], heap[l]) ? l + 1 : l;
+      if (!above(heap[c], heap[i])) return;
+      [heap[c], heap[i]] = [heap[i], heap[c]];
+      i = c;
+    }
+  };
+  for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
+  const out: number[] = [];
+  let rescored = 0;
+  while (obj.size < target && heap.length > 0) {
+    if (rescored < 4 * idx.length && heap.length > 1) {
+      heap[0].score = obj.gainScore(heap[0].clip);
+      rescored++;
+      const next = heap.length > 2 && above(heap[2], heap[1]) ? heap[2] : heap[1];
+      if (heap[0].score < next.score - slack * Math.abs(next.score)) {
+        down(0);
+        continue;
+      }
+    }
+    obj.add(heap[0].clip);
+    out.push(heap[0].clip);
+    heap[0] = heap[heap.length - 1];
+    heap.pop();
+    down(0);
+  }
+  return Int32Array.from(out);
+}

@@ -84,6 +84,74 @@ describe('MI objective', () => {
     expect(a.resync()).toBe(b.resync());
   });
 
+  it('fused add/remove kernels return the bits of gain/removal and leave the tables of gain+update, compiled and generic', () => {
+    const pairs = resolvePairs(clusterings, 'combination');
+    for (const compile of [true, false]) {
+      const fused = new MIObjective(m, pairs, { compile });
+      const split = new MIObjective(m, pairs, { compile });
+      const order = new Rng(9).permutation(m.n);
+      for (let s = 0; s < 150; s++) {
+        const x = order[s];
+        const want = split.kernels.gain(x);
+        split.kernels.update(x, 1);
+        expect(fused.kernels.add(x)).toBe(want);
+        if (s % 7 === 6) {
+          const y = order[s - 3];
+          const w = split.kernels.removal(y);
+          split.kernels.update(y, -1);
+          expect(fused.kernels.remove(y)).toBe(w);
+          split.kernels.update(y, 1);
+          fused.kernels.add(y);
+        }
+        // The same tables: every candidate scores the same.
+        expect(fused.kernels.gain(order[s + 1])).toBe(split.kernels.gain(order[s + 1]));
+      }
+    }
+  });
+
+  it('objectives of one pair structure share compiled kernels but never their tables', () => {
+    const pairs = resolvePairs(clusterings, 'bipartite');
+    const a = new MIObjective(m, pairs);
+    const b = new MIObjective(m, pairs);
+    const order = new Rng(4).permutation(m.n);
+    for (let s = 0; s < 100; s++) a.add(order[s]);
+    expect(b.size).toBe(0);
+    expect(b.resync()).toBe(0);
+    expect(b.gainScore(order[0])).toBe(new MIObjective(m, pairs).gainScore(order[0]));
+    expect(a.value()).toBeCloseTo(objectiveFromScratch(m, pairs, Array.from(order.subarray(0, 100))), 10);
+  });
+
+  it('the shared increment table grows for a larger pool after a smaller one', () => {
+    const pairs = resolvePairs(clusterings, 'bipartite');
+    const small = randomMatrix(12, ks, 3);
+    const s1 = new MIObjective(small, pairs);
+    for (let x = 0; x < small.n; x++) s1.add(x);
+    // One concentrated pool of 3000 clips (two label rows), so that counts reach the thousands.
+    const n = 3000;
+    const labels = new Int32Array(n * ks.length);
+    for (let x = 0; x < n; x++) for (let c = 0; c < ks.length; c++) labels[x * ks.length + c] = x % 2 === 0 ? 0 : 1;
+    const big = { labels, n, d: ks.length, ks };
+    for (const estimator of ['plugin', 'miller-madow'] as const) {
+      const o = new MIObjective(big, pairs, { estimator });
+      const all = Array.from({ length: n }, (_, x) => x);
+      for (const x of all) o.add(x);
+      expect(Number.isFinite(o.value())).toBe(true);
+      expect(o.value()).toBeCloseTo(objectiveFromScratch(big, pairs, all, estimator), 9);
+      expect(s1.value()).toBeCloseTo(objectiveFromScratch(small, pairs, Array.from({ length: small.n }, (_, x) => x)), 9);
+    }
+  });
+
+  it('valuesAfterRemove equals valueAfterRemove bit for bit', () => {
+    const pairs = resolvePairs(clusterings, 'bipartite');
+    for (const estimator of ['plugin', 'miller-madow'] as const) {
+      const o = new MIObjective(m, pairs, { estimator });
+      const members = Int32Array.from(new Rng(2).permutation(m.n).subarray(0, 120));
+      for (const x of members) o.add(x);
+      const got = o.valuesAfterRemove(members, new Float64Array(members.length));
+      members.forEach((x, s) => expect(got[s]).toBe(o.valueAfterRemove(x)));
+    }
+  });
+
   it('explicit pairs, unequal k, and a swap between clips sharing cells', () => {
     const labels = Int32Array.from([0, 0, 1, 0, 0, 1, 1, 1, 0, 1, 2, 0, 1, 1, 1]); // 5 clips x 3
     const mat: LabelMatrix = { labels, n: 5, d: 3, ks: [2, 3, 2] };

@@ -13,6 +13,20 @@ describe('argsortDescending (radix sort on float bits)', () => {
     expect(got).toEqual(want);
   });
 
+  it('orders keys that agree in their top 32 bits by the rest, stably (short and long runs)', () => {
+    const rng = new Rng(5);
+    // 1 + j·2⁻⁴⁰: every key has the same high half; a few hundred distinct values, many repeats.
+    const keys = new Float64Array(4000);
+    for (let i = 0; i < keys.length; i++) keys[i] = rng.next() < 0.5 ? 1 + rng.int(300) * 2 ** -40 : rng.int(7) * 2 ** -30 - 1e-9 * rng.int(3);
+    const got = Array.from(argsortDescending(keys));
+    const want = Array.from(keys.keys()).sort((a, b) => keys[b] - keys[a] || a - b);
+    expect(got).toEqual(want);
+    // Short runs: pairs of keys that differ only in their last bits.
+    const short = Float64Array.from({ length: 200 }, (_, i) => 0.25 + Math.floor(i / 4) * 2 ** -10 + (i % 4) * 2 ** -50);
+    const wantShort = Array.from(short.keys()).sort((a, b) => short[b] - short[a] || a - b);
+    expect(Array.from(argsortDescending(short))).toEqual(wantShort);
+  });
+
   it('puts NaN last in position order and handles empty and single inputs', () => {
     expect(Array.from(argsortDescending(Float64Array.from([NaN, 1, NaN, 3, -2])))).toEqual([3, 1, 4, 0, 2]);
     expect(argsortDescending(new Float64Array(0)).length).toBe(0);
