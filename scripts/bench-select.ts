@@ -431,6 +431,52 @@ async function benchRunPairs(dir: string): Promise<void> {
   line(`    ${auto.maxPairs} highest MI − null mean          ${precision(top((r) => r.e.mi - r.e.nullMean))}`);
   line(`    ${auto.maxPairs} highest z by the χ² sd          ${precision(top((r) => (r.e.mi - r.e.nullMean) / r.chiSd))}`);
   line(`    oracle: ${auto.maxPairs} lowest mismatched/corresponding MI ${precision(top((r) => -r.miNeg / Math.max(1e-12, r.miPos)))}`);
+  await benchRunPairingTime(dir, pool, truth);
+}
+
+/**
+ * `pairing: auto` against `bipartite` in time, with the run's own selection settings (its
+ * config.resolved.yaml: algorithm, refinement, rank order, ratio): the pair tests plus the
+ * selection on the kept pairs, against the selection on every bipartite pair. Alternating rounds
+ * in one process; the first round of each is the cold one (JIT warm-up, what one `select` process
+ * pays), the median of the rest the warm one.
+ */
+async function benchRunPairingTime(dir: string, pool: import('../src/curation/selection/stage.js').SelectionPool, truth: Uint8Array): Promise<void> {
+  const { loadConfig } = await import('../src/config/load.js');
+  const { selectionParams } = await import('../src/curation/selection/stage.js');
+  const { selectPartition } = await import('../src/curation/selection/partitions.js');
+  const { autoPairs, DEFAULT_AUTO } = await import('../src/curation/selection/evidence.js');
+  const config = loadConfig(`${dir}/config.resolved.yaml`, []);
+  const sel = config.selection;
+  const autoOpts = { ...DEFAULT_AUTO, ...sel.auto };
+  const n = pool.matrix.n;
+  const target = sel.size ?? Math.round(sel.ratio * n);
+  const part = { index: 0, start: 0, end: n, target };
+  const rounds = quick ? 3 : 7;
+  const runs: Record<'bipartite' | 'auto', Array<{ tests: number; select: number; precision: number; pairs: number }>> = { bipartite: [], auto: [] };
+  for (let r = 0; r < rounds; r++) {
+    for (const mode of r % 2 === 0 ? (['bipartite', 'auto'] as const) : (['auto', 'bipartite'] as const)) {
+      const t0 = performance.now();
+      const pairs = mode === 'auto' ? autoPairs(pool.matrix, pool.clusterings, autoOpts, config.seed, sel.estimator).pairs : pool.pairs;
+      const t1 = performance.now();
+      const res = selectPartition(pool.matrix, selectionParams(sel, config.seed, pairs), part);
+      const t2 = performance.now();
+      runs[mode].push({ tests: (t1 - t0) / 1000, select: (t2 - t1) / 1000, precision: precisionOf(Array.from(res.order).slice(0, target), truth), pairs: pairs.length / 2 });
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  line(`== pairing time on ${dir} (${n} clips, |S| = ${target}; its selection settings: ${sel.algorithm}, refine ${sel.refine.enabled ? 'on' : 'off'}, order ${sel.order}); ${rounds} alternating rounds in one process`);
+  const total: Record<string, { cold: number; warm: number }> = {};
+  for (const mode of ['bipartite', 'auto'] as const) {
+    const rs = runs[mode];
+    const warm = rs.slice(1);
+    total[mode] = { cold: rs[0].tests + rs[0].select, warm: median(warm.map((x) => x.tests + x.select)) };
+    line(
+      `  ${mode.padEnd(9)} pairs ${String(rs[0].pairs).padStart(2)}  precision at |S| ${fmt(rs[0].precision)}  cold: tests ${fmt(rs[0].tests, 3)} s + selection ${fmt(rs[0].select, 3)} s` +
+        `  warm (median): tests ${fmt(median(warm.map((x) => x.tests)), 3)} s + selection ${fmt(median(warm.map((x) => x.select)), 3)} s`,
+    );
+  }
+  line(`  auto / bipartite time: cold ${fmt(total.auto.cold / total.bipartite.cold, 2)}, warm ${fmt(total.auto.warm / total.bipartite.warm, 2)}`);
 }
 
 line(`bench:select  node ${process.version}, one thread${quick ? ', --quick' : ''}`);

@@ -33,6 +33,8 @@ describe('experiment configs', () => {
   it('demo.yaml validates with the experiment sections', () => {
     const c = loadConfig(path.join(root, 'configs', 'demo.yaml'));
     expect(c.corpus.synth?.mismatch).toBe(0.5);
+    expect(c.corpus.synth?.family).toBe('scenes');
+    expect(c.selection.pairing).toBe('auto');
     expect(c.experiment.arms).toEqual(['curated', 'random', 'contrastive', 'clean', 'pool', 'untrained']);
     expect(c.experiment.fewShot).toEqual({ shots: [1], episodes: 20 });
     expect(c.experiment.expect.modalities).toEqual(['audio', 'visual', 'both', 'cross']);
