@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/schema.js';
 import { corpusDir, runCorpus } from '../../curation/manifest/stage.js';
+import { synthGenerator } from '../../media/synth.js';
 import { runLayout } from '../../run/layout.js';
 import { writeJsonlAtomic } from '../../runtime/atomic.js';
 import { stableKey } from '../../run/ledger.js';
@@ -37,7 +38,10 @@ function labelsFileOf(config: Config): string | null {
 /** Stage "corpus": build the corpus the config describes. */
 export async function corpusStage(ctx: ExperimentContext): Promise<CorpusSummary> {
   const { config, ledger, silent } = ctx;
-  return ledger.run<CorpusSummary>('corpus', { config: { corpus: config.corpus, seed: config.seed } }, async () => {
+  // A synthetic corpus also depends on the generator's version: a run folder holding a corpus of
+  // another version is rebuilt (runCorpus regenerates the run's own corpus folder).
+  const generator = config.corpus.synth ? { generator: synthGenerator(config.corpus.synth.family) } : {};
+  return ledger.run<CorpusSummary>('corpus', { config: { corpus: config.corpus, seed: config.seed, ...generator } }, async () => {
     // synth or realPairs build <runDir>/corpus; source is used as it is; none is a config error.
     await runCorpus(config, { silent });
     const labelsFile = labelsFileOf(config);
