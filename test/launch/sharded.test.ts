@@ -19,6 +19,7 @@ import { runCluster, runClusterSample } from '../../src/curation/clustering/stag
 import { ClustersWriter, readClusters, writeClusters } from '../../src/curation/clustering/store.js';
 import { runSelect } from '../../src/curation/selection/stage.js';
 import { expectSameCuration, tinyConfig } from './helpers.js';
+import { readStageRecord } from '../../src/run/ledger.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'avc-sharded-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -42,7 +43,16 @@ describe('sharded == single', () => {
       expect(readFileSync(path.join(runDir, 'manifest.jsonl'), 'utf8')).toBe(readFileSync(path.join(single, 'manifest.jsonl'), 'utf8'));
       expect((await runIngestShard(config, all[0], { silent: true })).skipped).toBe(true);
       for (const s of all) await runExtract(config, s, { silent: true });
-      for (const s of all) await runClusterSample(config, s, { silent: true });
+      for (const s of all) expect((await runClusterSample(config, s, { silent: true })).skipped).toBe(false);
+      // The samples are on the stage ledger: a rerun skips; a lost sample is made again, same bytes.
+      const last = all[all.length - 1];
+      const again = await runClusterSample(config, last, { silent: true });
+      expect(again.skipped).toBe(true);
+      expect((await readStageRecord(runDir, 'cluster-sample', path.basename(again.file, '.h5')))!.outputs).toEqual([path.relative(runDir, again.file)]);
+      const sampleBytes = readFileSync(again.file);
+      rmSync(again.file);
+      expect((await runClusterSample(config, last, { silent: true })).skipped).toBe(false);
+      expect(readFileSync(again.file).equals(sampleBytes)).toBe(true);
       const fit = await runCluster(config, { index: 0, count: 1 }, { fitOnly: true, silent: true });
       expect(fit.fitted).toBe(true);
       for (const s of all) {

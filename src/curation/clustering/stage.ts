@@ -290,6 +290,8 @@ export async function sampleFeatureShards(
 }
 
 export const SAMPLE_FORMAT = 'avcurate.cluster-sample';
+/** The ledger's stage of one shard's fitting sample (`cluster --sample-only --shard i/n`). */
+export const CLUSTER_SAMPLE_STAGE = 'cluster-sample';
 
 export function samplePath(runDir: string, index: number, count: number): string {
   return path.join(clusterPaths(runDir).partsDir, 'sample', `${shardName(index, count, 'sample')}.h5`);
@@ -355,14 +357,14 @@ export async function runClusterSample(config: Config, shard: Pick<ShardSpec, 'i
   if (files.length === 0) throw new ClusterStageError(`${runLayout(runDir).featuresDir}: no feature shards (run "avcurate extract" first)`);
   const fingerprint = await fingerprintOf(config, files);
   const out = samplePath(runDir, shard.index, shard.count);
-  if (existsSync(out)) {
-    try {
-      const a = await readFeatureShardAttrs(out);
-      if (a.format === SAMPLE_FORMAT && a.fingerprint === fingerprint) return { file: out, clips: Number(a.clips), skipped: true };
-    } catch {
-      /* unreadable: rewrite */
-    }
-  }
+  // Finished or not is the stage ledger's call (stages/cluster-sample/<sample>.json): the fit's
+  // fingerprint (clustering config, seed, the feature shards), the file in place and unchanged.
+  const sampleShard = path.basename(out, '.h5');
+  const sampleInputs = { inputs: { fit: fingerprint } };
+  const check = await stageDone<{ clips: number }>(runDir, CLUSTER_SAMPLE_STAGE, sampleInputs, { shard: sampleShard });
+  if (check.done) return { file: out, clips: check.record!.summary.clips, skipped: true };
+  const note = redoNote(check, runDir);
+  if (note && !silent) log(`cluster: ${note}`);
   const first = await readFeatureShard(files[0]);
   const specs = planClusterings(config.clustering, first.layers, files[0]);
   const layerKeys = sampleLayers(specs);
@@ -376,6 +378,7 @@ export async function runClusterSample(config: Config, shard: Pick<ShardSpec, 'i
     layers: layerKeys.map((l, j) => ({ modality: l.modality, layer: l.layer, dim: l.dim, data: reservoir.ordered(j) })),
     attrs: { format: SAMPLE_FORMAT, fingerprint, seed: config.seed, index: shard.index, count: shard.count, clips: ids.length, shards: mine.length },
   });
+  await markDone(runDir, CLUSTER_SAMPLE_STAGE, sampleInputs, { shard: sampleShard, outputs: [out], stamp: true, summary: { clips: ids.length } });
   return { file: out, clips: ids.length, skipped: false };
 }
 
