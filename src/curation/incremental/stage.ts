@@ -43,7 +43,8 @@ import { clusterPaths, runCluster, type ClusterStageOptions, type ClusterStageRe
 import { readClusters } from '../clustering/store.js';
 import { readSelectionCsv, writeSelectionCsv, type SelectionRow } from '../../run/selection.js';
 import { clusteringName } from '../selection/pairs.js';
-import { poolFromClusters, markSelectionDone, selectionFingerprint, selectionParams, selectionPaths, type SelectionMeta } from '../selection/stage.js';
+import { SELECT_STAGE, poolFromClusters, markSelectionDone, selectionFingerprint, selectionLedgerEntry, selectionParams, selectionPaths, type SelectionMeta } from '../selection/stage.js';
+import { stageDone } from '../../run/ledger.js';
 import { SelectionInputError } from '../selection/objective.js';
 import { continueSelection } from './continue.js';
 import { additionsPaths, fitShards, idsHash, partNameOf, readLedger, writeLedger, type AdditionBatch, type AdditionsLedger } from './ledger.js';
@@ -382,7 +383,9 @@ export async function continueSelect(config: Config, opts: { silent?: boolean } 
   const params = selectionParams(cfg, config.seed, pool.pairs);
   const extra = { method: cfg.method, scoreKey: null, partitionSize: cfg.partitionSize ?? null, partitions: cfg.partitions };
   const fingerprint = selectionFingerprint(pool, params, extra);
-  if (meta.fingerprint === fingerprint) {
+  // Finished or not is the stage ledger's call: the ranking's select record (same parameters and pool).
+  const entry = selectionLedgerEntry(runDir, files, params, extra, fingerprint);
+  if ((await stageDone(runDir, SELECT_STAGE, entry.inputs, { shard: entry.shard })).done) {
     log(`select: ${files.csv} is complete for this config and clusters; skipping`);
     return null;
   }
