@@ -20,6 +20,7 @@ import { ClustersWriter, readClusters, writeClusters } from '../../src/curation/
 import { runSelect } from '../../src/curation/selection/stage.js';
 import { expectSameCuration, tinyConfig } from './helpers.js';
 import { readStageRecord } from '../../src/run/ledger.js';
+import { corpusDir, ingestStage } from '../../src/curation/manifest/stage.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'avc-sharded-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -39,8 +40,12 @@ describe('sharded == single', () => {
       const config = parseConfig(raw);
       const all = Array.from({ length: shards }, (_, i) => ({ index: i, count: shards }));
       for (const s of all) await runIngestShard(config, s, { silent: true });
-      await runIngestMerge(config, shards);
+      expect((await runIngestMerge(config, shards, { silent: true })).skipped).toBe(false);
       expect(readFileSync(path.join(runDir, 'manifest.jsonl'), 'utf8')).toBe(readFileSync(path.join(single, 'manifest.jsonl'), 'utf8'));
+      // The merge is the run's ingest on the ledger: a rerun skips, and so does the one ingest code path (curate, avcurate ingest).
+      expect((await readStageRecord(runDir, 'ingest'))!.outputs).toEqual(['manifest.jsonl']);
+      expect((await runIngestMerge(config, shards, { silent: true })).skipped).toBe(true);
+      expect((await ingestStage({ input: corpusDir(config), out: path.join(runDir, 'manifest.jsonl'), ingest: config.ingest, silent: true })).skipped).toBe(true);
       expect((await runIngestShard(config, all[0], { silent: true })).skipped).toBe(true);
       for (const s of all) await runExtract(config, s, { silent: true });
       for (const s of all) expect((await runClusterSample(config, s, { silent: true })).skipped).toBe(false);

@@ -193,7 +193,8 @@ const ingestMerge: CommandModule<object, IngestMergeArgs> = {
       const config = loadConfig(a.config, a.set ?? []);
       const { runIngestMerge } = await import('../../curation/manifest/sharded.js');
       const r = await runIngestMerge(config, a.shards);
-      process.stdout.write(`merged ${a.shards} ingest parts: ${r.clips} clips, ${r.failures} refused → ${path.relative(process.cwd(), r.manifest) || r.manifest}\n`);
+      const shown = path.relative(process.cwd(), r.manifest) || r.manifest;
+      process.stdout.write(r.skipped ? `${shown} is up to date (the run's ingest record holds: ${r.clips} clips, ${r.failures} refused); skipped\n` : `merged ${a.shards} ingest parts: ${r.clips} clips, ${r.failures} refused → ${shown}\n`);
     }),
 };
 

@@ -22,7 +22,7 @@ import { writeFileAtomic } from '../../runtime/atomic.js';
 import { exists, iterJsonl } from '../../runtime/jsonl.js';
 import { Pool, defaultConcurrency } from '../../runtime/pool.js';
 import { Progress, log } from '../../runtime/progress.js';
-import { markDone, redoNote, stageDone } from '../../run/ledger.js';
+import { markDone, readStageRecord, redoNote, stageDone, stageFingerprint } from '../../run/ledger.js';
 import { shardName, shardRange, type ShardSpec } from '../../runtime/shard.js';
 import { replaceStageFailures, type FailureRecord } from '../../run/failures.js';
 import { FAILURES_NAME } from '../../run/layout.js';
@@ -30,7 +30,7 @@ import { writeManifest } from '../../run/manifest.js';
 import { discoverInputs, ingestOne, keepFirstById, TAR_RULES, type InputItem } from './ingest.js';
 import { indexTars, listTarPool } from './tar-pool.js';
 import { sourceFile } from '../../media/source.js';
-import { corpusDir } from './stage.js';
+import { INGEST_STAGE, corpusDir, ingestFingerprint, type IngestSummary } from './stage.js';
 import { manifestPath } from './read.js';
 import type { ClipRecord } from './types.js';
 
@@ -125,13 +125,29 @@ export async function runIngestShard(config: Config, shard: Pick<ShardSpec, 'ind
     (shard.index === 0 || listFailures.length > 0 ? JSON.stringify({ records: [], failures: listFailures, listing: true }) + '\n' : '') +
     lines.map((l) => JSON.stringify(l) + '\n').join('');
   await writeFileAtomic(file, text);
-  await markDone(runDir, INGEST_PART_STAGE, fp, { shard: partName, outputs: [file] });
+  // The whole input's ingest key when this part was made: the merge records the run's ingest
+  // (stages/ingest.json, what `avcurate ingest` and curate's step check) only when every part agrees with it now.
+  const ingestKey = stageFingerprint(await ingestFingerprint(input, manifestPath(runDir), config.ingest)).key;
+  await markDone(runDir, INGEST_PART_STAGE, fp, { shard: partName, outputs: [file], summary: { ingestKey } });
   return { file, inputs: mine.length, records: lines.reduce((s, l) => s + l.records.length, 0), failures: lines.reduce((s, l) => s + l.failures.length, 0), skipped: false };
 }
 
-/** Merge the n parts into manifest.jsonl and failures.jsonl (the ingest lines). */
-export async function runIngestMerge(config: Config, count: number): Promise<{ manifest: string; clips: number; failures: number }> {
+/**
+ * Merge the n parts into manifest.jsonl and failures.jsonl (the ingest lines). On the stage
+ * ledger as the run's ingest (stages/ingest.json, the record `avcurate ingest` and curate's ingest
+ * step check): skipped when that record holds; recorded when every part was made from the input
+ * as it is now (the whole input's ingest key each part's record keeps), so a later `curate` on a
+ * launched run folder finds its ingest finished.
+ */
+export async function runIngestMerge(config: Config, count: number, opts: { silent?: boolean } = {}): Promise<{ manifest: string; clips: number; failures: number; skipped: boolean }> {
   const runDir = config.runDir!;
+  const fp = stageFingerprint(await ingestFingerprint(corpusDir(config), manifestPath(runDir), config.ingest));
+  const check = await stageDone<IngestSummary>(runDir, INGEST_STAGE, fp);
+  if (check.done) return { manifest: manifestPath(runDir), clips: check.record!.summary.clips, failures: check.record!.summary.refused, skipped: true };
+  const note = redoNote(check, runDir);
+  if (note && !opts.silent) log(note);
+  const t0 = performance.now();
+  let inputs = 0;
   const records: ClipRecord[] = [];
   const failures: FailureRecord[] = [];
   const listFailures: FailureRecord[] = [];
@@ -144,6 +160,7 @@ export async function runIngestMerge(config: Config, count: number): Promise<{ m
       if (first) {
         first = false;
         if (line.format !== INGEST_PART_FORMAT || line.index !== i || line.count !== count) throw new Error(`${file}: not ingest part ${i} of ${count}; delete it and rerun that shard`);
+        inputs += line.inputs;
         continue;
       }
       if (line.listing) {
@@ -159,5 +176,18 @@ export async function runIngestMerge(config: Config, count: number): Promise<{ m
   await writeManifest(out, records);
   // failures.jsonl: keep other stages' lines, replace this stage's.
   await replaceStageFailures(path.join(runDir, FAILURES_NAME), 'ingest', all);
-  return { manifest: out, clips: records.length, failures: all.length };
+  const stale: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const rec = await readStageRecord<{ ingestKey?: string } | null>(runDir, INGEST_PART_STAGE, path.basename(ingestPartPath(runDir, i, count), '.jsonl'));
+    if (rec?.summary?.ingestKey !== fp.key) stale.push(i);
+  }
+  if (stale.length === 0) {
+    const reasons: Record<string, number> = {};
+    for (const f of all) reasons[f.reason.replace(/\(.*\)/, '').trim()] = (reasons[f.reason.replace(/\(.*\)/, '').trim()] ?? 0) + 1;
+    const summary: IngestSummary = { note: `${records.length} clips in the manifest, ${all.length} refused (merged from ${count} parts)`, clips: records.length, inputs, refused: all.length, reasons };
+    await markDone(runDir, INGEST_STAGE, fp, { outputs: [out], stamp: true, summary, seconds: (performance.now() - t0) / 1000 });
+  } else if (!opts.silent) {
+    log(`ingest-merge: part(s) ${stale.join(', ')} of ${count} were made from the input as it was before (or by an older avcurate): the manifest is merged but not recorded as the run's ingest; rerun those ingest shards to record it`);
+  }
+  return { manifest: out, clips: records.length, failures: all.length, skipped: false };
 }
