@@ -30,13 +30,18 @@ export function stableKey(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 16);
 }
 
-/** SHA-256 (hex) of a file's bytes, read in 1 MiB pieces; null when the file does not exist. */
+/**
+ * SHA-256 (hex) of a file's bytes, read in 1 MiB pieces; null when the file does not exist (also
+ * when a folder on its path is a file: eval-selection asks about `<corpus.source>/labels.jsonl`,
+ * and the experiment's corpus.source is a .jsonl file).
+ */
 export async function fileDigest(file: string): Promise<string | null> {
   let fh;
   try {
     fh = await open(file, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw err;
   }
   const h = createHash('sha256');
