@@ -20,7 +20,7 @@
  * default 560, the demo's pool), --cases LETTERS (which of a-d to run, default abcd), --dir DIR (work folder, default a
  * temp folder, removed at the end unless --keep).
  */
-import { promises as fsp, mkdtempSync } from 'node:fs';
+import { promises as fsp, mkdtempSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -111,6 +111,29 @@ async function clipShards(): Promise<string> {
   return shards;
 }
 
+/** CPU seconds of this process's waited-for children (Linux /proc; null elsewhere). */
+function childCpu(): number | null {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[13]) + Number(f[14])) / 100; // cutime + cstime, in USER_HZ (100 on Linux)
+  } catch {
+    return null;
+  }
+}
+
+/** Run `fn`, adding the CPU milliseconds of this process and of its children to `into`. */
+async function withCpu<R>(into: { node: number[]; tools: Array<number | null> }, fn: () => Promise<R>): Promise<R> {
+  const c0 = process.cpuUsage();
+  const k0 = childCpu();
+  const r = await fn();
+  const c = process.cpuUsage(c0);
+  const k1 = childCpu();
+  into.node.push((c.user + c.system) / 1000);
+  into.tools.push(k0 === null || k1 === null ? null : (k1 - k0) * 1000);
+  return r;
+}
+
 /** (a) Loader decode vs plain ffmpeg on the same clips (the mp4 members written out as files). */
 async function caseA(shards: string): Promise<void> {
   const samples = await (await fromShards(shards)).toArray();
@@ -140,11 +163,24 @@ async function caseA(shards: string): Promise<void> {
   await runLoader();
   const plain: number[] = [];
   const loader: number[] = [];
+  const cpuPlain = { node: [] as number[], tools: [] as Array<number | null> };
+  const cpuLoader = { node: [] as number[], tools: [] as Array<number | null> };
   for (let r = 0; r < 3; r++) {
-    plain.push(await runPlain());
-    loader.push(await runLoader());
+    plain.push(await withCpu(cpuPlain, runPlain));
+    loader.push(await withCpu(cpuLoader, runLoader));
   }
   console.log(`(a) decode from shards: loader ${median(loader).toFixed(1)} clips/s, plain ffmpeg ${median(plain).toFixed(1)} clips/s at concurrency ${c}: ratio ${(median(loader) / median(plain)).toFixed(2)} (target >= 0.9; median of 3 interleaved runs each; runs: loader ${loader.map((x) => x.toFixed(1)).join(' ')}, plain ${plain.map((x) => x.toFixed(1)).join(' ')})`);
+  // With concurrency = cores the decode is CPU-bound: CPU per clip predicts the ratio on an idle
+  // machine and hardly moves when other processes share the cores.
+  const perClip = (x: { node: number[]; tools: Array<number | null> }) => {
+    const node = median(x.node) / files.length;
+    const tools = x.tools.every((t) => t !== null) ? median(x.tools as number[]) / files.length : null;
+    return { node, tools, text: `Node ${node.toFixed(1)} ms${tools === null ? '' : ` + ffmpeg ${tools.toFixed(1)} ms`}` };
+  };
+  const pp = perClip(cpuPlain);
+  const pl = perClip(cpuLoader);
+  const cpuRatio = pp.tools !== null && pl.tools !== null ? ` (CPU ratio ${((pp.node + pp.tools) / (pl.node + pl.tools)).toFixed(2)})` : '';
+  console.log(`(a) CPU per clip, median of 3 runs: plain ffmpeg ${pp.text}; loader ${pl.text}${cpuRatio}`);
 }
 
 /** Major (mark-compact) and minor GCs and their time while `fn` runs. */

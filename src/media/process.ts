@@ -14,7 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { closeSync, fstatSync, openSync, read, rmSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -66,34 +66,41 @@ export interface RunOptions {
   sinks?: Array<Uint8Array | undefined>;
 }
 
-type FileHandle = Awaited<ReturnType<typeof fsp.open>>;
 let spoolCounter = 0;
 
-/** An unlinked temporary file for one output (the name is gone before the tool starts), or null where none can be made. */
-async function openSpool(): Promise<FileHandle | null> {
+/**
+ * An unlinked temporary file for one output (the name is gone before the tool starts), or null
+ * where none can be made. Opened and unlinked synchronously: two local metadata calls cost less
+ * than two trips through libuv's thread pool, once per output of every decode.
+ */
+function openSpool(): number | null {
   const name = path.join(os.tmpdir(), `avcurate-out-${process.pid}-${spoolCounter++}-${randomBytes(4).toString('hex')}`);
-  let fh: FileHandle;
+  let fd: number;
   try {
-    fh = await fsp.open(name, 'wx+', 0o600);
+    fd = openSync(name, 'wx+', 0o600);
   } catch {
     return null;
   }
   try {
-    await fsp.unlink(name);
-    return fh;
+    unlinkSync(name);
+    return fd;
   } catch {
-    await fh.close().catch(() => undefined);
-    await fsp.rm(name, { force: true }).catch(() => undefined);
+    try {
+      closeSync(fd);
+      rmSync(name, { force: true });
+    } catch {
+      /* nothing more to clean up */
+    }
     return null;
   }
 }
 
 /** Read a spool's bytes into the head of `sink` (at most its length); the number of bytes the tool wrote. */
-async function readSpool(fh: FileHandle, sink: Uint8Array): Promise<number> {
-  const { size } = await fh.stat();
+async function readSpool(fd: number, sink: Uint8Array): Promise<number> {
+  const { size } = fstatSync(fd);
   const want = Math.min(size, sink.length);
   for (let at = 0; at < want;) {
-    const { bytesRead } = await fh.read(sink, at, want - at, at);
+    const bytesRead = await new Promise<number>((resolve, reject) => read(fd, sink, at, want - at, at, (err, n) => (err ? reject(err) : resolve(n))));
     if (bytesRead === 0) throw new Error(`temporary output file ended at byte ${at} of ${want}`);
     at += bytesRead;
   }
@@ -104,27 +111,33 @@ async function readSpool(fh: FileHandle, sink: Uint8Array): Promise<number> {
 export async function runTool(bin: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const extra = opts.extraOutputs ?? 0;
   const t0 = performance.now();
-  const spools = await Promise.all(Array.from({ length: 1 + extra }, (_, i) => (opts.sinks?.[i] ? openSpool() : null)));
+  const spools = Array.from({ length: 1 + extra }, (_, i) => (opts.sinks?.[i] ? openSpool() : null));
   try {
     const r = await runSpawned(bin, args, opts, spools, t0);
     for (let i = 0; i < spools.length; i++) {
-      const fh = spools[i];
-      if (!fh) continue;
+      const fd = spools[i];
+      if (fd === null) continue;
       const sink = opts.sinks![i]!;
-      r.outputBytes[i] = await readSpool(fh, sink);
+      r.outputBytes[i] = await readSpool(fd, sink);
       r.outputs[i] = Buffer.from(sink.buffer, sink.byteOffset, Math.min(r.outputBytes[i], sink.length));
     }
     r.millis = performance.now() - t0;
     return r;
   } finally {
-    await Promise.all(spools.map((fh) => fh?.close().catch(() => undefined)));
+    for (const fd of spools) {
+      try {
+        if (fd !== null) closeSync(fd);
+      } catch {
+        /* already closed */
+      }
+    }
   }
 }
 
-function runSpawned(bin: string, args: string[], opts: RunOptions, spools: Array<FileHandle | null>, t0: number): Promise<RunResult> {
+function runSpawned(bin: string, args: string[], opts: RunOptions, spools: Array<number | null>, t0: number): Promise<RunResult> {
   const extra = opts.extraOutputs ?? 0;
-  const stdio: Array<'pipe' | 'ignore' | number> = [opts.input ? 'pipe' : 'ignore', spools[0]?.fd ?? 'pipe', 'pipe'];
-  for (let i = 0; i < extra; i++) stdio.push(spools[1 + i]?.fd ?? 'pipe');
+  const stdio: Array<'pipe' | 'ignore' | number> = [opts.input ? 'pipe' : 'ignore', spools[0] ?? 'pipe', 'pipe'];
+  for (let i = 0; i < extra; i++) stdio.push(spools[1 + i] ?? 'pipe');
   const stderrMax = opts.stderrBytes ?? 8192;
   return new Promise((resolve, reject) => {
     let child;
@@ -157,7 +170,7 @@ function runSpawned(bin: string, args: string[], opts: RunOptions, spools: Array
       kill();
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    if (opts.signal?.aborted) onAbort(); // aborted while the temporary files were made
+    if (opts.signal?.aborted) onAbort(); // aborted before the call: no 'abort' event will come
     outFds.forEach((fd, i) => {
       const stream = child.stdio[fd] as NodeJS.ReadableStream | null;
       const sink = opts.sinks?.[i];
