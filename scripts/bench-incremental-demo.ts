@@ -2,8 +2,11 @@
  * The demo part of `npm run bench:incremental`: the demo corpus (configs/demo.yaml's synthetic
  * settings) grown by 10 %. The corpus of 1.1 × N clips is synthesised once; a run curates the
  * first N (not timed), then `curate --add` adds the rest (timed: ingest of the new clips only,
- * their extraction into new shards, assignment to the existing centroids, the continued
+ * their extraction into new shards, the cluster stage with its refit rule (the default
+ * incremental.refit: auto refits a pool its fitting sample holds, as the demo's), the continued
  * selection, the evaluation); a fresh run curates all 1.1 × N clips (timed: the full rerun).
+ * Then the same addition with incremental.refit: drift (assigned to the existing centroids), and
+ * full reruns with other seeds: how much full reruns differ among themselves.
  */
 import { promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +19,7 @@ import { runEvalSelection } from '../src/curation/selection/eval-stage.js';
 import { readSelectionCsv } from '../src/curation/selection/index.js';
 import { MIObjective } from '../src/curation/selection/objective.js';
 import { readClusters } from '../src/curation/clustering/store.js';
+import { runCluster } from '../src/curation/clustering/stage.js';
 
 /**
  * CPU seconds of this process and of its finished child processes (ffmpeg): the machine these
@@ -77,6 +81,13 @@ export async function benchDemo(o: DemoBenchOptions): Promise<void> {
   const before = await runCuration(configFor(base, incDir), quiet);
   line(`  the curated run: ${before.selection?.selected} of ${before.selection?.pool} clips selected, F ${before.selection?.objective.toFixed(4)}, precision ${before.evaluation?.summary.atPositives.precision.toFixed(3)} (not timed)`);
 
+  // The same curated run copied before the addition (run folders hold relative paths only), for
+  // the addition with incremental.refit: drift (the new clips assigned to the existing centroids
+  // unless the drift measure says refit; the default auto also refits a pool the fitting sample
+  // holds, as this one).
+  const refitDir = path.join(o.tmp, 'incremental-assign');
+  await fsp.cp(incDir, refitDir, { recursive: true });
+
   const timed = async (f: () => Promise<CurationResult>) => {
     const c0 = cpuSeconds();
     const w0 = performance.now();
@@ -85,8 +96,16 @@ export async function benchDemo(o: DemoBenchOptions): Promise<void> {
   };
   const inc = await timed(() => runCuration(configFor(base, incDir), { ...quiet, add: added }));
   const full = await timed(() => runCuration(configFor(all, path.join(o.tmp, 'full')), quiet));
+  const assignConfig = (source: string, runDir: string) => {
+    const { corpus: _c, experiment: _e, ...rest } = raw;
+    return parseConfig({ ...rest, name: path.basename(runDir), runDir, corpus: { source }, incremental: { ...(rest.incremental ?? {}), refit: 'drift' } });
+  };
+  const refit = await timed(() => runCuration(assignConfig(base, refitDir), { ...quiet, add: added }));
   const stages = (r: CurationResult) => r.stages.map((x) => `${x.stage} ${x.seconds.toFixed(1)}`).join(', ');
-  line(`  incremental stages (wall s): ${stages(inc.r)}; ${inc.r.stages.find((x) => x.stage === 'cluster')?.note}`);
+  line(
+    `  incremental stages (wall s): ${stages(inc.r)}; ${inc.r.stages.find((x) => x.stage === 'cluster')?.note}; ` +
+      `clusters ${(await sameClusters(path.join(o.tmp, 'full', 'clusters.h5'), path.join(incDir, 'clusters.h5'))) ? 'identical to' : 'not identical to'} the full rerun's`,
+  );
   line(`  full rerun stages (wall s):  ${stages(full.r)}`);
   line(`  wall clock (the machine may be shared): full ${full.wall.toFixed(1)} s, incremental ${inc.wall.toFixed(1)} s, ratio ${(inc.wall / full.wall).toFixed(3)}`);
   const report = inc.r.incremental;
@@ -137,6 +156,66 @@ export async function benchDemo(o: DemoBenchOptions): Promise<void> {
     `  same clusters, selection from scratch: F ${scratch.objective.toFixed(4)}, precision ${scratchEval.summary.atPositives.precision.toFixed(3)}, ${scratchCpu.toFixed(2)} CPU s; ` +
       `continued: F ${report.objective.toFixed(4)} (ΔF ${(dF * 100).toFixed(2)} %, target ≤ 1 %: ${Math.abs(dF) <= 0.01 ? 'met' : 'NOT met'}), precision Δ ${(inc.r.evaluation.summary.atPositives.precision - scratchEval.summary.atPositives.precision).toFixed(3)}, ${report.seconds.toFixed(2)} s`,
   );
-  if (o.keep) line(`  run folders: ${incDir}, ${path.join(o.tmp, 'full')}`);
+  // refit: drift: the new clips assigned to the centroids fitted on the first clips (no drift
+  // here), the selection continued.
+  {
+    const r = refit.r.incremental;
+    if (!r || !refit.r.evaluation) throw new Error('bench: the refit: drift run produced no continued selection');
+    const fullDir = path.join(o.tmp, 'full');
+    const same = await sameClusters(path.join(fullDir, 'clusters.h5'), path.join(refitDir, 'clusters.h5'));
+    const dF = (r.objective - full.r.selection.objective) / Math.abs(full.r.selection.objective);
+    const dP = refit.r.evaluation.summary.atPositives.precision - full.r.evaluation.summary.atPositives.precision;
+    line(
+      `  with incremental.refit: drift: ${refit.r.stages.find((x) => x.stage === 'cluster')?.note}; clusters ${same ? 'identical to' : 'not identical to'} the full rerun's; ` +
+        `F ${r.objective.toFixed(4)} (ΔF ${dF >= 0 ? '+' : ''}${(dF * 100).toFixed(2)} %), precision ${refit.r.evaluation.summary.atPositives.precision.toFixed(3)} (Δ ${dP >= 0 ? '+' : ''}${dP.toFixed(3)}), ` +
+        `${refit.cpu.toFixed(2)} CPU s (ratio ${(refit.cpu / full.cpu).toFixed(3)}); ${r.left} of ${r.previous} previously selected clips left`,
+    );
+  }
+  // How much full reruns differ among themselves: the full rerun's clips clustered and selected
+  // again with other seeds (k-means and selection), on its own features.
+  {
+    const seeds = o.quick ? [1, 2] : [1, 2, 3, 4, 5, 6, 7];
+    const base0 = raw.seed ?? 0;
+    const Fs: number[] = [full.r.selection.objective];
+    const Ps: number[] = [full.r.evaluation.summary.atPositives.precision];
+    for (const k of seeds) {
+      const seed = base0 + k;
+      const dir = path.join(o.tmp, `full-seed-${seed}`);
+      await fsp.mkdir(dir, { recursive: true });
+      await fsp.symlink(path.join(o.tmp, 'full', 'features'), path.join(dir, 'features'));
+      await fsp.copyFile(path.join(o.tmp, 'full', 'manifest.jsonl'), path.join(dir, 'manifest.jsonl'));
+      const { corpus: _c, experiment: _e, ...rest } = raw;
+      const cfgS = parseConfig({ ...rest, seed, name: path.basename(dir), runDir: dir, corpus: { source: all } });
+      await runCluster(cfgS, { index: 0, count: 1 }, { silent: true });
+      const sel = await runSelect(cfgS, { silent: true });
+      const ev = await runEvalSelection(cfgS, { silent: true });
+      Fs.push(sel.objective);
+      Ps.push(ev.summary.atPositives.precision);
+    }
+    const mean = Fs.reduce((a, b) => a + b, 0) / Fs.length;
+    const sd = Math.sqrt(Fs.reduce((a, b) => a + (b - mean) ** 2, 0) / (Fs.length - 1));
+    const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} %`;
+    line(
+      `  full reruns with seeds ${base0}..${base0 + seeds[seeds.length - 1]} (same ${full.r.selection.pool} clips, k-means and selection reseeded): F ${Math.min(...Fs).toFixed(4)}–${Math.max(...Fs).toFixed(4)}, ` +
+        `mean ${mean.toFixed(4)}, sd ${pct(sd / mean)}; the seed-${base0} rerun is ${pct((Fs[0] - mean) / mean)} from the mean, the incremental run ${pct((report.objective - mean) / mean)}; ` +
+        `precision ${Math.min(...Ps).toFixed(3)}–${Math.max(...Ps).toFixed(3)} (mean ${(Ps.reduce((a, b) => a + b, 0) / Ps.length).toFixed(3)})`,
+    );
+  }
+  if (o.keep) line(`  run folders: ${incDir}, ${path.join(o.tmp, 'full')}, ${refitDir}`);
   else await fsp.rm(o.tmp, { recursive: true, force: true });
+}
+
+/** True when two clusters.h5 files hold the same clusterings and the same label of every clip (by id). */
+async function sameClusters(a: string, b: string): Promise<boolean> {
+  const [x, y] = [await readClusters(a), await readClusters(b)];
+  if (x.n !== y.n || x.d !== y.d) return false;
+  const names = (c: typeof x) => c.clusterings.map((q) => `${q.modality}/${q.layer}/${q.k}`).join(',');
+  if (names(x) !== names(y)) return false;
+  const row = new Map(y.ids.map((id, i) => [id, i]));
+  for (let i = 0; i < x.n; i++) {
+    const j = row.get(x.ids[i]);
+    if (j === undefined) return false;
+    for (let c = 0; c < x.d; c++) if (x.labels[i * x.d + c] !== y.labels[j * y.d + c]) return false;
+  }
+  return true;
 }

@@ -9,9 +9,13 @@ export const IncrementalSchema = z
   .object({
     /**
      * Refit the clusterings on every clip instead of assigning the new ones to the existing
-     * centroids: `never`, `always`, or `auto` = when the drift measure exceeds `driftThreshold`.
+     * centroids: `never`, `always`, `drift` = when the drift measure exceeds `driftThreshold`, or
+     * `auto` = on drift, and also when the fitting sample holds every clip of the enlarged pool
+     * (at most clustering.fitPointsPerCentroid × the largest k clips, from every shard): then a
+     * full run fits on every clip, and a refit costs about one assignment pass and gives the
+     * full run's clusterings (docs/selection.md "Adding clips").
      */
-    refit: z.enum(['auto', 'never', 'always']).default('auto'),
+    refit: z.enum(['auto', 'drift', 'never', 'always']).default('auto'),
     /**
      * Drift: for each clustering, the mean squared distance of the new clips to their assigned
      * centroid divided by that of the clips the model was fitted on; the mean ratio over the

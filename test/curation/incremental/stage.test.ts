@@ -43,7 +43,10 @@ describe('incremental curation (curate --add)', () => {
   it('appends, extracts only the new clips, assigns them to the existing centroids and continues the selection', async () => {
     const { base, extra } = await corpora();
     const runDir = path.join(root, 'run');
-    const config = parseConfig(raw(base, runDir));
+    // refit: drift (refit only when the drift measure says so), as the default auto would refit a
+    // pool this small (the test below).
+    const only = { incremental: { refit: 'drift' } };
+    const config = parseConfig(raw(base, runDir, only));
     const first = await runCuration(config, { silent: true });
     // (a clip or two may be refused by the pre-filters: the sizes below follow the pools)
     const pool0 = first.selection!.pool;
@@ -55,7 +58,7 @@ describe('incremental curation (curate --add)', () => {
     const model = readFileSync(path.join(runDir, 'clusters.model.h5'));
     const previous = readSelectionCsv(path.join(runDir, 'selection.csv'));
 
-    const r = await runCuration(parseConfig(raw(base, runDir)), { silent: true, add: extra });
+    const r = await runCuration(parseConfig(raw(base, runDir, only)), { silent: true, add: extra });
     // ingest appended 12 clips after the 48 of the base, recorded as a batch.
     const manifest = readFileSync(path.join(runDir, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const ledger = (await readLedger(runDir))!;
@@ -93,21 +96,44 @@ describe('incremental curation (curate --add)', () => {
 
     // A plain rerun keeps everything (the continued selection stands for this config and clusters).
     const csv = readFileSync(path.join(runDir, 'selection.csv'), 'utf8');
-    const again = await runCuration(parseConfig(raw(base, runDir)), { silent: true });
+    const again = await runCuration(parseConfig(raw(base, runDir, only)), { silent: true });
     expect(again.selection!.skipped).toBe(true);
     expect(again.stages.find((s) => s.stage === 'extract')!.note).toMatch(/^0 shard\(s\) written, 3 already complete/);
     expect(readFileSync(path.join(runDir, 'selection.csv'), 'utf8')).toBe(csv);
     // Adding the same folder again adds nothing.
-    const twice = await addClips(parseConfig(raw(base, runDir)), extra, { silent: true });
+    const twice = await addClips(parseConfig(raw(base, runDir, only)), extra, { silent: true });
     expect(twice.already).toBe(true);
     expect(twice.total).toBe(n0 + added);
 
     // A refit on request fits on every clip (60) and relabels; the selection continues again.
-    const refit = await runCuration(parseConfig(raw(base, runDir)), { silent: true, add: extra, refit: true });
+    const refit = await runCuration(parseConfig(raw(base, runDir, only)), { silent: true, add: extra, refit: true });
     expect(refit.stages.find((s) => s.stage === 'cluster')!.note).toMatch(/refit requested/);
     expect(readFileSync(path.join(runDir, 'clusters.model.h5')).equals(model)).toBe(false);
     expect((await readLedger(runDir))!.fit).toBe(1);
     expect(readSelectionCsv(path.join(runDir, 'selection.csv'))).toHaveLength(target);
+  }, 240_000);
+
+  it('refit: auto refits when the fitting sample holds every clip, and assigns when it does not', async () => {
+    const base = path.join(root, 'base');
+    const extra = path.join(root, 'extra');
+    const run = async (name: string, extraCfg: Record<string, unknown>) => {
+      const runDir = path.join(root, name);
+      await runCuration(parseConfig(raw(base, runDir, extraCfg)), { silent: true });
+      const model = readFileSync(path.join(runDir, 'clusters.model.h5'));
+      const r = await runCuration(parseConfig(raw(base, runDir, extraCfg)), { silent: true, add: extra });
+      return { runDir, model, r, note: r.stages.find((s) => s.stage === 'cluster')!.note };
+    };
+    // 4 × 1024 sample points hold the 60 clips: a full run would fit on every clip, so the refit does.
+    const covered = await run('run-auto', {});
+    expect(covered.note).toMatch(/the fitting sample holds every clip \(\d+ clips ≤ 4096\): refit/);
+    expect(readFileSync(path.join(covered.runDir, 'clusters.model.h5')).equals(covered.model)).toBe(false);
+    expect((await readLedger(covered.runDir))!.fit).toBe(1);
+    expect(covered.r.incremental!.pool).toBe((await readClusters(path.join(covered.runDir, 'clusters.h5'))).n);
+    // 4 × 8 sample points do not: the new clips are assigned to the existing centroids.
+    const sampled = await run('run-sampled', { clustering: { k: [4], fitPointsPerCentroid: 8 } });
+    expect(sampled.note).toMatch(/new clips assigned to the existing centroids/);
+    expect(readFileSync(path.join(sampled.runDir, 'clusters.model.h5')).equals(sampled.model)).toBe(true);
+    expect((await readLedger(sampled.runDir))!.fit).toBe(0);
   }, 240_000);
 
   it('refuses to add to a run that was never curated, and an input that does not exist', async () => {
