@@ -197,7 +197,7 @@ export async function benchDemo(o: DemoBenchOptions): Promise<void> {
     const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} %`;
     line(
       `  full reruns with seeds ${base0}..${base0 + seeds[seeds.length - 1]} (same ${full.r.selection.pool} clips, k-means and selection reseeded): F ${Math.min(...Fs).toFixed(4)}–${Math.max(...Fs).toFixed(4)}, ` +
-        `mean ${mean.toFixed(4)}, sd ${pct(sd / mean)}; the seed-${base0} rerun is ${pct((Fs[0] - mean) / mean)} from the mean, the incremental run ${pct((report.objective - mean) / mean)}; ` +
+        `mean ${mean.toFixed(4)}, sd ${((sd / mean) * 100).toFixed(2)} %; the seed-${base0} rerun is ${pct((Fs[0] - mean) / mean)} from the mean, the incremental run ${pct((report.objective - mean) / mean)}; ` +
         `precision ${Math.min(...Ps).toFixed(3)}–${Math.max(...Ps).toFixed(3)} (mean ${(Ps.reduce((a, b) => a + b, 0) / Ps.length).toFixed(3)})`,
     );
   }
