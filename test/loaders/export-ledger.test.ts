@@ -113,6 +113,17 @@ describe('export on the stage ledger', () => {
     expect(changedSince(before, await exportRecords(runDir))).toEqual(['export-block/shards/000002', 'export/shards']);
   }, 120_000);
 
+  it('with a run folder given (export --config), the run\'s ledger records an export written elsewhere; nothing is written beside it', async () => {
+    const runDir = path.join(dir, 'cfg-run');
+    const out = path.join(dir, 'elsewhere', 'shards');
+    const opts = { selection: corpus.selection, manifest: corpus.manifest, out, maxCount: 2, concurrency: 2, silent: true, failures: path.join(dir, 'f.jsonl'), runDir };
+    expect((await exportShards(opts)).upToDate).toBe(false);
+    expect((await readStageRecord(runDir, 'export', '../elsewhere/shards'))!.outputs[0]).toBe('../elsewhere/shards/shards.json');
+    expect(Object.keys(await exportRecords(runDir)).filter((k) => k.startsWith('export-block/'))).toHaveLength(3);
+    await expect(fsp.stat(path.join(dir, 'elsewhere', 'stages'))).rejects.toThrow();
+    expect((await exportShards(opts)).upToDate).toBe(true);
+  }, 120_000);
+
   it('size-rolled: an unchanged rerun skips; a deleted shards.json is made again with the same bytes', async () => {
     const runDir = path.join(dir, 'run-bytes');
     const out = path.join(runDir, 'shards');

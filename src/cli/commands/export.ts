@@ -116,6 +116,8 @@ export const command: CommandModule<object, Args> = {
         silent: a.quiet,
         shard,
         merge: a.merge,
+        // With --config, the run's own ledger records it (wherever the shards go).
+        runDir: layout?.root,
       });
     } catch (err) {
       if (err instanceof ExportShardError) throw new UserError(err.message, 2);

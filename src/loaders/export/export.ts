@@ -74,6 +74,8 @@ export interface ExportOptions {
   shard?: { index: number; count: number };
   /** Write shards.json when every block is done (default true; false leaves it to a run without --shard). */
   merge?: boolean;
+  /** The run folder whose stage ledger records this export (default: the folder holding `out`). */
+  runDir?: string;
 }
 
 /** The deepest folder that holds every file (the corpus root of a selection). */
@@ -189,9 +191,14 @@ export const EXPORT_STAGE = 'export';
 /** The ledger's stage of one rank block of a count-rolled export (stages/export-block/<out folder name>_<block>.json). */
 export const EXPORT_BLOCK_STAGE = 'export-block';
 
-/** Where an export's ledger records live: the folder holding the output folder is the run folder (`<runDir>/shards` → `<runDir>`), the output folder's name is the record's shard. */
-export function exportLedgerOf(out: string): { runDir: string; name: string } {
+/**
+ * Where an export's ledger records live: in `runDir` when given (the config's run folder; the
+ * record's shard is the output folder relative to it, `shards` for `<runDir>/shards`), else in the
+ * folder holding the output folder (its name is the shard).
+ */
+export function exportLedgerOf(out: string, runDir?: string): { runDir: string; name: string } {
   const abs = path.resolve(out);
+  if (runDir !== undefined) return { runDir: path.resolve(runDir), name: path.relative(path.resolve(runDir), abs).split(path.sep).join('/') || '.' };
   return { runDir: path.dirname(abs), name: path.basename(abs) };
 }
 
@@ -220,7 +227,7 @@ function blockFingerprint(inp: ExportInputs, b: number, maxCount: number): Stage
  */
 async function exportOnLedger(opts: ExportOptions, shard: { index: number; count: number }): Promise<ExportResult> {
   const inp = await exportInputs(opts);
-  const { runDir, name } = exportLedgerOf(inp.out);
+  const { runDir, name } = exportLedgerOf(inp.out, opts.runDir);
   const byCount = opts.maxBytes === undefined;
   const blocks = byCount ? Array.from({ length: Math.ceil(inp.prepared.length / opts.maxCount!) }, (_, b) => blockFingerprint(inp, b, opts.maxCount!)) : [];
   const fp = stageFingerprint({
@@ -318,7 +325,7 @@ const LEGACY_BLOCKS_DIR = '.blocks';
  */
 async function exportBlocksLocked(opts: ExportOptions, shard: { index: number; count: number }, inp: ExportInputs, fps: StageFingerprint[]): Promise<ExportResult> {
   const { out, prefix, prepared, root, settings } = inp;
-  const { runDir, name } = exportLedgerOf(out);
+  const { runDir, name } = exportLedgerOf(out, opts.runDir);
   const maxCount = opts.maxCount!;
   const blocks = fps.length;
   const mine = unitsOfShard(blocks, shard);
