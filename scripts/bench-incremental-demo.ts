@@ -104,7 +104,8 @@ export async function benchDemo(o: DemoBenchOptions): Promise<void> {
   const stages = (r: CurationResult) => r.stages.map((x) => `${x.stage} ${x.seconds.toFixed(1)}`).join(', ');
   line(
     `  incremental stages (wall s): ${stages(inc.r)}; ${inc.r.stages.find((x) => x.stage === 'cluster')?.note}; ` +
-      `clusters ${(await sameClusters(path.join(o.tmp, 'full', 'clusters.h5'), path.join(incDir, 'clusters.h5'))) ? 'identical to' : 'not identical to'} the full rerun's`,
+      `clusters ${(await sameClusters(path.join(o.tmp, 'full', 'clusters.h5'), path.join(incDir, 'clusters.h5'))) ? 'identical to' : 'not identical to'} the full rerun's; ` +
+      (await pairsNote(path.join(o.tmp, 'full'), incDir)),
   );
   line(`  full rerun stages (wall s):  ${stages(full.r)}`);
   line(`  wall clock (the machine may be shared): full ${full.wall.toFixed(1)} s, incremental ${inc.wall.toFixed(1)} s, ratio ${(inc.wall / full.wall).toFixed(3)}`);
@@ -124,7 +125,7 @@ export async function benchDemo(o: DemoBenchOptions): Promise<void> {
     const fullDir = path.join(o.tmp, 'full');
     const scoreOn = async (clustersDir: string, csvDir: string) => {
       const cfgC = configFor(base, clustersDir);
-      const pool = poolFromClusters(await readClusters(path.join(clustersDir, 'clusters.h5')), cfgC.selection, 'clusters.h5');
+      const pool = poolFromClusters(await readClusters(path.join(clustersDir, 'clusters.h5')), cfgC.selection, 'clusters.h5', cfgC.seed);
       const index = new Map(pool.ids.map((id, i) => [id, i]));
       const obj = new MIObjective(pool.matrix, pool.pairs, { estimator: cfgC.selection.estimator });
       for (const r of readSelectionCsv(path.join(csvDir, 'selection.csv'))) {
@@ -218,4 +219,12 @@ async function sameClusters(a: string, b: string): Promise<boolean> {
     for (let c = 0; c < x.d; c++) if (x.labels[i * x.d + c] !== y.labels[j * y.d + c]) return false;
   }
   return true;
+}
+
+/** The clustering pairs each selection used (selection.meta.json), compared. */
+async function pairsNote(fullDir: string, incDir: string): Promise<string> {
+  const pairs = async (dir: string) => (JSON.parse(await fsp.readFile(path.join(dir, 'selection.meta.json'), 'utf8')) as { pairs: string[][] }).pairs.map((p) => p.join('~'));
+  const [a, b] = [await pairs(fullDir), await pairs(incDir)];
+  const same = a.length === b.length && a.every((p, i) => p === b[i]);
+  return `${b.length} clustering pairs, ${same ? 'the same as' : 'NOT the same as'} the full rerun's ${a.length}`;
 }

@@ -403,7 +403,9 @@ export async function continueSelect(config: Config, opts: { silent?: boolean } 
   const meta = JSON.parse(await fsp.readFile(files.meta, 'utf8')) as SelectionMeta;
   const previous = readSelectionCsv(files.csv);
   const clusters = await readClusters(files.clusters);
-  const pool = poolFromClusters(clusters, cfg, files.clusters);
+  // With pairing: auto, the seed decides the permutation tests, as in the select stage (without it
+  // auto would resolve to every candidate pair).
+  const pool = poolFromClusters(clusters, cfg, files.clusters, config.seed);
   const params = selectionParams(cfg, config.seed, pool.pairs);
   const extra = { method: cfg.method, scoreKey: null, partitionSize: cfg.partitionSize ?? null, partitions: cfg.partitions };
   const fingerprint = selectionFingerprint(pool, params, extra);

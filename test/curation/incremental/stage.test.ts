@@ -6,6 +6,7 @@ import { parseConfig } from '../../../src/config/load.js';
 import { synthesize } from '../../../src/media/synth.js';
 import { runCuration } from '../../../src/curation/pipeline.js';
 import { readSelectionCsv } from '../../../src/curation/selection/index.js';
+import { runSelect } from '../../../src/curation/selection/stage.js';
 import { readClusters } from '../../../src/curation/clustering/store.js';
 import { readLedger } from '../../../src/curation/incremental/ledger.js';
 import { addClips, measureDrift } from '../../../src/curation/incremental/stage.js';
@@ -134,6 +135,21 @@ describe('incremental curation (curate --add)', () => {
     expect(sampled.note).toMatch(/new clips assigned to the existing centroids/);
     expect(readFileSync(path.join(sampled.runDir, 'clusters.model.h5')).equals(sampled.model)).toBe(true);
     expect((await readLedger(sampled.runDir))!.fit).toBe(0);
+  }, 240_000);
+
+  it('with pairing: auto the continued selection tests its pairs with the run seed, as select does', async () => {
+    // Every pair passes the thresholds; at most 2 are kept (without the seed, auto would resolve
+    // to all 20 candidate pairs).
+    const cfg = { selection: { ratio: 0.5, pairing: 'auto', auto: { maxPairs: 2, minZ: -1e9, alpha: 1 } } };
+    const runDir = path.join(root, 'run-pairs');
+    await runCuration(parseConfig(raw(path.join(root, 'base'), runDir, cfg)), { silent: true });
+    const r = await runCuration(parseConfig(raw(path.join(root, 'base'), runDir, cfg)), { silent: true, add: path.join(root, 'extra') });
+    expect(r.incremental).not.toBeNull();
+    const pairsOf = () => (JSON.parse(readFileSync(path.join(runDir, 'selection.meta.json'), 'utf8')) as { pairs: string[][] }).pairs;
+    const continued = pairsOf();
+    expect(continued).toHaveLength(2);
+    await runSelect(parseConfig(raw(path.join(root, 'base'), runDir, cfg)), { silent: true, force: true });
+    expect(pairsOf()).toEqual(continued);
   }, 240_000);
 
   it('refuses to add to a run that was never curated, and an input that does not exist', async () => {
