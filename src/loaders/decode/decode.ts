@@ -17,7 +17,7 @@
  * separate ffmpeg processes; order is the input order; at most 2 × `concurrency` clips are held
  * (running, or finished and waiting for an earlier one), so the pool stays busy behind a slow clip.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -132,6 +132,8 @@ function probeFromMeta(file: string, meta: Record<string, unknown> | null, durat
 }
 
 let scratchCounter = 0;
+/** Members up to this size are written to their scratch file synchronously (see decodeItem). */
+const SYNC_SCRATCH_MAX = 8 << 20;
 
 /** A unique temp file name for one member (removed right after its decode). */
 function scratchFile(ext: string): string {
@@ -163,7 +165,10 @@ export async function decodeItem(item: unknown, spec: DecodeSpec, epoch = 0, pos
   let tmp: string | null = null;
   if (input.bytes) {
     tmp = scratchFile(input.ext);
-    await fsp.writeFile(tmp, input.bytes);
+    // A member of a few MB is written and removed synchronously (a page-cache copy; three trips
+    // through libuv's thread pool per clip cost more Node CPU); a larger one asynchronously.
+    if (input.bytes.length <= SYNC_SCRATCH_MAX) writeFileSync(tmp, input.bytes);
+    else await fsp.writeFile(tmp, input.bytes);
     file = tmp;
   }
   try {
@@ -210,7 +215,7 @@ export async function decodeItem(item: unknown, spec: DecodeSpec, epoch = 0, pos
     const msg = (err as Error).message ?? String(err);
     throw new Error(tmp ? msg.split(tmp).join(`${input.key}.${input.ext}`) : msg, { cause: err });
   } finally {
-    if (tmp) await fsp.rm(tmp, { force: true });
+    if (tmp) rmSync(tmp, { force: true });
   }
 }
 
