@@ -38,6 +38,7 @@ import { Rng } from '../../runtime/random.js';
 import type { ShardSpec } from '../../runtime/shard.js';
 import { ingest } from '../manifest/ingest.js';
 import { readManifest } from '../../run/manifest.js';
+import { toId } from '../../run/ids.js';
 import type { ClipRecord } from '../../run/manifest.js';
 import { runExtract, type ExtractOptions, type ExtractResult } from '../features/stage.js';
 import { listFeatureShards } from '../features/store.js';
@@ -139,7 +140,7 @@ export async function addClips(config: Config, input: string, opts: { silent?: b
     }
     let rec = r;
     if (prev) {
-      rec = { ...r, id: `${batch.name}.${r.id}` };
+      rec = { ...r, id: batchId(batch.name, r.id) };
       renamed++;
     }
     taken.set(rec.id, rec);
@@ -169,9 +170,17 @@ export async function addClips(config: Config, input: string, opts: { silent?: b
   await writeLedger(runDir, ledger);
   if (!opts.silent) {
     log(`add: ${batch.name}: ${appended.length} clips appended to manifest.jsonl (${manifest.length} in all)` +
-      `${duplicates ? `, ${duplicates} already in the run` : ''}${renamed ? `, ${renamed} renamed to ${batch.name}.<id> (id taken)` : ''}${failures.length ? `, ${failures.length} refused (see failures.jsonl)` : ''}`);
+      `${duplicates ? `, ${duplicates} already in the run` : ''}${renamed ? `, ${renamed} renamed to ${batch.name}-<id> (id taken)` : ''}${failures.length ? `, ${failures.length} refused (see failures.jsonl)` : ''}`);
   }
   return { batch, already: false, total: manifest.length };
+}
+
+/**
+ * The id of an added clip whose own id is taken: the batch name, "-", its id (src/run/ids.ts: an
+ * id has no dots, since it is also a shard member's key), hashed to length when too long.
+ */
+export function batchId(batch: string, id: string): string {
+  return toId(`${batch}-${id}`);
 }
 
 async function ingestBatch(config: Config, input: string, out: string, silent?: boolean): Promise<ClipRecord[]> {
@@ -199,7 +208,7 @@ export async function reapplyAdditions(config: Config): Promise<number> {
     const appended: ClipRecord[] = [];
     for (const r of rows) {
       if (out.some((m) => sameClip(m, r))) continue;
-      const rec = ids.has(r.id) ? { ...r, id: `${b.name}.${r.id}` } : r;
+      const rec = ids.has(r.id) ? { ...r, id: batchId(b.name, r.id) } : r;
       ids.add(rec.id);
       appended.push(rec);
     }

@@ -1,4 +1,4 @@
-import { promises as fsp, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, promises as fsp, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,8 @@ import { readSelectionCsv } from '../../../src/curation/selection/index.js';
 import { runSelect } from '../../../src/curation/selection/stage.js';
 import { readClusters } from '../../../src/curation/clustering/store.js';
 import { readLedger } from '../../../src/curation/incremental/ledger.js';
-import { addClips, measureDrift } from '../../../src/curation/incremental/stage.js';
+import { addClips, batchId, measureDrift } from '../../../src/curation/incremental/stage.js';
+import { isId } from '../../../src/run/ids.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'avc-incr-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -151,6 +152,30 @@ describe('incremental curation (curate --add)', () => {
     await runSelect(parseConfig(raw(path.join(root, 'base'), runDir, cfg)), { silent: true, force: true });
     expect(pairsOf()).toEqual(continued);
   }, 240_000);
+
+  it('a clip whose id is taken gets the batch name as prefix, and stays a valid id (no dot)', async () => {
+    const runDir = path.join(root, 'clash-run');
+    // The corpora of the first test (made here when this test runs alone).
+    const { base } = existsSync(path.join(root, 'extra', 'labels.jsonl')) ? { base: path.join(root, 'base') } : await corpora();
+    await runCuration(parseConfig(raw(base, runDir)), { silent: true, until: 'ingest' });
+    const ids0 = readFileSync(path.join(runDir, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).id as string);
+    // Another video under a file name the base already uses: same id, another clip.
+    const clash = path.join(root, 'clash');
+    await fsp.mkdir(clash, { recursive: true });
+    const taken = (await fsp.readdir(base)).filter((f) => f.endsWith('.mp4')).sort()[0];
+    const other = (await fsp.readdir(path.join(root, 'extra'))).filter((f) => f.endsWith('.mp4')).sort()[0];
+    await fsp.copyFile(path.join(root, 'extra', other), path.join(clash, taken));
+    const r = await addClips(parseConfig(raw(base, runDir)), clash, { silent: true });
+    expect(r.batch.renamed).toBe(1);
+    const ids = readFileSync(path.join(runDir, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).id as string);
+    const added = ids.slice(ids0.length);
+    expect(added).toHaveLength(1);
+    expect(ids0).toContain(taken.replace(/\.mp4$/, ''));
+    expect(added[0]).toBe(`add-0001-${taken.replace(/\.mp4$/, '')}`);
+    expect(isId(added[0])).toBe(true);
+    expect(batchId('add-0002', 'x'.repeat(128))).toMatch(/^add-0002-x+-[0-9a-f]{10}$/);
+    expect(isId(batchId('add-0002', 'x'.repeat(128)))).toBe(true);
+  }, 120_000);
 
   it('refuses to add to a run that was never curated, and an input that does not exist', async () => {
     const config = parseConfig(raw(path.join(root, 'base'), path.join(root, 'empty-run')));
