@@ -2,7 +2,7 @@
  * The experiment's curate stage hands the arms the final curation: with curate.bootstrap.rounds,
  * the last round's selection, not the run folder's round-0 selection.csv.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -46,6 +46,30 @@ async function run(rounds: number): Promise<{ file: string; ranking: string[] }>
 }
 
 describe('experiment curate stage', () => {
+  it('is redone when a clip of the pool was rendered again under the same pool list', async () => {
+    const runDir = path.join(root, 'redo');
+    mkdirSync(path.join(runDir, 'corpus'), { recursive: true });
+    for (const id of ids) writeFileSync(path.join(runDir, 'corpus', `${id}.mp4`), `clip ${id}`);
+    const pool = path.join(runDir, 'pool.jsonl');
+    writeFileSync(pool, ids.map((id) => JSON.stringify({ id, file: path.join(runDir, 'corpus', `${id}.mp4`), corresponds: true })).join('\n') + '\n');
+    const config = parseConfig(tinyCurateConfig({ name: 'cs', runDir, seed: 1, clips: 4, shardSize: 4 }));
+    let calls = 0;
+    const curate = async () => {
+      calls++;
+      await writeManifest(path.join(runDir, 'manifest.jsonl'), ids.map(clip));
+      await writeSelectionCsv(path.join(runDir, 'selection.csv'), rows(['c0', 'c1']));
+      return [];
+    };
+    const stage = () => curateStage({ config, runDir, expDir: path.join(runDir, 'experiment'), ledger: new StageLedger(runDir, { silent: true }), silent: true, notes: [] }, { poolFile: pool, heldOutFile: null, pool: 4, heldOut: 0 }, curate);
+    await stage();
+    await stage();
+    expect(calls).toBe(1);
+    const later = new Date(Date.now() + 5000);
+    utimesSync(path.join(runDir, 'corpus', 'c2.mp4'), later, later);
+    await stage();
+    expect(calls).toBe(2);
+  });
+
   it('trains the curated arm on the last bootstrap round, and on selection.csv without rounds', async () => {
     const plain = await run(0);
     expect(plain.ranking).toEqual(['c0', 'c1']);

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/schema.js';
 import { runCuration } from '../../curation/pipeline.js';
+import { inputFilesKey } from '../../curation/manifest/stage.js';
 import { finalSelection } from '../../curation/bootstrap.js';
 import { registerSslEncoders, runSslBootstrap, usesEncoders } from '../encoders.js';
 import { readManifest } from '../../run/manifest.js';
@@ -56,7 +57,9 @@ export async function curateStage(ctx: ExperimentContext, split: SplitSummary, c
     'curate',
     {
       config: { ingest: config.ingest, features: config.features, clustering: config.clustering, selection: config.selection, seed: config.seed, ...(config.curate.bootstrap.rounds > 0 ? { curate: config.curate, ssl: config.ssl } : {}) },
-      inputs: { pool: statSync(split.poolFile).isFile() ? stableKey(readFileSync(split.poolFile, 'utf8')) : path.resolve(split.poolFile) },
+      // The pool list and every clip it names (size, time): clips rendered again under the same
+      // list are a new input, not a finished curation.
+      inputs: { pool: statSync(split.poolFile).isFile() ? stableKey(readFileSync(split.poolFile, 'utf8')) : path.resolve(split.poolFile), files: await inputFilesKey(split.poolFile) },
     },
     async () => {
       const stages = (await (curate ?? defaultCurate)(curationConfig, { silent })) ?? [];
