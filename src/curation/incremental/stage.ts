@@ -352,7 +352,7 @@ export async function clusterWithDrift(
   }
   ledger.fit = ledger.batches.length;
   await writeLedger(runDir, ledger);
-  log(`cluster: ${reason}; refitting on every clip`);
+  if (!opts.silent) log(`cluster: ${reason}; refitting on every clip`);
   cluster = await runCluster(config, shard, opts);
   return { cluster, drift, refitted: true, reason };
 }
