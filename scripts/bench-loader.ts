@@ -2,7 +2,8 @@
  * npm run bench:loader — loader figures measured side by side in one run:
  *  (a) clips/s decoding shard samples through the loader (tar read, temp file, ffmpeg, ordered
  *      parallel pool) against the plain ffmpeg command decoding the same clips from files at the
- *      same concurrency (the exact argument list decodeClip uses, outputs piped and discarded);
+ *      same concurrency (the exact argument list decodeClip uses, outputs piped and discarded),
+ *      and the CPU per clip of each arm (Node's own and its ffmpeg children's; Linux) with their ratio;
  *  (b) GB/s reading pre-decoded .npy shards through shuffle and batch (bytes of array data in the
  *      batches per second), against plain positional reads of the same files (the I/O floor), with
  *      CPU-seconds per GB and the GCs of each run (docs/loaders.md "Performance": GC is what moves
