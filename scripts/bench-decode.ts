@@ -9,7 +9,7 @@
  *
  *   npm run bench:decode [-- --clips 40 --concurrency 2 --rounds 3]
  */
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { synthesize } from '../src/media/synth.js';
@@ -20,6 +20,7 @@ import { runTool } from '../src/media/process.js';
 import { Pool, defaultConcurrency } from '../src/runtime/pool.js';
 import type { DecodeOptions, ProbeInfo } from '../src/media/types.js';
 import { parseConfig } from '../src/config/index.js';
+import { childCpu } from './lib/child-cpu.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,16 +40,6 @@ const probes = new Map<string, ProbeInfo>();
 for (const f of files) probes.set(f, await probe(f));
 const scratch = await fsp.mkdtemp(path.join(os.tmpdir(), 'bench-decode-'));
 
-/** CPU seconds of this process's waited-for children (Linux /proc; null elsewhere). */
-function childCpu(): number | null {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[13]) + Number(f[14])) / 100; // cutime + cstime, in USER_HZ (100 on Linux)
-  } catch {
-    return null;
-  }
-}
 
 /** CPU milliseconds per clip of one arm: this process (Node) and its ffmpeg children. */
 interface Cpu { node: number; tools: number | null }

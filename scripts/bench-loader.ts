@@ -21,7 +21,7 @@
  * default 560, the demo's pool), --cases LETTERS (which of a-d to run, default abcd), --dir DIR (work folder, default a
  * temp folder, removed at the end unless --keep).
  */
-import { promises as fsp, mkdtempSync, readFileSync } from 'node:fs';
+import { promises as fsp, mkdtempSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +38,7 @@ import { fromArray, writeTensorCache, augmentItem, framesToFloat32 } from '../sr
 import { sslTrainingBatches } from '../src/ssl/data.js';
 import { SslSchema } from '../src/config/sections/ssl.js';
 import { LoaderSchema } from '../src/config/sections/loader.js';
+import { childCpu } from './lib/child-cpu.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -112,16 +113,6 @@ async function clipShards(): Promise<string> {
   return shards;
 }
 
-/** CPU seconds of this process's waited-for children (Linux /proc; null elsewhere). */
-function childCpu(): number | null {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[13]) + Number(f[14])) / 100; // cutime + cstime, in USER_HZ (100 on Linux)
-  } catch {
-    return null;
-  }
-}
 
 /** Run `fn`, adding the CPU milliseconds of this process and of its children to `into`. */
 async function withCpu<R>(into: { node: number[]; tools: Array<number | null> }, fn: () => Promise<R>): Promise<R> {

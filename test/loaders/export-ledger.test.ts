@@ -5,13 +5,14 @@
  * a changed rank redoes only the block that holds it; a deleted tar or shards.json is made again
  * with the same bytes; a size-rolled export is on the same stage record.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promises as fsp, statSync } from 'node:fs';
 import path from 'node:path';
 import { exportShards } from '../../src/loaders/export/export.js';
 import { listStageRecords, readStageRecord } from '../../src/run/ledger.js';
 import { makeCorpus, type Corpus } from './helpers/corpus.js';
 import { removeDir, tempDir } from './helpers/fixtures.js';
+import { logged } from '../helpers/logged.js';
 
 const dir = tempDir('export-ledger');
 let corpus: Corpus;
@@ -19,23 +20,6 @@ beforeAll(async () => {
   corpus = await makeCorpus(dir, 5, 2);
 }, 60_000);
 afterAll(() => removeDir(dir));
-
-/** Run `fn` with the log lines it writes to stderr captured. */
-async function logged<T>(fn: () => Promise<T>): Promise<{ value: T; text: string }> {
-  const lines: string[] = [];
-  const prevQuiet = process.env.AVCURATE_QUIET;
-  delete process.env.AVCURATE_QUIET;
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  });
-  try {
-    return { value: await fn(), text: lines.join('') };
-  } finally {
-    spy.mockRestore();
-    if (prevQuiet !== undefined) process.env.AVCURATE_QUIET = prevQuiet;
-  }
-}
 
 async function tarBytes(out: string): Promise<Record<string, string>> {
   const o: Record<string, string> = {};

@@ -38,7 +38,7 @@ import { FailureLog } from '../../run/failures.js';
 import { FAILURES_NAME, SHARD_INDEX_NAME } from '../../run/layout.js';
 import { parseShardIndex } from '../../run/shards-index.js';
 import { forgetStage, markDone, redoNote, stageDone, stageFingerprint, stageShards, type StageCheck, type StageFingerprint } from '../../run/ledger.js';
-import { stableKey } from '../../run/hash.js';
+import { fileDigest, stableKey } from '../../run/hash.js';
 import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 import { unitsOfShard } from '../../runtime/shard.js';
 
@@ -110,20 +110,11 @@ interface Prepared {
   key: string;
 }
 
+/** SHA-256 of a shard this export wrote or indexed (run/hash.ts fileDigest; a missing file is an error). */
 async function fileSha256(file: string): Promise<string> {
-  const h = createHash('sha256');
-  const fh = await fsp.open(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      h.update(buf.subarray(0, bytesRead));
-    }
-  } finally {
-    await fh.close();
-  }
-  return h.digest('hex');
+  const d = await fileDigest(file);
+  if (d === null) throw new Error(`${file}: not found`);
+  return d;
 }
 
 /** Keys of the samples in a tar, in order (headers only). */

@@ -7,50 +7,21 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
-import { writeClusters } from '../../../src/curation/clustering/store.js';
 import { plantedLabels, runEvalSelection, runSelect } from '../../../src/curation/selection/index.js';
 import { readStageRecord } from '../../../src/run/ledger.js';
+import { writePlantedRun } from '../../helpers/planted-run.js';
+import { logged } from '../../helpers/logged.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'avc-eval-ledger-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-/** Run `fn` with the log lines it writes to stderr captured. */
-async function logged<T>(fn: () => Promise<T>): Promise<{ value: T; lines: string[] }> {
-  const lines: string[] = [];
-  const prevQuiet = process.env.AVCURATE_QUIET;
-  delete process.env.AVCURATE_QUIET;
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  });
-  try {
-    return { value: await fn(), lines };
-  } finally {
-    spy.mockRestore();
-    if (prevQuiet !== undefined) process.env.AVCURATE_QUIET = prevQuiet;
-  }
-}
 
 describe('eval-selection on the stage ledger', () => {
   it('skips an unchanged rerun, redoes a changed ratio / ranking / truth naming what changed, rewrites a deleted file identically', async () => {
     const p = plantedLabels({ n: 240, k: 6, concepts: 6, noise: 0.1, seed: 3 });
     const dir = path.join(root, 'run');
-    const ids = Array.from({ length: p.n }, (_, i) => `clip-${String(i).padStart(4, '0')}`);
-    await writeClusters(path.join(dir, 'clusters.h5'), {
-      ids,
-      labels: p.labels,
-      n: p.n,
-      d: p.d,
-      clusterings: p.clusterings.map((c) => ({ ...c, modality: c.modality as 'audio' | 'visual', dim: 1, centroids: new Float32Array(c.k), inertia: 0, iterations: 1 })),
-    });
-    const manifest = ids.map((id, i) => ({
-      id, source: `/data/${id}.mp4`, start: 0, duration: 2, video_id: id,
-      probe: { duration: 2, width: 32, height: 32, fps: 8, sampleRate: 16000, videoCodec: 'h264', audioCodec: 'aac' },
-      corresponds: p.truth[i] === 1,
-    }));
-    writeFileSync(path.join(dir, 'manifest.jsonl'), manifest.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const ids = await writePlantedRun(dir, p);
     const cfg = (evaluation: Record<string, unknown> = {}, selection: Record<string, unknown> = { ratio: 0.5 }) =>
       parseConfig({ name: 'eval-ledger', runDir: dir, seed: 7, selection, evaluation });
     await runSelect(cfg(), { silent: true });

@@ -1,9 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
-import { writeClusters } from '../../../src/curation/clustering/store.js';
 import {
   autoPairs,
   DEFAULT_AUTO,
@@ -16,6 +15,7 @@ import {
 } from '../../../src/curation/selection/index.js';
 import { scanPool } from '../../../src/curation/selection/pool-scan.js';
 import { objectiveFromScratch, randomMatrix } from './helpers.js';
+import { writePlantedRun } from '../../helpers/planted-run.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'avc-evidence-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -99,20 +99,6 @@ describe('pair evidence against a permutation null', () => {
 
 async function makeRun(name: string, p: PlantedLabels): Promise<string> {
   const dir = path.join(root, name);
-  const ids = Array.from({ length: p.n }, (_, i) => `clip-${String(i).padStart(4, '0')}`);
-  await writeClusters(path.join(dir, 'clusters.h5'), {
-    ids,
-    labels: p.labels,
-    n: p.n,
-    d: p.d,
-    clusterings: p.clusterings.map((c) => ({ ...c, modality: c.modality as 'audio' | 'visual', dim: 1, centroids: new Float32Array(c.k), inertia: 0, iterations: 1 })),
-  });
-  const manifest = ids.map((id, i) => ({
-    id, source: `/data/${id}.mp4`, start: 0, duration: 2, video_id: id,
-    probe: { duration: 2, width: 32, height: 32, fps: 8, sampleRate: 16000, videoCodec: 'h264', audioCodec: 'aac' },
-    corresponds: p.truth[i] === 1,
-    visual_class: p.visualConcept[i],
-  }));
-  writeFileSync(path.join(dir, 'manifest.jsonl'), manifest.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await writePlantedRun(dir, p, (_id, i) => ({ visual_class: p.visualConcept[i] }));
   return dir;
 }

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { parseConfig } from '../../../src/config/load.js';
-import { writeClusters } from '../../../src/curation/clustering/store.js';
+import { writePlantedRun } from '../../helpers/planted-run.js';
 import {
   mergeByRelativeRank,
   parseSelectionCsv,
@@ -29,20 +29,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 async function makeRun(name: string, p: PlantedLabels, selection: Record<string, unknown>): Promise<{ dir: string; cfgFile: string }> {
   const dir = path.join(root, name);
-  const ids = Array.from({ length: p.n }, (_, i) => `clip-${String(i).padStart(4, '0')}`);
-  await writeClusters(path.join(dir, 'clusters.h5'), {
-    ids,
-    labels: p.labels,
-    n: p.n,
-    d: p.d,
-    clusterings: p.clusterings.map((c) => ({ ...c, modality: c.modality as 'audio' | 'visual', dim: 1, centroids: new Float32Array(c.k), inertia: 0, iterations: 1 })),
-  });
-  const manifest = ids.map((id, i) => ({
-    id, source: `/data/${id}.mp4`, start: 1.5, duration: 2, video_id: `vid-${i}`,
-    probe: { duration: 5, width: 32, height: 32, fps: 8, sampleRate: 16000, videoCodec: 'h264', audioCodec: 'aac' },
-    corresponds: p.truth[i] === 1,
-  }));
-  writeFileSync(path.join(dir, 'manifest.jsonl'), manifest.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await writePlantedRun(dir, p, (_id, i) => ({ start: 1.5, video_id: `vid-${i}`, probe: { duration: 5, width: 32, height: 32, fps: 8, sampleRate: 16000, videoCodec: 'h264', audioCodec: 'aac' } }));
   const cfgFile = path.join(dir, 'config.yaml');
   writeFileSync(cfgFile, YAML.stringify({ name, runDir: dir, seed: 7, selection }));
   return { dir, cfgFile };
