@@ -131,18 +131,21 @@ export function poolFromClusters(
   return { ids: rows.map((x) => c.ids[x]), matrix, clusterings, pairs, excluded, ...(auto ? { autoPairing: auto } : {}) };
 }
 
-/** Say which pairs `pairing: auto` kept and dropped, and warn when it fell back. */
-function reportAutoPairing(auto: AutoPairing | undefined): void {
+/**
+ * Say which pairs `pairing: auto` kept and dropped (through `say`: nothing for a silent caller;
+ * the selection's meta.json holds them all), and warn when it fell back (always).
+ */
+function reportAutoPairing(auto: AutoPairing | undefined, say: (line: string) => void): void {
   if (!auto) return;
   if (auto.fallback) {
     log(`select: WARNING pairing auto: no pair is significantly above the permutation null; using all ${auto.kept.length} candidate pairs`);
     return;
   }
   const z = (e: { z: number }) => e.z.toFixed(1);
-  log(`select: pairing auto kept ${auto.kept.length} pair(s): ${auto.kept.map((e) => `${e.a}×${e.b} (z ${z(e)})`).join(', ')}`);
+  say(`select: pairing auto kept ${auto.kept.length} pair(s): ${auto.kept.map((e) => `${e.a}×${e.b} (z ${z(e)})`).join(', ')}`);
   const shown = auto.dropped.slice(0, 8).map((e) => `${e.a}×${e.b} (${e.why})`);
   if (auto.dropped.length > shown.length) shown.push(`and ${auto.dropped.length - shown.length} more (all in the selection's meta.json)`);
-  if (auto.dropped.length) log(`select: pairing auto dropped ${auto.dropped.length} pair(s): ${shown.join('; ')}`);
+  if (auto.dropped.length) say(`select: pairing auto dropped ${auto.dropped.length} pair(s): ${shown.join('; ')}`);
 }
 
 /** The selection parameters of a config (method random → algorithm random). */
@@ -356,7 +359,7 @@ async function runSelectLocked(config: Config, opts: SelectStageOptions): Promis
   let scan: PoolScan | null = null;
   if (streaming) scan = await scanPool(files.clusters, cfg, config.seed);
   else pool = poolFromClusters(await readClusters(files.clusters), cfg, files.clusters, config.seed);
-  reportAutoPairing(pool?.autoPairing ?? scan?.autoPairing);
+  reportAutoPairing(pool?.autoPairing ?? scan?.autoPairing, say);
   const excludedCount = pool ? pool.excluded.length : scan!.excludedRows.length;
   if (excludedCount > 0) say(`select: ${excludedCount} clip(s) without a label in a clustering in use are left out (first: ${pool ? pool.excluded[0] : scan!.excludedFirst})`);
   const params = selectionParams(cfg, config.seed, pool ? pool.pairs : scan!.pairs);

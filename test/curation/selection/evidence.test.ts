@@ -16,6 +16,7 @@ import {
 import { scanPool } from '../../../src/curation/selection/pool-scan.js';
 import { objectiveFromScratch, randomMatrix } from './helpers.js';
 import { writePlantedRun } from '../../helpers/planted-run.js';
+import { logged } from '../../helpers/logged.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'avc-evidence-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -79,8 +80,13 @@ describe('pair evidence against a permutation null', () => {
     const dir = await makeRun('auto', p);
     const cfg = parseConfig({ name: 'auto', runDir: dir, seed: 3, selection: { pairing: 'auto', ratio: 0.5, auto: { permutations: 100 } } });
     expect(() => parseConfig({ name: 'x', selection: { pairing: 'auto', auto: { permutations: 60 } } })).toThrow(/cannot reach alpha/);
-    const r = await runSelect(cfg, { silent: true });
+    // Silent: not a line on stderr (the pairs are in meta.json); not silent: the kept pairs are said.
+    const quiet = await logged(() => runSelect(cfg, { silent: true }));
+    expect(quiet.text).toBe('');
+    const r = quiet.value;
     expect(r.selected).toBe(600);
+    const loud = await logged(() => runSelect(cfg, { force: true }));
+    expect(loud.text).toMatch(/select: pairing auto kept \d+ pair\(s\)/);
     const meta = JSON.parse(readFileSync(path.join(dir, 'selection.meta.json'), 'utf8'));
     expect(meta.autoPairing.fallback).toBe(false);
     expect(meta.pairs).toHaveLength(meta.autoPairing.kept.length);
