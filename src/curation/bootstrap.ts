@@ -22,7 +22,6 @@
  * ssl/key.json says it was trained on the same selection and config; extract, cluster and select
  * through their fingerprints).
  */
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
@@ -31,7 +30,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../runtime/atomic.js';
 import { exists } from '../runtime/jsonl.js';
 import { log } from '../runtime/progress.js';
 import { runLayout } from '../run/layout.js';
-import { stableKey } from '../run/hash.js';
+import { requiredFileDigest, stableKey } from '../run/hash.js';
 import { StageLedger } from '../run/ledger.js';
 import { runExtract } from './features/stage.js';
 import { runCluster } from './clustering/stage.js';
@@ -150,10 +149,6 @@ export function roundConfig(config: Config, round: number, checkpoint: string): 
   };
 }
 
-async function sha256File(file: string): Promise<string> {
-  return createHash('sha256').update(await fsp.readFile(file)).digest('hex');
-}
-
 async function readJson<T>(file: string): Promise<T | null> {
   try {
     return JSON.parse(await fsp.readFile(file, 'utf8')) as T;
@@ -218,7 +213,7 @@ export async function runBootstrap(config: Config, trainer: BootstrapTrainer, op
     const dir = roundDir(runDir, r);
     await fsp.mkdir(dir, { recursive: true });
     const layout = runLayout(dir);
-    const prevDigest = await sha256File(previous);
+    const prevDigest = await requiredFileDigest(previous);
     const sslCfg = { ...config.ssl, steps };
     const pretrainKey = stableKey({ selection: prevDigest, ssl: sslCfg, loader: config.loader, seed: config.seed });
     // A finished round is a record of the stage ledger (stages/bootstrap-round.json of the round's
@@ -231,7 +226,7 @@ export async function runBootstrap(config: Config, trainer: BootstrapTrainer, op
           pretrain: pretrainKey, bootstrap: { features: b.features, layers: b.layers }, features: config.features, clustering: config.clustering,
           selection: config.selection, evaluation: config.evaluation,
         },
-        inputs: { selection: prevDigest, manifest: await sha256File(base.manifest) },
+        inputs: { selection: prevDigest, manifest: await requiredFileDigest(base.manifest) },
       },
       async () => ({ summary: await runRound(), outputs: [selectionPaths(dir).csv], stampOutputs: true }),
     );

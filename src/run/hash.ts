@@ -57,3 +57,10 @@ export async function fileDigest(file: string): Promise<string | null> {
   }
   return h.digest('hex');
 }
+
+/** `fileDigest` of a file that must exist: a missing file is an error naming it. */
+export async function requiredFileDigest(file: string): Promise<string> {
+  const d = await fileDigest(file);
+  if (d === null) throw new Error(`${file}: not found`);
+  return d;
+}

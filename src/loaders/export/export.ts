@@ -19,7 +19,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { withRunLock } from '../../run/lock.js';
-import { createHash } from 'node:crypto';
 import { loadSelection, type SelectedClip } from '../sources/clips.js';
 import { sanitizeKey } from './keys.js';
 import { ShardWriter, shardFileName, type WrittenShard } from './shardWriter.js';
@@ -38,7 +37,7 @@ import { FailureLog } from '../../run/failures.js';
 import { FAILURES_NAME, SHARD_INDEX_NAME } from '../../run/layout.js';
 import { parseShardIndex } from '../../run/shards-index.js';
 import { forgetStage, markDone, redoNote, stageDone, stageFingerprint, stageShards, type StageCheck, type StageFingerprint } from '../../run/ledger.js';
-import { fileDigest, stableKey } from '../../run/hash.js';
+import { requiredFileDigest, stableKey } from '../../run/hash.js';
 import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 import { unitsOfShard } from '../../runtime/shard.js';
 
@@ -108,13 +107,6 @@ export interface ExportResult {
 interface Prepared {
   clip: SelectedClip;
   key: string;
-}
-
-/** SHA-256 of a shard this export wrote or indexed (run/hash.ts fileDigest; a missing file is an error). */
-async function fileSha256(file: string): Promise<string> {
-  const d = await fileDigest(file);
-  if (d === null) throw new Error(`${file}: not found`);
-  return d;
 }
 
 /** Keys of the samples in a tar, in order (headers only). */
@@ -268,7 +260,7 @@ async function exportInputs(opts: ExportOptions): Promise<ExportInputs> {
     if (other !== undefined) throw new Error(`${opts.selection}: clip ids "${other}" and "${p.clip.id}" map to the same shard key "${p.key}"`);
     byKey.set(p.key, p.clip.id);
   }
-  const selectionHash = createHash('sha256').update(await fsp.readFile(opts.selection)).digest('hex');
+  const selectionHash = await requiredFileDigest(opts.selection);
   const root = corpusRoot(clips.map((c) => c.source));
   const settings = {
     // Relative to the output folder: shards.json carries no absolute path of the producer.
@@ -486,7 +478,7 @@ async function exportBySizeLocked(opts: ExportOptions, inp: ExportInputs): Promi
       }
       if (!ok) break;
       const st = await fsp.stat(file);
-      kept.push({ name, count: keys.length, bytes: st.size, sha256: await fileSha256(file), first: keys[0], last: keys[keys.length - 1] });
+      kept.push({ name, count: keys.length, bytes: st.size, sha256: await requiredFileDigest(file), first: keys[0], last: keys[keys.length - 1] });
       next = p;
     }
   }
@@ -550,7 +542,7 @@ export async function verifyShards(dir: string): Promise<{ ok: boolean; problems
       continue;
     }
     if (st.size !== s.bytes) problems.push(`${s.name}: ${st.size} bytes, index says ${s.bytes}`);
-    else if ((await fileSha256(file)) !== s.sha256) problems.push(`${s.name}: sha256 differs from the index`);
+    else if ((await requiredFileDigest(file)) !== s.sha256) problems.push(`${s.name}: sha256 differs from the index`);
   }
   return { ok: problems.length === 0, problems };
 }
