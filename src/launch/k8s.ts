@@ -20,7 +20,7 @@ import YAML from 'yaml';
 import { applyOverride } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
-import { LaunchError, checkShardable, launchPaths, newPlan, readPlan, runFingerprint, stepsOf, taskCount, writePlan, type PlanFile, type Step, type UserStage } from './plan.js';
+import { LaunchError, checkShardable, launchPaths, newPlan, readPlan, stepsOf, taskCount, writePlan, type PlanFile, type Step, type UserStage } from './plan.js';
 import { checkRunFolder } from './slurm.js';
 
 export const CONFIG_MOUNT = '/etc/avcurate';

@@ -31,12 +31,6 @@ function free(backend: unknown, ...infos: Info[]): void {
   for (const i of infos) (backend as WasmBackendLike).disposeData(i.dataId);
 }
 
-function pair(v: unknown): [number, number] {
-  if (typeof v === 'number') return [v, v];
-  const a = v as number[];
-  return [a[0], a[1]];
-}
-
 /** conv2d info via tfjs's own shape arithmetic (handles SAME/VALID/explicit padding). */
 function convInfo(xShape: number[], filterShape: number[], strides: unknown, dilations: unknown, pad: unknown, dimRoundingMode: unknown) {
   return tf.backend_util.computeConv2DInfo(

@@ -33,7 +33,7 @@ export const command: CommandModule<object, Args> = {
       }) as never,
   handler: async (a) => {
     const { config, shard } = await prepareStage(a);
-    const { runCluster, runClusterSample, ClusterStageError } = await import('../../curation/clustering/stage.js');
+    const { runClusterSample, ClusterStageError } = await import('../../curation/clustering/stage.js');
     try {
       if (a['sample-only']) {
         const s = await runClusterSample(config, shard, { silent: a.quiet });

@@ -21,7 +21,7 @@ import { FAILURES_NAME } from '../../run/layout.js';
 import { writeManifest } from '../../run/manifest.js';
 import type { IngestConfig } from '../../config/sections/ingest.js';
 import { IngestSchema } from '../../config/sections/ingest.js';
-import { clipWindows, type ClipWindow } from './windows.js';
+import { clipWindows } from './windows.js';
 import { contentStats } from './prefilter.js';
 import type { ClipRecord } from './types.js';
 import { parseCsvRecords } from '../../runtime/csv.js';

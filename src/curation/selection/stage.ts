@@ -42,7 +42,6 @@ import {
   mergePartitionsSelected,
   planPartitions,
   selectPartition,
-  type Partition,
   type PartitionResult,
   type SelectionParams,
 } from './partitions.js';

@@ -2,7 +2,6 @@
  * Experiment stage 8: results.json (selection precision of each ranking, arm summaries, probe
  * results, clip previews, expectation checks, timings), report.html, and the table on stdout.
  */
-import path from 'node:path';
 import type { ClipRecord } from '../../run/manifest.js';
 import type { ProbeModality } from '../../ssl/probe/embeddings.js';
 import { readSelectionCsv } from '../../run/selection.js';
