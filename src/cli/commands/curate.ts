@@ -65,6 +65,7 @@ export const command: CommandModule<object, Args> = {
       }
       const heads = (s.atTop ?? []).filter((t) => t.concepts !== undefined);
       if (heads.length && s.concepts !== undefined) out.write(`  concepts among the true positives of the top ${heads.map((t) => `${+(t.ratio * 100).toFixed(1)} %: ${t.concepts}`).join(', ')} (of ${s.concepts})\n`);
+      if (s.objective) out.write(`  ${(await import('../../curation/selection/evaluate.js')).formatObjectiveCheck(s.objective)}\n`);
       out.write(`\n  pool ${s.pool} clips, ${s.positives} with corresponding audio; ${s.selected} selected\n`);
       out.write(`  ${displayPaths(...(r.selection?.csv ? [r.selection.csv] : []), r.evaluation.file).join(', ')}\n`);
     } else if (r.selection?.csv) {

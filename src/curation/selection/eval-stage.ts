@@ -3,6 +3,7 @@
  * against ground truth (precision, recall and concept coverage at the number of positives and at
  * evaluation.topRatio, with a random draw for scale), written to selection[.<method>].eval.json.
  */
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/schema.js';
 import type { SelectionConfig } from '../../config/sections/selection.js';
@@ -15,8 +16,9 @@ import { fileDigest } from '../../run/hash.js';
 import { markDone, redoNote, stageDone } from '../../run/ledger.js';
 import { log } from '../../runtime/progress.js';
 import { readSelectionCsv } from '../../run/selection.js';
-import { formatSummary, prefixCurves, summarizeRanking, type EvalSummary } from './evaluate.js';
-import { SelectionInputError } from './objective.js';
+import { formatSummary, prefixCurves, summarizeRanking, type EvalSummary, type ObjectiveCheck } from './evaluate.js';
+import { MIObjective, SelectionInputError, type Estimator, type LabelMatrix } from './objective.js';
+import { clusteringName } from './pairs.js';
 import { poolFromClusters, selectionPaths } from './stage.js';
 
 export interface EvalStageOptions {
@@ -90,6 +92,7 @@ export async function runEvalSelection(config: Config, opts: EvalStageOptions = 
       selection: await fileDigest(selFile),
       manifest: await fileDigest(files.manifest),
       clusters: await fileDigest(files.clusters),
+      meta: await fileDigest(files.meta),
       truth: Object.fromEntries(await Promise.all(truthCandidates.map(async (f) => [path.resolve(f), await fileDigest(f)] as const))),
     },
   };
@@ -114,9 +117,10 @@ async function evaluateRanking(config: Config, files: ReturnType<typeof selectio
   const manifest = (await ManifestIndex.read(files.manifest)).records;
   // The pool: the clips the selection could choose from (clusters.h5 when present).
   let poolIds: string[];
+  let pool: ReturnType<typeof poolFromClusters> | undefined;
   if (await exists(files.clusters)) {
     const clusters = await readClusters(files.clusters);
-    const pool = poolFromClusters(clusters, config.selection, files.clusters);
+    pool = poolFromClusters(clusters, config.selection, files.clusters);
     poolIds = pool.ids;
   } else {
     poolIds = manifest.map((r) => r.id);
@@ -180,6 +184,10 @@ async function evaluateRanking(config: Config, files: ReturnType<typeof selectio
     seed: config.seed,
     ...(haveConcepts ? { poolConcepts, rankedConcepts: rankedIds.map(conceptOf) } : {}),
   });
+  if (pool) {
+    const check = await objectiveCheck(files.meta, pool, rankedIds, (id) => truthOf(id) === true, summary.positives);
+    if (check) summary.objective = check;
+  }
   const curves = prefixCurves(hits, summary.positives);
   const round = (x: number): number => Math.round(x * 1e6) / 1e6;
   await writeJsonAtomic(out, {
@@ -194,4 +202,45 @@ async function evaluateRanking(config: Config, files: ReturnType<typeof selectio
   });
   const text = formatSummary(summary, path.basename(selFile)) + (unknown ? `\n  (${unknown} pool clip(s) without ground truth left out)` : '');
   return { summary, file: out, text, skipped: false };
+}
+
+/**
+ * The selection's objective of its first `positives` ranked clips against that of the true
+ * positives (ObjectiveCheck), with the pairs and estimator its meta.json records. Undefined when
+ * there is no meta.json with pairs (a random or contrastive ranking, an old run), when a pair
+ * names a clustering the pool lacks, or when the ranking is shorter than the number of positives.
+ */
+async function objectiveCheck(
+  metaFile: string,
+  pool: { ids: string[]; matrix: LabelMatrix; clusterings: Array<{ modality: string; layer: string; k: number }> },
+  rankedIds: string[],
+  isPositive: (id: string) => boolean,
+  positives: number,
+): Promise<ObjectiveCheck | undefined> {
+  if (positives < 2 || rankedIds.length < positives || !(await exists(metaFile))) return undefined;
+  let meta: { pairs?: Array<[string, string]>; params?: { estimator?: Estimator } };
+  try {
+    meta = JSON.parse(await fsp.readFile(metaFile, 'utf8'));
+  } catch (err) {
+    throw new SelectionInputError(`${metaFile}: not a selection meta.json (${(err as Error).message})`);
+  }
+  if (!Array.isArray(meta.pairs) || meta.pairs.length === 0) return undefined;
+  const column = new Map(pool.clusterings.map((c, j) => [clusteringName(c), j]));
+  const pairs: number[] = [];
+  for (const [a, b] of meta.pairs) {
+    const i = column.get(a);
+    const j = column.get(b);
+    if (i === undefined || j === undefined) return undefined;
+    pairs.push(i, j);
+  }
+  const estimator: Estimator = meta.params?.estimator ?? 'miller-madow';
+  const row = new Map(pool.ids.map((id, r) => [id, r]));
+  const score = (ids: Iterable<string>): number => {
+    const f = new MIObjective(pool.matrix, pairs, { estimator, trusted: true });
+    for (const id of ids) f.add(row.get(id)!);
+    return f.value();
+  };
+  const ranked = score(rankedIds.slice(0, positives));
+  const truth = score(pool.ids.filter((id) => isPositive(id)));
+  return { pairs: pairs.length / 2, estimator, size: positives, ranked, truth, limit: truth > ranked + 1e-9 ? 'search' : 'objective' };
 }

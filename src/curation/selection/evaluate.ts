@@ -36,6 +36,34 @@ export interface EvalSummary {
   concepts?: number;
   averagePrecision: number;
   random: { atPositives: CutoffMetrics; atRatio: CutoffMetrics; seed: number };
+  /** Which limits precision at the number of positives: the objective or the search (objectiveCheck). */
+  objective?: ObjectiveCheck;
+}
+
+/**
+ * The selection's objective F (its own pairs and estimator) of the first `size` ranked clips and
+ * of `size` true positives, `size` = the number of positives. When the true positives score
+ * higher, the search fell short of a subset the objective prefers (`limit: 'search'`: more
+ * refinement or restarts could raise precision); when the ranked clips score at least as high,
+ * the objective itself prefers them (`limit: 'objective'`: only better features or clusterings
+ * would raise precision).
+ */
+export interface ObjectiveCheck {
+  pairs: number;
+  estimator: string;
+  size: number;
+  ranked: number;
+  truth: number;
+  limit: 'objective' | 'search';
+}
+
+/** The objectiveCheck line of the printed summaries. */
+export function formatObjectiveCheck(o: ObjectiveCheck): string {
+  const why =
+    o.limit === 'search'
+      ? 'the true positives score higher: the search fell short of them, so more refinement could raise precision'
+      : 'the objective prefers the ranked clips: better features or clusterings, not a longer search, would raise precision';
+  return `objective F over the selection's ${o.pairs} pair(s): the top ${o.size} ranked ${o.ranked.toFixed(4)}, the ${o.size} true positives ${o.truth.toFixed(4)} (${why})`;
 }
 
 export interface PrefixCurves {
@@ -150,6 +178,7 @@ export function formatSummary(s: EvalSummary, label = 'selection'): string {
       .map((t) => `top ${+(t.ratio * 100).toFixed(1)}% (${t.size}${t.evaluated < t.size ? `, only ${t.evaluated} ranked` : ''}) ${f3(t.precision)}${t.concepts !== undefined ? ` [${t.concepts}${s.concepts !== undefined ? `/${s.concepts}` : ''} concepts]` : ''}`)
       .join(', ')}`,
     `  whole selection: precision ${f3(s.atSelected.precision)}, recall ${f3(s.atSelected.recall)}; average precision ${f3(s.averagePrecision)}`,
+    ...(s.objective ? [`  ${formatObjectiveCheck(s.objective)}`] : []),
   ];
   return lines.join('\n');
 }
