@@ -119,6 +119,43 @@ export const AUDIO_FAMILIES: AudioFamily[] = [
   { name: 'square', graph: (sr, x) => `aevalsrc='0.25*(2*gt(sin(2*PI*${f3(160 * x.jitter)}*t),0)-1)':s=${sr}` },
 ];
 
+/**
+ * Distractor sounds of the scenes family: sounds no concept plays, so a distractor never makes a
+ * clip sound like another concept (generator version 3; version 2 drew distractors from the other
+ * concepts' families, and a sparse concept sound such as clicks, whose gaps the distractor fills,
+ * then clustered with the concept its distractor belonged to). The slow swell of wind and babble
+ * is a per-frame volume expression over 256-sample frames: ffmpeg's tremolo filter, mixed by
+ * amix, corrupts the heap of the bundled 2018 ffmpeg build.
+ */
+export const DISTRACTOR_FAMILIES: AudioFamily[] = [
+  {
+    name: 'hum',
+    graph: (sr, x) => `aevalsrc='0.3*sin(2*PI*${f3(50 * x.jitter)}*t)+0.2*sin(2*PI*${f3(100 * x.jitter)}*t)+0.15*sin(2*PI*${f3(150 * x.jitter)}*t)+0.1*sin(2*PI*${f3(250 * x.jitter)}*t)':s=${sr}`,
+  },
+  { name: 'wind', graph: (sr, x) => `anoisesrc=c=brown:seed=${x.seedA}:r=${sr}:a=0.6:nb_samples=256,lowpass=f=${Math.round(400 * x.jitter)},volume=volume='0.6+0.4*sin(2*PI*${f3(0.7 * x.jitter)}*t)':eval=frame` },
+  { name: 'babble', graph: (sr, x) => `anoisesrc=c=pink:seed=${x.seedA}:r=${sr}:a=0.5:nb_samples=256,bandpass=f=${Math.round(900 * x.jitter)}:width_type=h:w=1200,volume=volume='0.6+0.4*sin(2*PI*${f3(4 * x.jitter)}*t)':eval=frame` },
+];
+
+/**
+ * Backgrounds of the scenes family: pictures no concept shows (generator version 3; version 2
+ * drew backgrounds from the other concepts' families, so a mismatched clip could show, dimmed,
+ * the very concept its sound played).
+ */
+export const BACKGROUND_FAMILIES: VisualFamily[] = [
+  {
+    name: 'stripes',
+    graph: (w, h, r, x) => `color=c=black:s=${w}x${h}:r=${r},format=yuv444p,geq=lum='128+90*sin((X*${f3(0.5 + x.u)}+Y)/${f3(3 + 3 * x.v)}-T*${f3(2 + 2 * x.u)})':cb='128+40*sin(Y/9)':cr='128',hue=h=${f3(x.hue)}`,
+  },
+  {
+    name: 'blobs',
+    graph: (w, h, r, x) => `color=c=black:s=${w}x${h}:r=${r},format=yuv444p,geq=lum='60+150*exp(-(pow(X-W*(0.5+0.4*sin(T*${f3(0.8 + x.u)})),2)+pow(Y-H*(0.5+0.4*cos(T*${f3(0.6 + x.v)})),2))/${f3(80 + 120 * x.v)})':cb='110':cr='150',hue=h=${f3(x.hue)}`,
+  },
+  {
+    name: 'ramp',
+    graph: (w, h, r, x) => `color=c=black:s=${w}x${h}:r=${r},format=yuv444p,geq=lum='40+180*mod(X/W*${f3(1 + x.u)}+T*${f3(0.2 + 0.3 * x.v)},1)':cb='150':cr='110',hue=h=${f3(x.hue)}`,
+  },
+];
+
 export const MAX_CLASSES = Math.min(VISUAL_FAMILIES.length, AUDIO_FAMILIES.length);
 
 /** Temporal family: flashes every `period` seconds; clicks at the same times, or shifted. */
@@ -141,26 +178,29 @@ function subGraph(graph: string, prefix: string): string {
 /**
  * Scenes family: the class's visual family is a moving foreground patch (60–80 % of the frame's
  * width and height, wide hue and zoom variation) over a background drawn, independently of the
- * class, from the other visual families (dimmed to 35 % contrast); the class's sound is mixed with
- * a distractor sound drawn, independently of the class, from the other audio families at 25–50 %
- * of its level.
+ * class, from BACKGROUND_FAMILIES (dimmed to 35 % contrast); the class's sound is mixed with a
+ * distractor sound drawn, independently of the class, from DISTRACTOR_FAMILIES at 15–35 % of its
+ * level.
  * Backgrounds and distractors are shared by every class, so what is common to a class is only
  * the foreground and its sound: features of the whole frame or track see mostly class-free
- * variation, and an encoder has to learn where the class is.
+ * variation, and an encoder has to learn where the class is. No concept shows a background or
+ * plays a distractor (generator version 3): in version 2 they were the other concepts' pictures
+ * and sounds, so a clip labelled mismatched could show, dimmed behind its foreground, the very
+ * concept its sound played (1 in 9 mismatched clips), and a distractor made a clip partly sound
+ * like another concept.
  *
  * The picture and the sound of a clip are drawn from two generators of their own (`visual`,
  * `audio`), so the only link between them is the class: a corresponding clip plays its picture's
- * concept, a mismatched one another concept, and neither sound in a mismatched clip's track (the
- * concept's or the distractor) is its picture's concept's sound. Nothing else is shared, for
- * corresponding clips too: a background and a distractor that shared variation would be a second
- * audio-visual correspondence, unrelated to the concept, that the curation and the pretraining
- * could follow instead (docs/experiments.md, "Why the demo uses the scenes family").
+ * concept, a mismatched one another concept. Nothing else is shared, for corresponding clips too:
+ * a background and a distractor that shared variation would be a second audio-visual
+ * correspondence, unrelated to the concept, that the curation and the pretraining could follow
+ * instead (docs/experiments.md, "Why the demo uses the scenes family").
  */
 function scenesVisual(w: number, h: number, r: number, vc: number, bg: number, x: Variation, y: Variation): string {
   const scale = 0.6 + 0.2 * x.u;
   const fw = Math.max(8, 2 * Math.round((w * scale) / 2));
   const fh = Math.max(8, 2 * Math.round((h * scale) / 2));
-  const background = subGraph(`${VISUAL_FAMILIES[bg].graph(w, h, r, y)},lutyuv=y=val*0.35+16`, 'b');
+  const background = subGraph(`${BACKGROUND_FAMILIES[bg].graph(w, h, r, y)},lutyuv=y=val*0.35+16`, 'b');
   const foreground = subGraph(VISUAL_FAMILIES[vc].graph(fw, fh, r, x), 'f');
   const ax = f3(0.8 + 1.6 * x.v);
   const ay = f3(0.7 + 1.4 * y.u);
@@ -176,19 +216,22 @@ function scenesVisual(w: number, h: number, r: number, vc: number, bg: number, x
  */
 export const AUDIO_FAMILY_RMS_DB: Readonly<Record<string, number>> = {
   tone: -9.0, chirp: -9.0, 'pink-noise': -23.5, clicks: -14.9, am: -12.0, fm: -9.0, 'brown-noise': -18.6, 'high-tone': -10.0, hiss: -16.5, square: -12.0,
+  hum: -10.9, wind: -21.7, babble: -32.1,
 };
 
 /** The RMS level (dBFS) every scenes sound is scaled to before the distractor's level is applied. */
 export const SCENES_RMS_DB = -15;
 
 /** The linear gain that brings an audio family to SCENES_RMS_DB. */
-function loudnessGain(family: number): number {
-  return 10 ** ((SCENES_RMS_DB - AUDIO_FAMILY_RMS_DB[AUDIO_FAMILIES[family].name]) / 20);
+function loudnessGain(family: AudioFamily): number {
+  return 10 ** ((SCENES_RMS_DB - AUDIO_FAMILY_RMS_DB[family.name]) / 20);
 }
 
 function scenesAudio(sr: number, ac: number, distractor: number, x: Variation, y: Variation, level: number): string {
-  const main = subGraph(`${AUDIO_FAMILIES[ac].graph(sr, x)},volume=${f3(loudnessGain(ac))}`, 'm');
-  const other = subGraph(`${AUDIO_FAMILIES[distractor].graph(sr, y)},volume=${f3(level * loudnessGain(distractor))}`, 'd');
+  const concept = AUDIO_FAMILIES[ac];
+  const noise = DISTRACTOR_FAMILIES[distractor];
+  const main = subGraph(`${concept.graph(sr, x)},volume=${f3(loudnessGain(concept))}`, 'm');
+  const other = subGraph(`${noise.graph(sr, y)},volume=${f3(level * loudnessGain(noise))}`, 'd');
   return `${main};${other};[mout][dout]amix=inputs=2:duration=first`;
 }
 
@@ -208,36 +251,28 @@ export interface PlanSize {
 /**
  * One clip of the scenes family (doc above). The video graph is a function of the visual class
  * and the draws of `visual` only; the audio graph of the audio class and the draws of `audio`
- * only, where a mismatched clip's audio class and distractor exclude the visual class (the
- * definition of a mismatch) and nothing else of the picture reaches the sound.
+ * only, where a mismatched clip's audio class excludes the visual class (the definition of a
+ * mismatch) and nothing else of the picture reaches the sound.
  */
 export function planScenesClip(id: string, file: string, vc: number, mismatched: boolean, classes: number, size: PlanSize, visual: Rng, audio: Rng): ClipPlan {
-  // The picture: wide hue variation of the foreground, a background family other than the class's.
+  // The picture: wide hue variation of the foreground, a background no concept shows.
   const fg = drawVariation(visual, 60, 1, 1);
-  const bg = otherThan(visual, VISUAL_FAMILIES.length, vc, vc);
+  const bg = visual.int(BACKGROUND_FAMILIES.length);
   const bgx = drawVariation(visual, 90, 1, 1);
-  // The sound: wide pitch variation; the distractor is neither sound of the class's picture nor the main sound.
+  // The sound: wide pitch variation; the distractor is a sound no concept plays.
   const ac = mismatched ? (vc + 1 + audio.int(classes - 1)) % classes : vc;
   const sx = drawVariation(audio, 0, 0.8, 1.25);
-  const distractor = otherThan(audio, AUDIO_FAMILIES.length, ac, vc);
+  const distractor = audio.int(DISTRACTOR_FAMILIES.length);
   const dx = drawVariation(audio, 0, 0.8, 1.25);
   const level = audio.uniform(0.15, 0.35);
   return {
     label: {
       id, file, visual_class: vc, audio_class: ac, corresponds: ac === vc, visual_family: VISUAL_FAMILIES[vc].name, audio_family: AUDIO_FAMILIES[ac].name,
-      background: VISUAL_FAMILIES[bg].name, distractor: AUDIO_FAMILIES[distractor].name,
+      background: BACKGROUND_FAMILIES[bg].name, distractor: DISTRACTOR_FAMILIES[distractor].name,
     },
     videoGraph: scenesVisual(size.w, size.h, size.fps, vc, bg, fg, bgx),
     audioGraph: scenesAudio(size.sr, ac, distractor, sx, dx, level),
   };
-}
-
-/** A family index drawn uniformly from 0..n-1 without `a` and `b`. */
-function otherThan(rng: Rng, n: number, a: number, b: number): number {
-  const skip = [...new Set([a, b])].sort((p, q) => p - q);
-  let k = rng.int(n - skip.length);
-  for (const s of skip) if (k >= s) k++;
-  return k;
 }
 
 export interface ClipPlan {
@@ -336,10 +371,11 @@ export function synthArgs(plan: ClipPlan, seconds: number, fps: number, outFile:
  * The generator's version for a family, written into synth.json (and the synth stage's ledger
  * record): a folder made by another version is refused (or, in a run's own corpus folder,
  * regenerated) instead of resumed, since its clips no longer match the plans. Version 2 of the
- * scenes family draws picture and sound independently and levels the sounds (planScenesClip).
+ * scenes family draws picture and sound independently and levels the sounds (planScenesClip);
+ * version 3 draws backgrounds and distractors from families no concept uses.
  */
 export function synthGenerator(family: SynthFamily): string {
-  return family === 'scenes' ? 'avcurate-synth/2' : 'avcurate-synth/1';
+  return family === 'scenes' ? 'avcurate-synth/3' : 'avcurate-synth/1';
 }
 
 export interface SynthResult {
