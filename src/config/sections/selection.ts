@@ -98,6 +98,13 @@ export const SelectionSchema = z
     batchPick: z.number().int().positive().default(4),
     /** Stochastic greedy: ε; each step draws (N/M)·ln(1/ε) candidates. */
     epsilon: z.number().gt(0).lt(1).default(0.1),
+    /**
+     * Independent searches per partition (search, refinement and order, each from its own random
+     * stream); the one with the highest objective is kept. `auto`: 3 for partitions of at most
+     * 100,000 clips, where a search takes a fraction of a second, else 1. One unlucky start can
+     * leave swap refinement in a local optimum far below the others (docs/selection.md "Restarts").
+     */
+    restarts: z.union([z.literal('auto'), z.number().int().positive()]).default('auto'),
     refine: RefineSchema.default(RefineSchema.parse({})),
     /**
      * Rank order in selection.csv: `greedy` (default) re-orders the selected set greedily by

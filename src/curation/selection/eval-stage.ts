@@ -13,8 +13,9 @@ import { readClusters } from '../clustering/store.js';
 import { ManifestIndex } from '../../run/manifest.js';
 import { runLayout } from '../../run/layout.js';
 import { fileDigest } from '../../run/hash.js';
-import { markDone, redoNote, stageDone } from '../../run/ledger.js';
+import { markDone, redoNote, stableKey, stageDone } from '../../run/ledger.js';
 import { log } from '../../runtime/progress.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 import { readSelectionCsv } from '../../run/selection.js';
 import { formatSummary, prefixCurves, summarizeRanking, type EvalSummary, type ObjectiveCheck } from './evaluate.js';
 import { MIObjective, SelectionInputError, type Estimator, type LabelMatrix } from './objective.js';
@@ -92,7 +93,8 @@ export async function runEvalSelection(config: Config, opts: EvalStageOptions = 
       selection: await fileDigest(selFile),
       manifest: await fileDigest(files.manifest),
       clusters: await fileDigest(files.clusters),
-      meta: await fileDigest(files.meta),
+      // What the objective check reads from the ranking's meta.json (its timings change on every run).
+      scoring: await metaScoring(files.meta),
       truth: Object.fromEntries(await Promise.all(truthCandidates.map(async (f) => [path.resolve(f), await fileDigest(f)] as const))),
     },
   };
@@ -204,6 +206,17 @@ async function evaluateRanking(config: Config, files: ReturnType<typeof selectio
   return { summary, file: out, text, skipped: false };
 }
 
+/** The pairs and estimator of a selection's meta.json (null when it has none), for the fingerprint. */
+async function metaScoring(metaFile: string): Promise<string | null> {
+  if (!(await exists(metaFile))) return null;
+  try {
+    const m = JSON.parse(await fsp.readFile(metaFile, 'utf8')) as { pairs?: unknown; params?: { estimator?: unknown } };
+    return stableKey({ pairs: m.pairs ?? null, estimator: m.params?.estimator ?? null });
+  } catch {
+    return 'unreadable';
+  }
+}
+
 /**
  * The selection's objective of its first `positives` ranked clips against that of the true
  * positives (ObjectiveCheck), with the pairs and estimator its meta.json records. Undefined when
@@ -233,7 +246,7 @@ async function objectiveCheck(
     if (i === undefined || j === undefined) return undefined;
     pairs.push(i, j);
   }
-  const estimator: Estimator = meta.params?.estimator ?? 'miller-madow';
+  const estimator: Estimator = meta.params?.estimator ?? CONFIG_DEFAULTS.selection.estimator;
   const row = new Map(pool.ids.map((id, r) => [id, r]));
   const score = (ids: Iterable<string>): number => {
     const f = new MIObjective(pool.matrix, pairs, { estimator, trusted: true });

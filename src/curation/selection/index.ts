@@ -13,7 +13,7 @@ export {
   orderGreedy, replayObjective, type SelectLabelsOptions, selectFromLabels,
 } from './algorithms.js';
 export {
-  type SelectionParams, type Partition, planPartitions, type PartitionResult, sliceRows, partitionRng,
+  type SelectionParams, type Partition, planPartitions, type PartitionResult, sliceRows, partitionRng, partitionRestarts,
   selectPartition, mergeByRelativeRank, type MergedSelection, mergePartitions, mergePartitionsSelected, selectPartitioned,
 } from './partitions.js';
 export { type PlantedOptions, type PlantedLabels, plantedLabels, precisionOf } from './planted.js';

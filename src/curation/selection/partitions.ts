@@ -6,6 +6,7 @@
  * process or in separate `--shard i/n` processes gives the same ranking.
  */
 import { Rng } from '../../runtime/random.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 import { shardRange } from '../../runtime/shard.js';
 import { searchSubset, replayObjective, type Algorithm, type RankOrder, type RefineOptions, type RefineStats } from './algorithms.js';
 import { MIObjective, SelectionInputError, validateLabels, type Estimator, type LabelMatrix } from './objective.js';
@@ -27,6 +28,20 @@ export interface SelectionParams {
   seed: number;
   /** Small budgets: select this fraction of a partition when its target is smaller, then keep the head of the ranking (0 = off). */
   overselect?: number;
+  /** Independent searches per partition, the best kept (`auto` or absent: partitionRestarts). */
+  restarts?: number | 'auto';
+}
+
+/** Partitions of at most this many clips get AUTO_RESTARTS searches under `restarts: auto`. */
+export const AUTO_RESTART_MAX_CLIPS = 100_000;
+export const AUTO_RESTARTS = 3;
+
+/** The number of searches for a partition of `n` clips. */
+export function partitionRestarts(params: Pick<SelectionParams, 'restarts' | 'algorithm'>, n: number): number {
+  if (params.algorithm === 'random') return 1;
+  const r = params.restarts ?? CONFIG_DEFAULTS.selection.restarts;
+  if (r === 'auto') return n <= AUTO_RESTART_MAX_CLIPS ? AUTO_RESTARTS : 1;
+  return r;
 }
 
 export interface Partition {
@@ -108,6 +123,8 @@ export interface PartitionResult {
   searchObjective: number;
   refine: RefineStats | null;
   seconds: { search: number; refine: number; order: number };
+  /** With more than one search: each one's objective, and which was kept (the first of the highest). */
+  restarts?: { objectives: number[]; kept: number };
 }
 
 /** Rows [start, end) of a label matrix as their own matrix. */
@@ -115,9 +132,12 @@ export function sliceRows(m: LabelMatrix, start: number, end: number): LabelMatr
   return { labels: m.labels.subarray(start * m.d, end * m.d), n: end - start, d: m.d, ks: m.ks };
 }
 
-/** The generator of one partition: depends on the seed and the partition index only. */
-export function partitionRng(seed: number, partition: number): Rng {
-  return Rng.derive(seed, 'selection', partition);
+/**
+ * The generator of one partition's search: depends on the seed, the partition index and the
+ * restart only (restart 0 is the stream a single search has always used).
+ */
+export function partitionRng(seed: number, partition: number, restart?: number): Rng {
+  return !restart ? Rng.derive(seed, 'selection', partition) : Rng.derive(seed, 'selection', partition, 'restart', restart);
 }
 
 /** Select within one partition. The labels must be validated already (see validateLabels). */
@@ -129,20 +149,38 @@ export function selectPartition(
   onRefineProgress?: (evaluations: number, accepted: number) => void,
 ): PartitionResult {
   const sub = sliceRows(matrix, part.start, part.end);
-  const obj = new MIObjective(sub, params.pairs, { estimator: params.estimator, trusted: true });
-  const result = searchSubset(obj, {
-    algorithm: params.algorithm,
-    target: part.target,
-    batchSize: params.batchSize,
-    batchPick: params.batchPick,
-    epsilon: params.epsilon,
-    refine: params.refine,
-    order: params.order,
-    overselect: params.overselect,
-    rng: partitionRng(params.seed, part.index),
-    onProgress,
-    onRefineProgress,
-  });
+  const runs = partitionRestarts(params, sub.n);
+  let result: ReturnType<typeof searchSubset> | undefined;
+  const objectives: number[] = [];
+  const seconds = { search: 0, refine: 0, order: 0 };
+  let kept = 0;
+  for (let r = 0; r < runs; r++) {
+    const obj = new MIObjective(sub, params.pairs, { estimator: params.estimator, trusted: true });
+    // Progress over all the searches: the r-th counts after the r before it.
+    const progress = onProgress && ((selected: number, target: number) => onProgress(r * target + selected, runs * target));
+    const run = searchSubset(obj, {
+      algorithm: params.algorithm,
+      target: part.target,
+      batchSize: params.batchSize,
+      batchPick: params.batchPick,
+      epsilon: params.epsilon,
+      refine: params.refine,
+      order: params.order,
+      overselect: params.overselect,
+      rng: partitionRng(params.seed, part.index, r),
+      onProgress: progress,
+      onRefineProgress,
+    });
+    objectives.push(run.objective);
+    seconds.search += run.seconds.search;
+    seconds.refine += run.seconds.refine;
+    seconds.order += run.seconds.order;
+    if (!result || run.objective > result.objective) {
+      result = run;
+      kept = r;
+    }
+  }
+  result = result!;
   const order = new Int32Array(result.order.length);
   for (let r = 0; r < order.length; r++) order[r] = result.order[r] + part.start;
   const pickObjectives = result.pick.objectives;
@@ -155,7 +193,8 @@ export function selectPartition(
     objective: result.objective,
     searchObjective: pickObjectives[pickObjectives.length - 1],
     refine: result.refine,
-    seconds: result.seconds,
+    seconds: runs > 1 ? seconds : result.seconds,
+    ...(runs > 1 ? { restarts: { objectives, kept } } : {}),
   };
 }
 

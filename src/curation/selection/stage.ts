@@ -168,6 +168,7 @@ export function selectionParams(cfg: SelectionConfig, seed: number, pairs: Int32
     // A random baseline keeps its random order (a greedy or leave-one-out order would no longer be random).
     order: algorithm === 'random' ? 'pick' : cfg.order,
     overselect: algorithm === 'random' ? 0 : cfg.overselect,
+    restarts: algorithm === 'random' ? 1 : cfg.restarts,
     seed,
   };
 }
