@@ -18,9 +18,9 @@ import { log } from '../../runtime/progress.js';
 import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 import { readSelectionCsv } from '../../run/selection.js';
 import { formatSummary, prefixCurves, summarizeRanking, type EvalSummary, type ObjectiveCheck } from './evaluate.js';
-import { MIObjective, SelectionInputError, type Estimator, type LabelMatrix } from './objective.js';
+import { MIObjective, SelectionInputError, type Estimator } from './objective.js';
 import { clusteringName } from './pairs.js';
-import { poolFromClusters, selectionPaths } from './stage.js';
+import { poolFromClusters, selectionPaths, type SelectionMeta, type SelectionPool } from './stage.js';
 
 export interface EvalStageOptions {
   /** Ground truth: a labels.jsonl (from synth) or manifest.jsonl; default: the run's manifest, else the corpus labels.jsonl. */
@@ -87,6 +87,7 @@ export async function runEvalSelection(config: Config, opts: EvalStageOptions = 
   // Every file the truth could come from (the first that holds it is used: --truth, the manifest, labels.jsonl).
   const truthCandidates = opts.truth ? [opts.truth] : [runLayout(runDir).corpusLabels, ...(config.corpus.source ? [path.join(config.corpus.source, 'labels.jsonl')] : [])];
   if (!(await exists(selFile))) readSelectionCsv(selFile); // the reader's error names the file
+  const scoring = await readScoring(files.meta);
   const fp = {
     config: { evaluation: { topRatio: ratio }, seed: config.seed, selection: config.selection },
     inputs: {
@@ -94,7 +95,7 @@ export async function runEvalSelection(config: Config, opts: EvalStageOptions = 
       manifest: await fileDigest(files.manifest),
       clusters: await fileDigest(files.clusters),
       // What the objective check reads from the ranking's meta.json (its timings change on every run).
-      scoring: await metaScoring(files.meta),
+      scoring: scoring && stableKey(scoring),
       truth: Object.fromEntries(await Promise.all(truthCandidates.map(async (f) => [path.resolve(f), await fileDigest(f)] as const))),
     },
   };
@@ -107,19 +108,27 @@ export async function runEvalSelection(config: Config, opts: EvalStageOptions = 
   }
   const note = redoNote(check, runDir);
   if (note && !opts.silent) log(`eval-selection: ${note}`);
-  const r = await evaluateRanking(config, files, selFile, out, ratio, opts.truth);
+  const r = await evaluateRanking(config, files, selFile, out, ratio, opts.truth, scoring);
   await markDone(runDir, EVAL_STAGE, fp, { shard, outputs: [out], stamp: true, summary: { summary: r.summary, text: r.text }, seconds: (performance.now() - t0) / 1000 });
   return r;
 }
 
-async function evaluateRanking(config: Config, files: ReturnType<typeof selectionPaths>, selFile: string, out: string, ratio: number, truth: string | undefined): Promise<EvalStageResult> {
+async function evaluateRanking(
+  config: Config,
+  files: ReturnType<typeof selectionPaths>,
+  selFile: string,
+  out: string,
+  ratio: number,
+  truth: string | undefined,
+  scoring: Scoring | null,
+): Promise<EvalStageResult> {
   const runDir = config.runDir!;
   const opts = { truth };
   const ranking = readSelectionCsv(selFile);
   const manifest = (await ManifestIndex.read(files.manifest)).records;
   // The pool: the clips the selection could choose from (clusters.h5 when present).
   let poolIds: string[];
-  let pool: ReturnType<typeof poolFromClusters> | undefined;
+  let pool: SelectionPool | undefined;
   if (await exists(files.clusters)) {
     const clusters = await readClusters(files.clusters);
     pool = poolFromClusters(clusters, config.selection, files.clusters);
@@ -187,7 +196,7 @@ async function evaluateRanking(config: Config, files: ReturnType<typeof selectio
     ...(haveConcepts ? { poolConcepts, rankedConcepts: rankedIds.map(conceptOf) } : {}),
   });
   if (pool) {
-    const check = await objectiveCheck(files.meta, pool, rankedIds, (id) => truthOf(id) === true, summary.positives);
+    const check = objectiveCheck(files.meta, scoring, pool, rankedIds, (id) => truthOf(id) === true, summary.positives);
     if (check) summary.objective = check;
   }
   const curves = prefixCurves(hits, summary.positives);
@@ -206,14 +215,20 @@ async function evaluateRanking(config: Config, files: ReturnType<typeof selectio
   return { summary, file: out, text, skipped: false };
 }
 
-/** The pairs and estimator of a selection's meta.json (null when it has none), for the fingerprint. */
-async function metaScoring(metaFile: string): Promise<string | null> {
+/** What the objective check takes from a ranking's meta.json: its pairs and estimator. */
+type Scoring = { pairs: SelectionMeta['pairs'] | null; estimator: Estimator | null } | { unreadable: string };
+
+/**
+ * The pairs and estimator of a ranking's meta.json (null when there is none), read once for both
+ * the fingerprint and the check; the rest of the file (timings) changes on every run.
+ */
+async function readScoring(metaFile: string): Promise<Scoring | null> {
   if (!(await exists(metaFile))) return null;
   try {
-    const m = JSON.parse(await fsp.readFile(metaFile, 'utf8')) as { pairs?: unknown; params?: { estimator?: unknown } };
-    return stableKey({ pairs: m.pairs ?? null, estimator: m.params?.estimator ?? null });
-  } catch {
-    return 'unreadable';
+    const m = JSON.parse(await fsp.readFile(metaFile, 'utf8')) as Partial<SelectionMeta>;
+    return { pairs: m.pairs ?? null, estimator: m.params?.estimator ?? null };
+  } catch (err) {
+    return { unreadable: (err as Error).message };
   }
 }
 
@@ -223,30 +238,26 @@ async function metaScoring(metaFile: string): Promise<string | null> {
  * there is no meta.json with pairs (a random or contrastive ranking, an old run), when a pair
  * names a clustering the pool lacks, or when the ranking is shorter than the number of positives.
  */
-async function objectiveCheck(
+function objectiveCheck(
   metaFile: string,
-  pool: { ids: string[]; matrix: LabelMatrix; clusterings: Array<{ modality: string; layer: string; k: number }> },
+  scoring: Scoring | null,
+  pool: SelectionPool,
   rankedIds: string[],
   isPositive: (id: string) => boolean,
   positives: number,
-): Promise<ObjectiveCheck | undefined> {
-  if (positives < 2 || rankedIds.length < positives || !(await exists(metaFile))) return undefined;
-  let meta: { pairs?: Array<[string, string]>; params?: { estimator?: Estimator } };
-  try {
-    meta = JSON.parse(await fsp.readFile(metaFile, 'utf8'));
-  } catch (err) {
-    throw new SelectionInputError(`${metaFile}: not a selection meta.json (${(err as Error).message})`);
-  }
-  if (!Array.isArray(meta.pairs) || meta.pairs.length === 0) return undefined;
+): ObjectiveCheck | undefined {
+  if (positives < 2 || rankedIds.length < positives || !scoring) return undefined;
+  if ('unreadable' in scoring) throw new SelectionInputError(`${metaFile}: not a selection meta.json (${scoring.unreadable})`);
+  if (!Array.isArray(scoring.pairs) || scoring.pairs.length === 0) return undefined;
   const column = new Map(pool.clusterings.map((c, j) => [clusteringName(c), j]));
   const pairs: number[] = [];
-  for (const [a, b] of meta.pairs) {
+  for (const [a, b] of scoring.pairs) {
     const i = column.get(a);
     const j = column.get(b);
     if (i === undefined || j === undefined) return undefined;
     pairs.push(i, j);
   }
-  const estimator: Estimator = meta.params?.estimator ?? CONFIG_DEFAULTS.selection.estimator;
+  const estimator: Estimator = scoring.estimator ?? CONFIG_DEFAULTS.selection.estimator;
   const row = new Map(pool.ids.map((id, r) => [id, r]));
   const score = (ids: Iterable<string>): number => {
     const f = new MIObjective(pool.matrix, pairs, { estimator, trusted: true });

@@ -193,7 +193,7 @@ export function selectPartition(
     objective: result.objective,
     searchObjective: pickObjectives[pickObjectives.length - 1],
     refine: result.refine,
-    seconds: runs > 1 ? seconds : result.seconds,
+    seconds,
     ...(runs > 1 ? { restarts: { objectives, kept } } : {}),
   };
 }
