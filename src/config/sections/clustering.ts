@@ -22,6 +22,13 @@ export const ClusteringSchema = z
     k: kList.default([32]),
     /** Layers to cluster, each with optional k values; empty (default) = every layer in the feature shards. */
     layers: z.array(ClusteringLayerSchema).default([]),
+    /**
+     * Also cluster each modality's layers together (when it has two or more): every layer's
+     * features standardised per column on the fitting sample and weighted so each layer counts
+     * the same, concatenated, clustered with clustering.k. Its clusterings are named
+     * `<modality>/joint/k<k>` and pair like any other (docs/clustering.md "Joint clusterings").
+     */
+    joint: z.boolean().default(false),
     /** Lloyd iterations at most. */
     iterations: z.number().int().min(1).default(25),
     /** Stop early when an iteration lowers the inertia by less than this fraction; negative = never. */

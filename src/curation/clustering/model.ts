@@ -11,6 +11,8 @@
  *       pca_W         float32 [dim, centroidDim]
  *       pca_bias      float32 [centroidDim]
  *       pca_eigenvalues float64 [centroidDim]
+ *       std_mean, std_scale float32 [dim]       (joint clusterings: per-column standardisation,
+ *                                                  applied first; attribute parts = layers, comma-joined)
  */
 import { produceFileAtomic } from '../../runtime/atomic.js';
 import { loadH5, hasHdf5Signature, writeClusteringAttrs, type Modality } from './store.js';
@@ -35,6 +37,8 @@ export interface FittedClustering {
   iterations: number;
   fitPoints: number;
   history: number[];
+  /** A joint clustering (clustering.joint): the modality's layers it concatenates, in order. */
+  parts?: string[];
 }
 
 export interface ClusterModel {
@@ -62,6 +66,12 @@ export async function writeClusterModel(path: string, m: ClusterModel): Promise<
         cg.create_attribute('fitPoints', c.fitPoints, null, '<i8');
         cg.create_dataset({ name: 'centroids', data: c.centroids, shape: [c.k, c.centroidDim], dtype: '<f' });
         cg.create_dataset({ name: 'history', data: Float64Array.from(c.history.length ? c.history : [c.inertia]), dtype: '<d' });
+        if (c.parts) cg.create_attribute('parts', c.parts.join(','));
+        const st = c.transform.standardise;
+        if (st) {
+          cg.create_dataset({ name: 'std_mean', data: st.mean, shape: [c.dim], dtype: '<f' });
+          cg.create_dataset({ name: 'std_scale', data: st.scale, shape: [c.dim], dtype: '<f' });
+        }
         const p = c.transform.pca;
         if (p) {
           cg.create_dataset({ name: 'pca_mean', data: p.mean, shape: [p.dimIn], dtype: '<f' });
@@ -115,7 +125,14 @@ export async function readClusterModel(path: string): Promise<ClusterModel | nul
       const centroids = ds('centroids');
       if (!(centroids instanceof Float32Array) || centroids.length !== k * centroidDim) throw new Error(`${where}: centroids is not float32 [${k}, ${centroidDim}]`);
       const mean = ds('pca_mean');
+      const stdMean = ds('std_mean');
+      const stdScale = ds('std_scale');
+      if ((stdMean === null) !== (stdScale === null)) throw new Error(`${where}: has only one of std_mean and std_scale (delete the model to refit)`);
+      if (stdMean !== null && (!(stdMean instanceof Float32Array) || !(stdScale instanceof Float32Array) || stdMean.length !== dim || stdScale.length !== dim)) {
+        throw new Error(`${where}: std_mean and std_scale are not float32 [${dim}] (delete the model to refit)`);
+      }
       const transform: FeatureTransform = {
+        standardise: stdMean ? { mean: new Float32Array(stdMean as Float32Array), scale: new Float32Array(stdScale as Float32Array) } : null,
         l2: num(attr(g, 'l2', where)) === 1,
         pca:
           mean instanceof Float32Array
@@ -144,6 +161,7 @@ export async function readClusterModel(path: string): Promise<ClusterModel | nul
         iterations: num(attr(g, 'iterations', where)),
         fitPoints: num(attr(g, 'fitPoints', where)),
         history: hist ? Array.from(hist as ArrayLike<number>) : [],
+        ...(g.attrs['parts'] ? { parts: str(g.attrs['parts'].value).split(',') } : {}),
       });
     }
     return { fingerprint: str(attr(f, 'fingerprint', path)), seed: num(attr(f, 'seed', path)), clusterings };

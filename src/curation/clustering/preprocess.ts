@@ -19,9 +19,24 @@ export interface PcaWhitening {
   eigenvalues: Float64Array;
 }
 
+/**
+ * Per-column standardisation with a weight per block of columns, for joint clusterings:
+ * y_j = (x_j − mean_j) · scale_j, where scale_j = 1 / (sd_j · sqrt(width of j's layer)), so every
+ * layer contributes the same expected squared distance whatever its width (0 for a column with no
+ * variance in the fitting sample).
+ */
+export interface Standardisation {
+  /** float32 [dim]. */
+  mean: Float32Array;
+  /** float32 [dim]. */
+  scale: Float32Array;
+}
+
 export interface FeatureTransform {
   l2: boolean;
   pca: PcaWhitening | null;
+  /** Applied first, before L2 normalisation and whitening (joint clusterings only). */
+  standardise?: Standardisation | null;
 }
 
 export interface TransformOptions {
@@ -232,6 +247,49 @@ export async function fitPcaWhitening(X: Float32Array, n: number, dim: number, d
   return { dimIn: dim, dimOut: keep, mean: Float32Array.from(mean), W, bias, eigenvalues: eig };
 }
 
+/**
+ * Fit the standardisation of n rows X [n, dim] made of blocks of the given widths (one block per
+ * layer, in column order): mean and standard deviation per column over the rows.
+ */
+export function fitStandardisation(X: Float32Array, n: number, blocks: number[]): Standardisation {
+  const dim = blocks.reduce((a, b) => a + b, 0);
+  if (n < 2) throw new Error(`standardisation needs at least 2 points, got ${n}`);
+  if (X.length < n * dim) throw new Error(`standardisation: ${X.length} values for ${n} rows of ${dim}`);
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j] += X[i * dim + j];
+  for (let j = 0; j < dim; j++) mean[j] /= n;
+  const m2 = new Float64Array(dim);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < dim; j++) {
+      const d = X[i * dim + j] - mean[j];
+      m2[j] += d * d;
+    }
+  }
+  const scale = new Float32Array(dim);
+  let j0 = 0;
+  for (const w of blocks) {
+    const blockWeight = 1 / Math.sqrt(w);
+    for (let j = j0; j < j0 + w; j++) {
+      const sd = Math.sqrt(m2[j] / (n - 1));
+      // A column that does not vary in the sample (or only by rounding) carries nothing.
+      scale[j] = sd > 1e-12 * (1 + Math.abs(mean[j])) ? blockWeight / sd : 0;
+    }
+    j0 += w;
+  }
+  return { mean: Float32Array.from(mean), scale };
+}
+
+/** y = (x − mean) · scale, row by row, into a new array. */
+export function applyStandardisation(s: Standardisation, X: Float32Array, n: number, dim: number): Float32Array {
+  if (s.mean.length !== dim) throw new Error(`standardisation was fitted on ${s.mean.length}-d vectors, got ${dim}-d`);
+  const Y = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const o = i * dim;
+    for (let j = 0; j < dim; j++) Y[o + j] = (X[o + j] - s.mean[j]) * s.scale[j];
+  }
+  return Y;
+}
+
 /** Fit the transform on a sample (the sample is not modified). */
 export async function fitTransform(X: Float32Array, n: number, dim: number, opts: TransformOptions = {}): Promise<FeatureTransform> {
   const l2 = !!opts.l2Normalize;
@@ -258,7 +316,12 @@ export async function applyTransform(
   opts: { inPlace?: boolean; kernel?: KernelOptions } = {},
 ): Promise<Float32Array> {
   let Y = X;
-  if (t.l2) Y = l2NormalizeRows(opts.inPlace ? X : Float32Array.from(X.subarray(0, n * dim)), n, dim);
+  let owned = !!opts.inPlace;
+  if (t.standardise) {
+    Y = applyStandardisation(t.standardise, X, n, dim);
+    owned = true;
+  }
+  if (t.l2) Y = l2NormalizeRows(owned ? Y : Float32Array.from(Y.subarray(0, n * dim)), n, dim);
   if (t.pca) {
     if (t.pca.dimIn !== dim) throw new Error(`PCA whitening was fitted on ${t.pca.dimIn}-d vectors, got ${dim}-d`);
     Y = await affine(Y, n, dim, t.pca.W, t.pca.bias, t.pca.dimOut, opts.kernel);

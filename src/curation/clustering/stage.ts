@@ -35,7 +35,7 @@ import { shardName } from '../../runtime/shard.js';
 import { promises as fsp } from 'node:fs';
 import { kmeans, KMeansInputError } from './kmeans.js';
 import { NearestCentroid, type KernelOptions } from './kernel.js';
-import { fitTransform, applyTransform, transformedDim } from './preprocess.js';
+import { fitTransform, applyTransform, transformedDim, fitStandardisation, applyStandardisation } from './preprocess.js';
 import { readClusterModel, writeClusterModel, type ClusterModel, type FittedClustering } from './model.js';
 import { ClustersWriter, readClusters, readClustersRows, writeClusters, type ClusterFile, type Modality } from './store.js';
 import { fitShards, partNameOf } from '../incremental/ledger.js';
@@ -81,7 +81,12 @@ export interface ClusteringSpec {
   layer: string;
   k: number;
   dim: number;
+  /** A joint clustering (clustering.joint): the layers concatenated, in this order (dim = the sum of theirs). */
+  parts?: string[];
 }
+
+/** The layer name of a modality's joint clustering (clustering.joint). */
+export const JOINT_LAYER = 'joint';
 
 export function clusterPaths(runDir: string): { model: string; partsDir: string; clusters: string } {
   const L = runLayout(runDir);
@@ -104,6 +109,32 @@ export function planClusterings(cfg: ClusteringConfig, layers: Array<{ modality:
     for (const k of ks) out.push({ modality: l.modality, layer: l.layer, k, dim: l.dim });
   }
   if (out.length === 0) throw new ClusterStageError(`${where} has no feature layers to cluster`);
+  if (cfg.joint) {
+    for (const modality of ['audio', 'visual'] as const) {
+      const parts = sampleLayers(out).filter((l) => l.modality === modality);
+      if (parts.some((l) => l.layer === JOINT_LAYER)) {
+        throw new ClusterStageError(`${where} has a ${modality} feature layer named "${JOINT_LAYER}", the name clustering.joint gives its clusterings; rename that layer or set clustering.joint: false`);
+      }
+      // One layer alone: its joint clustering would repeat its own.
+      if (parts.length < 2) continue;
+      const dim = parts.reduce((t, l) => t + l.dim, 0);
+      for (const k of [...new Set(cfg.k)]) out.push({ modality, layer: JOINT_LAYER, k, dim, parts: parts.map((l) => l.layer) });
+    }
+  }
+  return out;
+}
+
+/** Rows of the given layers side by side: row i = layer 0's row i, then layer 1's, ... */
+function concatRows(blocks: Float32Array[], widths: number[], n: number): Float32Array {
+  const dim = widths.reduce((a, b) => a + b, 0);
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    let o = i * dim;
+    blocks.forEach((b, j) => {
+      out.set(b.subarray(i * widths[j], (i + 1) * widths[j]), o);
+      o += widths[j];
+    });
+  }
   return out;
 }
 
@@ -241,10 +272,10 @@ export class SampleReservoir {
   }
 }
 
-/** The layers the fit samples (one sample shared by every clustering of the config). */
+/** The layers the fit samples (one sample shared by every clustering of the config; joint ones read their parts). */
 export function sampleLayers(specs: ClusteringSpec[]): Array<{ modality: Modality; layer: string; dim: number }> {
   const layerKeys: Array<{ modality: Modality; layer: string; dim: number }> = [];
-  for (const s of specs) if (!layerKeys.some((l) => l.modality === s.modality && l.layer === s.layer)) layerKeys.push({ modality: s.modality, layer: s.layer, dim: s.dim });
+  for (const s of specs) if (!s.parts && !layerKeys.some((l) => l.modality === s.modality && l.layer === s.layer)) layerKeys.push({ modality: s.modality, layer: s.layer, dim: s.dim });
   return layerKeys;
 }
 
@@ -406,9 +437,30 @@ async function fitModel(config: Config, files: string[], fingerprint: string, si
   }
   const kernel = kernelOptions(cfg);
   const clusterings: FittedClustering[] = [];
-  for (const [j, l] of layerKeys.entries()) {
-    const X = reservoir.ordered(j);
-    const transform = await fitTransform(X, n, l.dim, { l2Normalize: cfg.l2Normalize, whiten: cfg.whiten, whitenDim: cfg.whitenDim, kernel });
+  // The inputs to fit: each sampled layer, then each joint clustering's concatenated parts.
+  const inputs: Array<{ modality: Modality; layer: string; dim: number; X: () => Float32Array; parts?: string[] }> = layerKeys.map((l, j) => ({ ...l, X: () => reservoir.ordered(j) }));
+  for (const modality of ['audio', 'visual'] as const) {
+    const joint = specs.find((s) => s.modality === modality && s.parts);
+    if (!joint) continue;
+    const idx = joint.parts!.map((layer) => layerKeys.findIndex((l) => l.modality === modality && l.layer === layer));
+    inputs.push({
+      modality,
+      layer: joint.layer,
+      dim: joint.dim,
+      parts: joint.parts,
+      X: () => concatRows(idx.map((j) => reservoir.ordered(j)), idx.map((j) => layerKeys[j].dim), n),
+    });
+  }
+  for (const l of inputs) {
+    const X = l.X();
+    let standardise = null;
+    let Xfit = X;
+    if (l.parts) {
+      const widths = l.parts.map((layer) => layerKeys.find((x) => x.modality === l.modality && x.layer === layer)!.dim);
+      standardise = fitStandardisation(X, n, widths);
+      Xfit = applyStandardisation(standardise, X, n, l.dim);
+    }
+    const transform = { ...(await fitTransform(Xfit, n, l.dim, { l2Normalize: cfg.l2Normalize, whiten: cfg.whiten, whitenDim: cfg.whitenDim, kernel })), standardise };
     const Xt = await applyTransform(transform, X, n, l.dim, { kernel });
     const dimT = transformedDim(transform, l.dim);
     for (const s of specs.filter((x) => x.modality === l.modality && x.layer === l.layer)) {
@@ -451,6 +503,7 @@ async function fitModel(config: Config, files: string[], fingerprint: string, si
         iterations: r.iterations,
         fitPoints: n,
         history: r.history,
+        ...(l.parts ? { parts: l.parts } : {}),
       });
     }
   }
@@ -479,13 +532,28 @@ export async function assignShard(model: ClusterModel, file: string, kernel: Ker
   const inertias: number[] = [];
   const transformed = new Map<string, Float32Array>();
   for (const [d, c] of model.clusterings.entries()) {
-    const key = `${c.modality}/${c.layer}`;
-    let Xt = transformed.get(key + (c.transform.l2 ? ':l2' : '') + (c.transform.pca ? `:pca${c.centroidDim}` : ''));
+    const key = `${c.modality}/${c.layer}` + (c.transform.l2 ? ':l2' : '') + (c.transform.pca ? `:pca${c.centroidDim}` : '');
+    let Xt = transformed.get(key);
     if (!Xt) {
-      const data = layerOf(shard, file, c.modality, c.layer, c.dim);
-      checkFinite(file, shard.ids, c.modality, c.layer, data, c.dim);
+      let data: Float32Array;
+      if (c.parts) {
+        const widths: number[] = [];
+        const blocks = c.parts.map((layer) => {
+          const l = shard.layers.find((x) => x.modality === c.modality && x.layer === layer);
+          if (!l) throw new ClusterStageError(`${file}: lacks layer ${c.modality}/${layer}, a part of the ${c.modality}/${c.layer} clustering`);
+          widths.push(l.dim);
+          checkFinite(file, shard.ids, c.modality, layer, l.data, l.dim);
+          return l.data;
+        });
+        const dim = widths.reduce((a, b) => a + b, 0);
+        if (dim !== c.dim) throw new ClusterStageError(`${file}: the layers of ${c.modality}/${c.layer} (${c.parts.join(', ')}) are ${dim} wide, the model was fitted on ${c.dim}`);
+        data = concatRows(blocks, widths, n);
+      } else {
+        data = layerOf(shard, file, c.modality, c.layer, c.dim);
+        checkFinite(file, shard.ids, c.modality, c.layer, data, c.dim);
+      }
       Xt = n === 0 ? new Float32Array(0) : await applyTransform(c.transform, data, n, c.dim, { kernel });
-      transformed.set(key + (c.transform.l2 ? ':l2' : '') + (c.transform.pca ? `:pca${c.centroidDim}` : ''), Xt);
+      transformed.set(key, Xt);
     }
     if (n === 0) {
       inertias.push(0);

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { Rng } from '../../../src/runtime/random.js';
-import { symmetricEigen, fitTransform, applyTransform, l2NormalizeRows } from '../../../src/curation/clustering/preprocess.js';
+import { symmetricEigen, fitTransform, applyTransform, l2NormalizeRows, fitStandardisation, applyStandardisation } from '../../../src/curation/clustering/preprocess.js';
 
 describe('preprocessing', () => {
   it('symmetricEigen: A v = λ v, orthonormal vectors, ascending values', () => {
@@ -63,5 +63,41 @@ describe('preprocessing', () => {
     expect(Array.from(X)).toEqual([3, 4, 0, 0, 1, 0]);
     l2NormalizeRows(X, 3, 2);
     expect(X[0]).toBeCloseTo(0.6, 6);
+  });
+
+  it('standardisation: zero mean per column, and every block the same total variance whatever its width and scale', async () => {
+    const rng = new Rng(5);
+    const n = 500;
+    const widths = [2, 7, 1];
+    const scales = [1000, 0.01, 3];
+    const dim = 10;
+    const X = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) {
+      let j = 0;
+      widths.forEach((w, b) => {
+        for (let c = 0; c < w; c++, j++) X[i * dim + j] = scales[b] * (c + 1) * rng.normal() + 5 * b;
+      });
+    }
+    // A constant column carries nothing: its scale is 0, not a division by zero.
+    for (let i = 0; i < n; i++) X[i * dim + 9] = 42;
+    const s = fitStandardisation(X, n, widths);
+    expect(s.scale[9]).toBe(0);
+    const Y = applyStandardisation(s, X, n, dim);
+    const colMean = (j: number) => Array.from({ length: n }, (_, i) => Y[i * dim + j]).reduce((a, b) => a + b, 0) / n;
+    const colVar = (j: number) => Array.from({ length: n }, (_, i) => Y[i * dim + j] ** 2).reduce((a, b) => a + b, 0) / (n - 1);
+    for (let j = 0; j < dim; j++) expect(Math.abs(colMean(j))).toBeLessThan(1e-4);
+    // Block variance (sum over its columns) is 1 for the two varying blocks.
+    expect(colVar(0) + colVar(1)).toBeCloseTo(1, 4);
+    expect([2, 3, 4, 5, 6, 7, 8].reduce((t, j) => t + colVar(j), 0)).toBeCloseTo(1, 4);
+    // Applied through a transform, it comes first; X itself is not modified.
+    const before = Float32Array.from(X);
+    const t = await fitTransform(Y, n, dim, { l2Normalize: true });
+    const Z = await applyTransform({ ...t, standardise: s }, X, n, dim);
+    expect(Array.from(X)).toEqual(Array.from(before));
+    const norm0 = Math.hypot(...Array.from(Z.subarray(0, dim)));
+    expect(norm0).toBeCloseTo(1, 5);
+    expect(Z[0] / norm0 === 0 ? 0 : Z[0]).toBeCloseTo(Y[0] / Math.hypot(...Array.from(Y.subarray(0, dim))), 5);
+    expect(() => fitStandardisation(X, 1, widths)).toThrow(/at least 2 points/);
+    expect(() => applyStandardisation(s, X, n, 9)).toThrow(/fitted on 10-d vectors, got 9-d/);
   });
 });

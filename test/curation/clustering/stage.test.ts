@@ -1,11 +1,11 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Rng } from '../../../src/runtime/random.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { writeFeatureShard, featureShardPath } from '../../../src/curation/features/store.js';
-import { runCluster, ClusterStageError } from '../../../src/curation/clustering/stage.js';
+import { runCluster, ClusterStageError, JOINT_LAYER } from '../../../src/curation/clustering/stage.js';
 import { readClusters } from '../../../src/curation/clustering/store.js';
 import { readClusterModel } from '../../../src/curation/clustering/model.js';
 import { plantedClusters, adjustedRandIndex } from '../../../src/curation/clustering/synthetic.js';
@@ -161,5 +161,94 @@ describe('cluster stage', () => {
     await expect(
       runCluster(config(c.runDir, { layers: [{ modality: 'audio', layer: 'nope' }] }), { index: 0, count: 1 }, { silent: true }),
     ).rejects.toThrow(/audio\/nope.*available: audio\/mel, visual\/conv/);
+  });
+
+  it('clustering.joint clusters the layers of a modality together, standardised, at fit and assignment', async () => {
+    // Four visual concepts (a, b): layer x (2-d, scale 1000) encodes a only, layer y (20-d, scale 0.01)
+    // encodes b only. Neither layer alone can tell the four apart; together they can, but only
+    // when the scales are evened out (concatenated raw, x's scale would drown y).
+    const runDir = path.join(root, 'joint');
+    const rng = new Rng(11);
+    const n = 480;
+    const ids = Array.from({ length: n }, (_, i) => `clip-${String(i).padStart(4, '0')}`);
+    const truth = ids.map((_, i) => i % 4);
+    const x = new Float32Array(n * 2);
+    const y = new Float32Array(n * 20);
+    const mel = new Float32Array(n * 3);
+    truth.forEach((c, i) => {
+      const a = c & 1;
+      const b = c >> 1;
+      x[i * 2] = 1000 * (10 * a + rng.normal());
+      x[i * 2 + 1] = 1000 * rng.normal();
+      for (let j = 0; j < 20; j++) y[i * 20 + j] = 0.01 * (4 * b + rng.normal());
+      for (let j = 0; j < 3; j++) mel[i * 3 + j] = rng.normal() + 5 * (c % 2);
+    });
+    const bounds = [0, 200, n];
+    for (let s = 0; s < 2; s++) {
+      const [lo, hi] = [bounds[s], bounds[s + 1]];
+      await writeFeatureShard(featureShardPath(runDir, s, 2), {
+        ids: ids.slice(lo, hi),
+        layers: [
+          { modality: 'audio', layer: 'mel', dim: 3, data: mel.slice(lo * 3, hi * 3) },
+          { modality: 'visual', layer: 'x', dim: 2, data: x.slice(lo * 2, hi * 2) },
+          { modality: 'visual', layer: 'y', dim: 20, data: y.slice(lo * 20, hi * 20) },
+        ],
+        attrs: { extractor: 'test' },
+      });
+    }
+    writeFileSync(path.join(runDir, 'manifest.jsonl'), ids.map((id) => JSON.stringify({ id, source: `${id}.mp4` })).join('\n') + '\n');
+    const cfg = config(runDir, { joint: true, fitPointsPerCentroid: 0, restarts: 3 });
+    const r = await runCluster(cfg, { index: 0, count: 1 }, { silent: true });
+    const f = await readClusters(r.clustersPath!);
+    // audio has one layer, so no joint clustering of its own; visual gets visual/joint/k4 after its layers.
+    expect(f.clusterings.map((c) => `${c.modality}/${c.layer}/k${c.k}`)).toEqual(['audio/mel/k4', 'visual/x/k4', 'visual/y/k4', `visual/${JOINT_LAYER}/k4`]);
+    const col = (d: number) => f.ids.map((_, i) => f.labels[i * f.d + d]);
+    const t = f.ids.map((id) => truth[ids.indexOf(id)]);
+    expect(adjustedRandIndex(col(1), t)).toBeLessThan(0.6);
+    expect(adjustedRandIndex(col(2), t)).toBeLessThan(0.6);
+    expect(adjustedRandIndex(col(3), t)).toBeGreaterThanOrEqual(0.95);
+    // The model keeps the parts and the standardisation, so later clips are assigned the same way.
+    const model = await readClusterModel(path.join(runDir, 'clusters.model.h5'));
+    const joint = model!.clusterings[3];
+    expect(joint.parts).toEqual(['x', 'y']);
+    expect(joint.dim).toBe(22);
+    expect(joint.transform.standardise?.mean.length).toBe(22);
+    expect(joint.transform.standardise!.scale[0]).toBeCloseTo(1 / (Math.sqrt(2) * 1000 * Math.sqrt(1 + 25)), 5);
+    expect(model!.clusterings[1].transform.standardise ?? null).toBeNull();
+    // Assigning shard by shard gives the same labels as one process.
+    const runDir2 = path.join(root, 'joint-sharded');
+    mkdirSync(path.join(runDir2, 'features'), { recursive: true });
+    for (const s of [0, 1]) {
+      const src = featureShardPath(runDir, s, 2);
+      writeFileSync(featureShardPath(runDir2, s, 2), readFileSync(src));
+    }
+    writeFileSync(path.join(runDir2, 'manifest.jsonl'), readFileSync(path.join(runDir, 'manifest.jsonl')));
+    const cfg2 = config(runDir2, { joint: true, fitPointsPerCentroid: 0, restarts: 3 });
+    await runCluster(cfg2, { index: 1, count: 2 }, { silent: true });
+    const r2 = await runCluster(cfg2, { index: 0, count: 2 }, { silent: true });
+    expect(Array.from((await readClusters(r2.clustersPath!)).labels)).toEqual(Array.from(f.labels));
+    // Turning it off refits without the joint clustering.
+    const off = await runCluster(config(runDir, { joint: false, fitPointsPerCentroid: 0, restarts: 3 }), { index: 0, count: 1 }, { silent: true });
+    expect(off.fitted).toBe(true);
+    expect(off.clusterings.map((c) => c.layer)).toEqual(['mel', 'x', 'y']);
+  });
+
+  it('clustering.joint refuses a feature layer already named "joint"', async () => {
+    const runDir = path.join(root, 'joint-name');
+    const rng = new Rng(12);
+    const n = 40;
+    const data = (d: number) => Float32Array.from({ length: n * d }, () => rng.normal());
+    await writeFeatureShard(featureShardPath(runDir, 0, 1), {
+      ids: Array.from({ length: n }, (_, i) => `c${i}`),
+      layers: [
+        { modality: 'visual', layer: 'joint', dim: 2, data: data(2) },
+        { modality: 'visual', layer: 'other', dim: 2, data: data(2) },
+      ],
+      attrs: { extractor: 'test' },
+    });
+    await expect(runCluster(config(runDir, { joint: true }), { index: 0, count: 1 }, { silent: true })).rejects.toThrow(/visual feature layer named "joint".*clustering\.joint: false/);
+    // Without clustering.joint the layer is an ordinary one.
+    const ok = await runCluster(config(runDir, { k: [2] }), { index: 0, count: 1 }, { silent: true });
+    expect(ok.clusterings.map((c) => c.layer)).toEqual(['joint', 'other']);
   });
 });
