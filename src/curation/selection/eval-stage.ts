@@ -264,7 +264,10 @@ function objectiveCheck(
     for (const id of ids) f.add(row.get(id)!);
     return f.value();
   };
-  const ranked = score(rankedIds.slice(0, positives));
+  const head = rankedIds.slice(0, positives);
+  const ranked = score(head);
   const truth = score(pool.ids.filter((id) => isPositive(id)));
-  return { pairs: pairs.length / 2, estimator, size: positives, ranked, truth, limit: truth > ranked + 1e-9 ? 'search' : 'objective' };
+  // The head is the true positives themselves: nothing limits precision.
+  const limit = head.every(isPositive) ? 'none' : truth > ranked + 1e-9 ? 'search' : 'objective';
+  return { pairs: pairs.length / 2, estimator, size: positives, ranked, truth, limit };
 }

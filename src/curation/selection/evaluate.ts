@@ -46,7 +46,8 @@ export interface EvalSummary {
  * higher, the search fell short of a subset the objective prefers (`limit: 'search'`: more
  * refinement or restarts could raise precision); when the ranked clips score at least as high,
  * the objective itself prefers them (`limit: 'objective'`: only better features or clusterings
- * would raise precision).
+ * would raise precision). When the first `size` ranked clips are the true positives, precision
+ * there is 1 and `limit` is 'none'.
  */
 export interface ObjectiveCheck {
   pairs: number;
@@ -54,15 +55,17 @@ export interface ObjectiveCheck {
   size: number;
   ranked: number;
   truth: number;
-  limit: 'objective' | 'search';
+  limit: 'objective' | 'search' | 'none';
 }
 
 /** The objectiveCheck line of the printed summaries. */
 export function formatObjectiveCheck(o: ObjectiveCheck): string {
   const why =
-    o.limit === 'search'
-      ? 'the true positives score higher: the search fell short of them, so more refinement could raise precision'
-      : 'the objective prefers the ranked clips: better features or clusterings, not a longer search, would raise precision';
+    o.limit === 'none'
+      ? 'the ranked clips are the true positives'
+      : o.limit === 'search'
+        ? 'the true positives score higher: the search fell short of them, so more refinement could raise precision'
+        : 'the objective prefers the ranked clips: better features or clusterings, not a longer search, would raise precision';
   return `objective F over the selection's ${o.pairs} pair(s): the top ${o.size} ranked ${o.ranked.toFixed(4)}, the ${o.size} true positives ${o.truth.toFixed(4)} (${why})`;
 }
 

@@ -41,7 +41,7 @@ describe('eval-selection: objective of the ranked head against the true positive
     const head = readSelectionCsv(path.join(dir, 'selection.csv')).slice(0, positives.length).map((x) => row.get(x.id)!);
     expect(o.ranked).toBeCloseTo(objectiveFromScratch(matrix, pairs, head), 9);
     expect(o.truth).toBeCloseTo(objectiveFromScratch(matrix, pairs, positives), 9);
-    expect(o.limit).toBe(o.truth > o.ranked + 1e-9 ? 'search' : 'objective');
+    expect(o.limit).toBe(r.summary.atPositives.precision === 1 ? 'none' : o.truth > o.ranked + 1e-9 ? 'search' : 'objective');
     // Written to the evaluation file and printed.
     expect(JSON.parse(readFileSync(r.file, 'utf8')).summary.objective).toEqual(o);
     expect(r.text).toContain(formatObjectiveCheck(o));
@@ -58,6 +58,16 @@ describe('eval-selection: objective of the ranked head against the true positive
     expect(ob.truth).toBeCloseTo(o.truth, 12);
     expect(ob.ranked).toBeLessThan(ob.truth);
     expect(formatObjectiveCheck(ob)).toMatch(/the search fell short of them/);
+
+    // A ranking with every positive first: its head is the true positives, so nothing limits precision.
+    const good = path.join(dir, 'selection.good.csv');
+    await writeSelectionCsv(good, [...worst].reverse().map((id, i) => ({ rank: i + 1, id, video_id: id, start: 0, end: 2, gain: 0, objective: 0 })));
+    copyFileSync(path.join(dir, 'selection.meta.json'), path.join(dir, 'selection.good.meta.json'));
+    const g = await runEvalSelection(cfg, { silent: true, selection: good });
+    expect(g.summary.atPositives.precision).toBe(1);
+    expect(g.summary.objective!.limit).toBe('none');
+    expect(g.summary.objective!.ranked).toBeCloseTo(o.truth, 12);
+    expect(formatObjectiveCheck(g.summary.objective!)).toMatch(/the ranked clips are the true positives/);
 
     // Without the ranking's meta.json there are no pairs to score: no check, nothing else changes.
     rmSync(path.join(dir, 'selection.bad.meta.json'));
