@@ -12,6 +12,9 @@ import { writeManifest, type ClipRecord } from '../../src/run/manifest.js';
 import { writeSelectionCsv } from '../../src/run/selection.js';
 import { StageLedger } from '../../src/run/ledger.js';
 import { tinyCurateConfig } from '../helpers/tiny-config.js';
+import { extractorCodeKey, EXTRACTOR_VERSIONS } from '../../src/curation/features/versions.js';
+import { BuiltinAudioExtractor } from '../../src/curation/features/builtin-audio.js';
+import { BuiltinVisualExtractor } from '../../src/curation/features/builtin-visual.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'avc-curate-stage-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -68,6 +71,57 @@ describe('experiment curate stage', () => {
     utimesSync(path.join(runDir, 'corpus', 'c2.mp4'), later, later);
     await stage();
     expect(calls).toBe(2);
+  });
+
+  it('is redone when an extractor\'s model file changes (its code key), not on a plain rerun', async () => {
+    const runDir = path.join(root, 'model');
+    mkdirSync(runDir, { recursive: true });
+    const pool = path.join(runDir, 'pool.jsonl');
+    writeFileSync(pool, ids.map((id) => JSON.stringify({ id })).join('\n') + '\n');
+    const model = path.join(runDir, 'tower.onnx');
+    writeFileSync(model, 'weights v1');
+    const features = { shardSize: 4, decode: { fps: 6, width: 32, height: 32 }, audio: [{ type: 'builtin' }], visual: [{ type: 'onnx', model, outputs: [{ output: 'emb' }] }] };
+    const config = parseConfig(tinyCurateConfig({ name: 'cs', runDir, seed: 1, clips: 4, shardSize: 4 }, { features }));
+    let calls = 0;
+    const curate = async () => {
+      calls++;
+      await writeManifest(path.join(runDir, 'manifest.jsonl'), ids.map(clip));
+      await writeSelectionCsv(path.join(runDir, 'selection.csv'), rows(['c0', 'c1']));
+      return [];
+    };
+    const stage = () => curateStage({ config, runDir, expDir: path.join(runDir, 'experiment'), ledger: new StageLedger(runDir, { silent: true }), silent: true, notes: [] }, { poolFile: pool, heldOutFile: null, pool: 4, heldOut: 0 }, curate);
+    await stage();
+    await stage();
+    expect(calls).toBe(1);
+    writeFileSync(model, 'weights v2, retrained');
+    await stage();
+    expect(calls).toBe(2);
+  });
+
+  it('extractorCodeKey: each extractor\'s code version, and its model file\'s size and time', async () => {
+    const dir = path.join(root, 'key');
+    mkdirSync(path.join(dir, 'ckpt', 'step-1'), { recursive: true });
+    writeFileSync(path.join(dir, 'm.onnx'), 'abc');
+    writeFileSync(path.join(dir, 'ckpt', 'step-1', 'weights.bin'), '0123');
+    const key = (await extractorCodeKey(
+      {
+        audio: [{ type: 'builtin', frames: 8, maxSize: 128 }],
+        visual: [
+          { type: 'onnx', model: 'm.onnx' } as never,
+          { type: 'encoder', checkpoint: 'ckpt' } as never,
+        ],
+      },
+      dir,
+    )) as Array<Record<string, unknown>>;
+    expect(key[0]).toEqual({ modality: 'audio', type: 'builtin', version: EXTRACTOR_VERSIONS['builtin-audio'] });
+    expect(key[1]).toMatchObject({ modality: 'visual', type: 'onnx', version: EXTRACTOR_VERSIONS.onnx, model: { path: path.join(dir, 'm.onnx'), size: 3 } });
+    expect((key[2].model as { files: unknown[] }).files).toEqual([[path.join('step-1', 'weights.bin'), 4, expect.any(Number)]]);
+    // The built-in extractors report the versions the key uses.
+    expect(new BuiltinAudioExtractor().version).toBe(EXTRACTOR_VERSIONS['builtin-audio']);
+    expect(new BuiltinVisualExtractor({ frames: 4, maxSize: 32 }).version).toBe(EXTRACTOR_VERSIONS['builtin-visual']);
+    // A missing model is keyed as missing, not an error (the curation itself reports it).
+    const gone = (await extractorCodeKey({ audio: [], visual: [{ type: 'onnx', model: 'nope.onnx' } as never] }, dir)) as Array<Record<string, unknown>>;
+    expect(gone[0].model).toEqual({ path: path.join(dir, 'nope.onnx'), missing: true });
   });
 
   it('trains the curated arm on the last bootstrap round, and on selection.csv without rounds', async () => {

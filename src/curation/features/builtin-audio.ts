@@ -19,6 +19,7 @@ import { logMelSpectrogram, VGGISH_LOGMEL } from '../../media/logmel.js';
 import { FftPlan, hannWindow, nextPow2, resample } from '../../media/fft.js';
 import type { Extractor, LayerSpec } from './extractor.js';
 import type { DescriptorWorkers } from './workers.js';
+import { EXTRACTOR_VERSIONS } from './versions.js';
 
 const N_MELS = VGGISH_LOGMEL.nMels;
 const N_MFCC = 13;
@@ -258,7 +259,7 @@ export function builtinAudioFeatures(input: AudioInput): Float32Array[] {
 /** The built-in audio extractor (see the module comment for its layers). */
 export class BuiltinAudioExtractor implements Extractor<AudioInput> {
   readonly name = 'builtin-audio';
-  readonly version = '3';
+  readonly version = EXTRACTOR_VERSIONS['builtin-audio'];
   readonly modality = 'audio' as const;
   readonly layers = BUILTIN_AUDIO_LAYERS;
   readonly settings = { logmel: VGGISH_LOGMEL, mfcc: N_MFCC, modulationBands: MOD_BANDS };

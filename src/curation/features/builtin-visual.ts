@@ -22,6 +22,7 @@ import type { Extractor, LayerSpec } from './extractor.js';
 import type { DescriptorWorkers } from './workers.js';
 import { clipFrame, resizeImage, resizePlane, sampleFrameIndices, type RgbImage } from './preprocess.js';
 import { BUILTIN_DEFAULTS } from '../../config/defaults.js';
+import { EXTRACTOR_VERSIONS } from './versions.js';
 
 export const BUILTIN_VISUAL_LAYERS: readonly LayerSpec[] = Object.freeze([
   { name: 'colour', dim: 28, description: 'saturation/value histograms, hue-rotation-invariant hue structure, colourfulness' },
@@ -473,7 +474,7 @@ export function builtinVisualFeatures(clip: VisualInput, options: Partial<Builti
 /** The built-in visual extractor (see the module comment for its layers). */
 export class BuiltinVisualExtractor implements Extractor<VisualInput> {
   readonly name = 'builtin-visual';
-  readonly version = '2';
+  readonly version = EXTRACTOR_VERSIONS['builtin-visual'];
   readonly modality = 'visual' as const;
   readonly layers = BUILTIN_VISUAL_LAYERS;
   readonly settings: Record<string, unknown>;

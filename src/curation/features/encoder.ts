@@ -21,6 +21,7 @@ import type { Extractor, LayerSpec } from './extractor.js';
 import { ExtractorFatalError } from './extractor.js';
 import { clipFrame, resizeImage } from './preprocess.js';
 import type { FeatureModality } from './store.js';
+import { EXTRACTOR_VERSIONS } from './versions.js';
 
 /** The input shape of a checkpoint's towers. */
 export interface EncoderInputs {
@@ -96,7 +97,7 @@ export interface EncoderPrepared {
 
 export class EncoderExtractor implements Extractor<EncoderPrepared> {
   readonly name: string;
-  readonly version = '1';
+  readonly version = EXTRACTOR_VERSIONS.encoder;
   readonly modality: FeatureModality;
   readonly layers: LayerSpec[];
   readonly settings: Record<string, unknown>;

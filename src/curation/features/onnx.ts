@@ -31,6 +31,7 @@ import { poolRows } from './extractor.js';
 import { prepareFrames, resolvePreprocess, type FramePreprocess, type Layout, type PreprocessPresetName } from './preprocess.js';
 import type { FeatureModality } from './store.js';
 import { ONNX_EXTRACTOR_DEFAULTS, ONNX_OUTPUT_DEFAULTS } from '../../config/defaults.js';
+import { EXTRACTOR_VERSIONS } from './versions.js';
 
 export { loadOnnxRuntime };
 
@@ -255,7 +256,7 @@ type ORequired = Required<Pick<OnnxExtractorOptions, 'layout' | 'frames' | 'view
 
 export class OnnxExtractor implements Extractor<OnnxPrepared> {
   readonly name: string;
-  readonly version = '2';
+  readonly version = EXTRACTOR_VERSIONS.onnx;
   readonly modality: FeatureModality;
   layers: LayerSpec[] = [];
   settings: Record<string, unknown> = {};

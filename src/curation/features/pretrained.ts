@@ -22,6 +22,7 @@ import { poolRows } from './extractor.js';
 import { prepareFrames } from './preprocess.js';
 import { createOnnxSession, loadOnnxRuntime } from '../../runtime/onnx.js';
 import { MOBILENET_DEFAULTS } from '../../config/defaults.js';
+import { EXTRACTOR_VERSIONS } from './versions.js';
 
 const require = createRequire(import.meta.url);
 
@@ -103,7 +104,7 @@ type Tf = typeof import('@tensorflow/tfjs');
 
 export class MobileNetExtractor implements Extractor<MobileNetPrepared> {
   readonly name = 'mobilenet-nsfwjs';
-  readonly version = '1';
+  readonly version = EXTRACTOR_VERSIONS['mobilenet-nsfwjs'];
   readonly modality = 'visual' as const;
   layers: LayerSpec[] = [];
   settings: Record<string, unknown> = {};
@@ -213,7 +214,7 @@ const OWW_STEP = 8;
 
 export class OpenWakeWordExtractor implements Extractor<OwwPrepared> {
   readonly name = 'openwakeword';
-  readonly version = '1';
+  readonly version = EXTRACTOR_VERSIONS.openwakeword;
   readonly modality = 'audio' as const;
   readonly layers: LayerSpec[] = [
     { name: 'oww_mel', dim: 64, description: 'openWakeWord log-mel (32 bands): mean and std over frames' },

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Config } from '../../config/schema.js';
 import { runCuration } from '../../curation/pipeline.js';
 import { inputFilesKey } from '../../curation/manifest/stage.js';
+import { extractorCodeKey } from '../../curation/features/versions.js';
 import { finalSelection } from '../../curation/bootstrap.js';
 import { registerSslEncoders, runSslBootstrap, usesEncoders } from '../encoders.js';
 import { readManifest } from '../../run/manifest.js';
@@ -59,7 +60,13 @@ export async function curateStage(ctx: ExperimentContext, split: SplitSummary, c
       config: { ingest: config.ingest, features: config.features, clustering: config.clustering, selection: config.selection, seed: config.seed, ...(config.curate.bootstrap.rounds > 0 ? { curate: config.curate, ssl: config.ssl } : {}) },
       // The pool list and every clip it names (size, time): clips rendered again under the same
       // list are a new input, not a finished curation.
-      inputs: { pool: statSync(split.poolFile).isFile() ? stableKey(readFileSync(split.poolFile, 'utf8')) : path.resolve(split.poolFile), files: await inputFilesKey(split.poolFile) },
+      inputs: {
+        pool: statSync(split.poolFile).isFile() ? stableKey(readFileSync(split.poolFile, 'utf8')) : path.resolve(split.poolFile),
+        files: await inputFilesKey(split.poolFile),
+        // The extractors' code versions and model files: a new version of an extractor re-extracts
+        // in `curate` (the features stage keys on it), so the experiment's curation is redone too.
+        extractors: await extractorCodeKey(config.features),
+      },
     },
     async () => {
       const stages = (await (curate ?? defaultCurate)(curationConfig, { silent })) ?? [];
