@@ -96,14 +96,22 @@ function clipArgs(l: RealPairLabel, o: Required<Pick<RealPairsOptions, 'seconds'
   const graph =
     `color=c=white:s=${W}x${H}:r=${F}:d=${S}[bg];` +
     `[0:v]scale=${Math.round(W * 0.8)}:${Math.round(H * 0.8)}:force_original_aspect_ratio=decrease[fg];` +
-    `[bg][fg]overlay=x='(W-w)/2+${Math.round(W * 0.06)}*sin(2*PI*t/${S})':y='(H-h)/2+${Math.round(H * 0.04)}*cos(2*PI*t/${S})':shortest=1,format=yuv420p[v]`;
+    `[bg][fg]overlay=x='(W-w)/2+${Math.round(W * 0.06)}*sin(2*PI*t/${S})':y='(H-h)/2+${Math.round(H * 0.04)}*cos(2*PI*t/${S})':shortest=1,` +
+    // Exactly S·F frames, stamped 0, 1/F, 2/F, ... by the graph itself (see the note below).
+    `trim=end_frame=${Math.round(S * F)},setpts=N/${F}/TB,format=yuv420p[v]`;
+  // Same clip, same bytes, however many are made at once. Without the three settings marked (*),
+  // ffmpeg (the bundled 2018 build) made some qabcs clips in different bytes under load, about half
+  // the time: the picture decoder's frame threads decoded some pictures differently (different
+  // frames in the clip), and the timestamps that reached x264's rate control depended on how the
+  // two inputs' threads were scheduled (same frames, different bits).
+  // (*) one decoder thread for the picture; frames restamped in the graph; x264 force-cfr.
   return [
     '-v', 'error', '-nostdin', '-y',
-    '-loop', '1', '-framerate', String(F), '-i', l.picture,
+    '-threads', '1', '-loop', '1', '-framerate', String(F), '-i', l.picture,
     '-stream_loop', '-1', '-i', l.sound,
     '-filter_complex', graph,
     '-map', '[v]', '-map', '1:a:0', '-t', String(S),
-    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-threads', '1',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-threads', '1', '-x264-params', 'force-cfr=1',
     '-c:a', 'aac', '-b:a', '64k', '-ac', '1', '-ar', '16000',
     '-fflags', '+bitexact', '-flags:v', '+bitexact', '-flags:a', '+bitexact', '-map_metadata', '-1',
     '-f', 'mp4', out,
@@ -113,7 +121,7 @@ function clipArgs(l: RealPairLabel, o: Required<Pick<RealPairsOptions, 'seconds'
 /** Build the corpus into `o.out` (resumes: finished clips are kept when the settings match). */
 export async function buildRealPairs(o: RealPairsOptions): Promise<{ labelsFile: string; labels: RealPairLabel[]; generated: number }> {
   const root = o.root;
-  const settings = { generator: 'avcurate-real-pairs/1', root, mismatch: o.mismatch, seconds: o.seconds, width: o.width, height: o.height, fps: o.fps, seed: o.seed, categories: o.categories ?? null };
+  const settings = { generator: 'avcurate-real-pairs/2', root, mismatch: o.mismatch, seconds: o.seconds, width: o.width, height: o.height, fps: o.fps, seed: o.seed, categories: o.categories ?? null };
   const out = path.resolve(o.out);
   await fsp.mkdir(out, { recursive: true });
   await cleanStaleTemps(out);
