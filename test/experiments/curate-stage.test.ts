@@ -48,6 +48,19 @@ async function run(rounds: number): Promise<{ file: string; ranking: string[] }>
   return { file: cur.selectionFile, ranking: cur.curatedRanking };
 }
 
+/** The curate stage over a stand-in curation that counts its runs (and writes what the real one leaves). */
+function countingStage(config: ReturnType<typeof parseConfig>, runDir: string, pool: string): { stage: () => Promise<unknown>; calls: () => number } {
+  let calls = 0;
+  const curate = async () => {
+    calls++;
+    await writeManifest(path.join(runDir, 'manifest.jsonl'), ids.map(clip));
+    await writeSelectionCsv(path.join(runDir, 'selection.csv'), rows(['c0', 'c1']));
+    return [];
+  };
+  const stage = () => curateStage({ config, runDir, expDir: path.join(runDir, 'experiment'), ledger: new StageLedger(runDir, { silent: true }), silent: true, notes: [] }, { poolFile: pool, heldOutFile: null, pool: 4, heldOut: 0 }, curate);
+  return { stage, calls: () => calls };
+}
+
 describe('experiment curate stage', () => {
   it('is redone when a clip of the pool was rendered again under the same pool list', async () => {
     const runDir = path.join(root, 'redo');
@@ -56,21 +69,14 @@ describe('experiment curate stage', () => {
     const pool = path.join(runDir, 'pool.jsonl');
     writeFileSync(pool, ids.map((id) => JSON.stringify({ id, file: path.join(runDir, 'corpus', `${id}.mp4`), corresponds: true })).join('\n') + '\n');
     const config = parseConfig(tinyCurateConfig({ name: 'cs', runDir, seed: 1, clips: 4, shardSize: 4 }));
-    let calls = 0;
-    const curate = async () => {
-      calls++;
-      await writeManifest(path.join(runDir, 'manifest.jsonl'), ids.map(clip));
-      await writeSelectionCsv(path.join(runDir, 'selection.csv'), rows(['c0', 'c1']));
-      return [];
-    };
-    const stage = () => curateStage({ config, runDir, expDir: path.join(runDir, 'experiment'), ledger: new StageLedger(runDir, { silent: true }), silent: true, notes: [] }, { poolFile: pool, heldOutFile: null, pool: 4, heldOut: 0 }, curate);
+    const { stage, calls } = countingStage(config, runDir, pool);
     await stage();
     await stage();
-    expect(calls).toBe(1);
+    expect(calls()).toBe(1);
     const later = new Date(Date.now() + 5000);
     utimesSync(path.join(runDir, 'corpus', 'c2.mp4'), later, later);
     await stage();
-    expect(calls).toBe(2);
+    expect(calls()).toBe(2);
   });
 
   it('is redone when an extractor\'s model file changes (its code key), not on a plain rerun', async () => {
@@ -82,20 +88,13 @@ describe('experiment curate stage', () => {
     writeFileSync(model, 'weights v1');
     const features = { shardSize: 4, decode: { fps: 6, width: 32, height: 32 }, audio: [{ type: 'builtin' }], visual: [{ type: 'onnx', model, outputs: [{ output: 'emb' }] }] };
     const config = parseConfig(tinyCurateConfig({ name: 'cs', runDir, seed: 1, clips: 4, shardSize: 4 }, { features }));
-    let calls = 0;
-    const curate = async () => {
-      calls++;
-      await writeManifest(path.join(runDir, 'manifest.jsonl'), ids.map(clip));
-      await writeSelectionCsv(path.join(runDir, 'selection.csv'), rows(['c0', 'c1']));
-      return [];
-    };
-    const stage = () => curateStage({ config, runDir, expDir: path.join(runDir, 'experiment'), ledger: new StageLedger(runDir, { silent: true }), silent: true, notes: [] }, { poolFile: pool, heldOutFile: null, pool: 4, heldOut: 0 }, curate);
+    const { stage, calls } = countingStage(config, runDir, pool);
     await stage();
     await stage();
-    expect(calls).toBe(1);
+    expect(calls()).toBe(1);
     writeFileSync(model, 'weights v2, retrained');
     await stage();
-    expect(calls).toBe(2);
+    expect(calls()).toBe(2);
   });
 
   it('extractorCodeKey: each extractor\'s code version, and its model file\'s size and time', async () => {
