@@ -29,6 +29,11 @@ export interface TrainOptions {
 /** The ledger's record of whose a checkpoint folder ssl/<arm>-s<seed>/ is (the training inputs it was started for). */
 export const CHECKPOINTS_STAGE = 'arm-checkpoints';
 
+/** Clip ids sorted by code unit (the arms' training order; the seeded shuffle of training starts from it). */
+export function canonicalOrder(ids: readonly string[]): string[] {
+  return [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
 /** Stages "arm-<arm>-s<seed>": one per arm and seed. */
 export async function trainStage(ctx: ExperimentContext, armIds: Map<ArmName, string[]>, tasks: TaskPlan[], tensorsKey: string, run: TrainOptions): Promise<ArmResultFile[]> {
   const { config, runDir, expDir, ledger, silent } = ctx;
@@ -41,7 +46,9 @@ export async function trainStage(ctx: ExperimentContext, armIds: Map<ArmName, st
         arm,
         seed,
         cacheDir: mainCacheDir(runDir),
-        trainIds: armIds.get(arm)!,
+        // The arm's clips in one canonical order (by id): what an arm trains on is its set, so two
+        // arms holding the same clips train alike, whatever order their selection listed them in.
+        trainIds: canonicalOrder(armIds.get(arm)!),
         outDir: runLayout(runDir).sslDir(`${arm}-s${seed}`),
         ssl: config.ssl,
         loader: config.loader,
