@@ -91,37 +91,44 @@ export function planRealPairs(pairs: RealPair[], mismatch: number, seed: number)
   });
 }
 
-function clipArgs(l: RealPairLabel, o: Required<Pick<RealPairsOptions, 'seconds' | 'width' | 'height' | 'fps'>>, out: string): string[] {
+/**
+ * The ffmpeg runs that make one clip: the picture's video alone, the sound alone, then the two
+ * copied into one file. Same clip, same bytes, however many are made at once. Made in one run
+ * from both inputs, ffmpeg (the bundled 2018 build) gave some qabcs clips different bytes under
+ * load, about half the time: the picture decoder's frame threads decoded some pictures
+ * differently, and the timestamps reaching x264's rate control depended on how the two inputs'
+ * threads were scheduled. Each run now reads one input; the picture is decoded with one thread,
+ * its frames are cut and restamped in the graph, and x264 ignores timestamps (force-cfr).
+ */
+function clipRuns(l: RealPairLabel, o: Required<Pick<RealPairsOptions, 'seconds' | 'width' | 'height' | 'fps'>>, parts: { video: string; audio: string }, out: string): string[][] {
   const { seconds: S, width: W, height: H, fps: F } = o;
+  const frames = Math.round(S * F);
   const graph =
     `color=c=white:s=${W}x${H}:r=${F}:d=${S}[bg];` +
     `[0:v]scale=${Math.round(W * 0.8)}:${Math.round(H * 0.8)}:force_original_aspect_ratio=decrease[fg];` +
     `[bg][fg]overlay=x='(W-w)/2+${Math.round(W * 0.06)}*sin(2*PI*t/${S})':y='(H-h)/2+${Math.round(H * 0.04)}*cos(2*PI*t/${S})':shortest=1,` +
-    // Exactly S·F frames, stamped 0, 1/F, 2/F, ... by the graph itself (see the note below).
-    `trim=end_frame=${Math.round(S * F)},setpts=N/${F}/TB,format=yuv420p[v]`;
-  // Same clip, same bytes, however many are made at once. Without the three settings marked (*),
-  // ffmpeg (the bundled 2018 build) made some qabcs clips in different bytes under load, about half
-  // the time: the picture decoder's frame threads decoded some pictures differently (different
-  // frames in the clip), and the timestamps that reached x264's rate control depended on how the
-  // two inputs' threads were scheduled (same frames, different bits).
-  // (*) one decoder thread for the picture; frames restamped in the graph; x264 force-cfr.
+    `trim=end_frame=${frames},setpts=N/${F}/TB,format=yuv420p[v]`;
+  const exact = ['-fflags', '+bitexact', '-map_metadata', '-1', '-f', 'mp4'];
   return [
-    '-v', 'error', '-nostdin', '-y',
-    '-threads', '1', '-loop', '1', '-framerate', String(F), '-i', l.picture,
-    '-stream_loop', '-1', '-i', l.sound,
-    '-filter_complex', graph,
-    '-map', '[v]', '-map', '1:a:0', '-t', String(S),
-    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-threads', '1', '-x264-params', 'force-cfr=1',
-    '-c:a', 'aac', '-b:a', '64k', '-ac', '1', '-ar', '16000',
-    '-fflags', '+bitexact', '-flags:v', '+bitexact', '-flags:a', '+bitexact', '-map_metadata', '-1',
-    '-f', 'mp4', out,
+    [
+      '-v', 'error', '-nostdin', '-y', '-threads', '1', '-loop', '1', '-framerate', String(F), '-i', l.picture,
+      '-filter_complex', graph, '-map', '[v]', '-frames:v', String(frames),
+      '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-threads', '1', '-x264-params', 'force-cfr=1', '-flags:v', '+bitexact',
+      ...exact, parts.video,
+    ],
+    [
+      '-v', 'error', '-nostdin', '-y', '-stream_loop', '-1', '-i', l.sound, '-t', String(S), '-map', '0:a:0',
+      '-c:a', 'aac', '-b:a', '64k', '-ac', '1', '-ar', '16000', '-flags:a', '+bitexact',
+      ...exact, parts.audio,
+    ],
+    ['-v', 'error', '-nostdin', '-y', '-i', parts.video, '-i', parts.audio, '-map', '0:v:0', '-map', '1:a:0', '-c', 'copy', ...exact, out],
   ];
 }
 
 /** Build the corpus into `o.out` (resumes: finished clips are kept when the settings match). */
 export async function buildRealPairs(o: RealPairsOptions): Promise<{ labelsFile: string; labels: RealPairLabel[]; generated: number }> {
   const root = o.root;
-  const settings = { generator: 'avcurate-real-pairs/2', root, mismatch: o.mismatch, seconds: o.seconds, width: o.width, height: o.height, fps: o.fps, seed: o.seed, categories: o.categories ?? null };
+  const settings = { generator: 'avcurate-real-pairs/3', root, mismatch: o.mismatch, seconds: o.seconds, width: o.width, height: o.height, fps: o.fps, seed: o.seed, categories: o.categories ?? null };
   const out = path.resolve(o.out);
   await fsp.mkdir(out, { recursive: true });
   await cleanStaleTemps(out);
@@ -139,12 +146,16 @@ export async function buildRealPairs(o: RealPairsOptions): Promise<{ labelsFile:
     const target = path.join(out, l.file);
     if (!existsSync(target)) {
       const tmp = tempPathFor(target);
-      const r = await runTool(ffmpegPath(), clipArgs(l, { seconds: settings.seconds, width: settings.width, height: settings.height, fps: settings.fps }, tmp), { timeoutMs: 120_000 });
-      if (r.code !== 0) {
-        await fsp.rm(tmp, { force: true });
-        throw new MediaError(target, `ffmpeg could not make the clip from ${l.picture} and ${l.sound} (exit ${r.code})`, r.stderrTail);
+      const parts = { video: tempPathFor(path.join(out, `${l.id}.video.mp4`)), audio: tempPathFor(path.join(out, `${l.id}.audio.mp4`)) };
+      try {
+        for (const args of clipRuns(l, { seconds: settings.seconds, width: settings.width, height: settings.height, fps: settings.fps }, parts, tmp)) {
+          const r = await runTool(ffmpegPath(), args, { timeoutMs: 120_000 });
+          if (r.code !== 0) throw new MediaError(target, `ffmpeg could not make the clip from ${l.picture} and ${l.sound} (exit ${r.code})`, r.stderrTail);
+        }
+        await fsp.rename(tmp, target);
+      } finally {
+        await Promise.all([tmp, parts.video, parts.audio].map((f) => fsp.rm(f, { force: true })));
       }
-      await fsp.rename(tmp, target);
       generated++;
     }
     progress.tick();

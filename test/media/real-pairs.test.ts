@@ -1,7 +1,7 @@
 /**
- * The real-pairs corpus builder gives the same bytes however many builds run at once (one decoder
- * thread for the picture, frames cut and restamped in the filter graph, x264 force-cfr): what
- * reaches the encoder does not depend on how ffmpeg's threads were scheduled.
+ * The real-pairs corpus builder gives the same bytes however many builds run at once (video and
+ * sound made by separate ffmpeg runs of one input each, then copied into one file): what reaches
+ * the encoder does not depend on how ffmpeg's threads were scheduled.
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
