@@ -29,9 +29,9 @@ export interface TrainOptions {
 /** The ledger's record of whose a checkpoint folder ssl/<arm>-s<seed>/ is (the training inputs it was started for). */
 export const CHECKPOINTS_STAGE = 'arm-checkpoints';
 
-/** Clip ids sorted by code unit (the arms' training order; the seeded shuffle of training starts from it). */
+/** Clip ids sorted by UTF-16 code unit, Array.prototype.sort's default (the arms' training order; the seeded shuffle of training starts from it). */
 export function canonicalOrder(ids: readonly string[]): string[] {
-  return [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...ids].sort();
 }
 
 /** Stages "arm-<arm>-s<seed>": one per arm and seed. */
